@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto'
+import type { AppendOutcome, NewTelemetryRecord } from '@hourglass/log'
+import {
+  EventInput,
+  type FieldIssue,
+  TELEMETRY_EVENT,
+  type TelemetryEvent,
+  telemetryStream,
+  toFieldIssues,
+} from '@hourglass/schemas'
+import { z } from 'zod'
+import type { Source } from './controlPlane.ts'
+
+export const MAX_EVENTS_PER_REQUEST = 1000
+
+export const EventBatchBody = z.object({
+  events: z
+    .array(z.unknown())
+    .min(1, { error: 'must hold at least one event' })
+    .max(MAX_EVENTS_PER_REQUEST, { error: `must hold at most ${MAX_EVENTS_PER_REQUEST} events` }),
+})
+
+export const EventResult = z.discriminatedUnion('status', [
+  z.object({ index: z.number(), status: z.literal('accepted'), id: z.string(), position: z.number() }),
+  z.object({ index: z.number(), status: z.literal('duplicate'), id: z.string(), position: z.number() }),
+  z.object({
+    index: z.number(),
+    status: z.literal('rejected'),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })),
+  }),
+  z.object({ index: z.number(), status: z.literal('not_appended'), id: z.string() }),
+])
+export type EventResult = z.infer<typeof EventResult>
+
+export interface ValidatedBatch {
+  readonly records: NewTelemetryRecord[]
+  /** Index in the request of each record. */
+  readonly indexes: number[]
+  readonly rejected: { index: number; issues: FieldIssue[] }[]
+}
+
+/** Validates each event of a request on its own and stamps the valid ones for the log. */
+export function validateEvents(
+  source: Source,
+  events: readonly unknown[],
+  receivedAt: number,
+): ValidatedBatch {
+  const records: NewTelemetryRecord[] = []
+  const indexes: number[] = []
+  const rejected: ValidatedBatch['rejected'] = []
+  events.forEach((raw, index) => {
+    const parsed = EventInput.safeParse(raw)
+    if (!parsed.success) {
+      rejected.push({ index, issues: toFieldIssues(parsed.error.issues, `events[${index}]`) })
+      return
+    }
+    const input = parsed.data
+    const event: TelemetryEvent = {
+      id: input.id ?? randomUUID(),
+      accountId: source.accountId,
+      sourceId: source.sourceId,
+      name: input.name,
+      timestamp: input.timestamp,
+      receivedAt,
+      attrs: input.attrs,
+      ...(input.subject === undefined ? {} : { subject: input.subject }),
+      ...(input.session === undefined ? {} : { session: input.session }),
+    }
+    records.push({
+      stream: telemetryStream(source.sourceId),
+      id: event.id,
+      type: TELEMETRY_EVENT,
+      data: event,
+    })
+    indexes.push(index)
+  })
+  return { records, indexes, rejected }
+}
+
+export function describeResults(
+  batch: ValidatedBatch,
+  outcomes: readonly AppendOutcome[] | null,
+  total: number,
+): EventResult[] {
+  const results: EventResult[] = new Array(total)
+  for (const { index, issues } of batch.rejected) results[index] = { index, status: 'rejected', issues }
+  batch.records.forEach((record, i) => {
+    const index = batch.indexes[i]!
+    const outcome = outcomes?.[i]
+    results[index] = outcome
+      ? {
+          index,
+          status: outcome.status === 'appended' ? 'accepted' : 'duplicate',
+          id: record.id,
+          position: outcome.position,
+        }
+      : { index, status: 'not_appended', id: record.id }
+  })
+  return results
+}

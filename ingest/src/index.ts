@@ -1,0 +1,6 @@
+export * from './apiTokens.ts'
+export * from './controlPlane.ts'
+export * from './eventBatch.ts'
+export * from './ingestRoutes.ts'
+export * from './passwords.ts'
+export * from './userTokens.ts'

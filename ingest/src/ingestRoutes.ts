@@ -1,0 +1,198 @@
+import type { EventLog } from '@hourglass/log'
+import { errors, HourglassError, SourceKind } from '@hourglass/schemas'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { credentialFrom } from './apiTokens.ts'
+import type { ControlPlane, Source } from './controlPlane.ts'
+import { describeResults, EventBatchBody, EventResult, validateEvents } from './eventBatch.ts'
+import type { UserPrincipal, UserTokens } from './userTokens.ts'
+
+export interface IngestDeps {
+  readonly log: EventLog
+  readonly controlPlane: ControlPlane
+  readonly userTokens: UserTokens
+}
+
+/** Largest request body for event batches. */
+export const EVENTS_BODY_LIMIT = 1024 * 1024
+
+const Email = z.email({ error: 'must be an e-mail address' }).max(254)
+const Password = z.string().min(8, { error: 'must be at least 8 characters' }).max(256)
+const TokenResponse = z.object({ token: z.string() })
+
+/** The account a request's user token speaks for. */
+export const authenticateUser = async (
+  userTokens: UserTokens,
+  request: FastifyRequest,
+): Promise<UserPrincipal> => {
+  const token = credentialFrom(request.headers.authorization)
+  if (!token) throw errors.unauthenticated('send the token from sign-in as "Authorization: Bearer <token>"')
+  return userTokens.verify(token)
+}
+
+export const authenticateSourceRequest = async (
+  controlPlane: ControlPlane,
+  request: FastifyRequest,
+): Promise<Source> => {
+  const token = credentialFrom(request.headers.authorization)
+  if (!token) throw errors.unauthenticated('send the source API token as "Authorization: Bearer <token>"')
+  const source = await controlPlane.authenticateSource(token)
+  if (!source) throw errors.unauthenticated('the API token is not valid')
+  return source
+}
+
+/** The write API: accounts, sources, and events from producers. */
+export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
+  fastify,
+  { log, controlPlane, userTokens },
+) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>()
+
+  app.post(
+    '/v1/auth/signup',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Create an account',
+        body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(200) }),
+        response: { 201: TokenResponse.extend({ accountId: z.string() }) },
+      },
+    },
+    async (request, reply) => {
+      const account = await controlPlane.registerAccount(request.body)
+      request.log.info({ accountId: account.accountId }, 'account registered')
+      return reply.code(201).send({ token: await userTokens.issue(account), accountId: account.accountId })
+    },
+  )
+
+  app.post(
+    '/v1/auth/signin',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Sign in and get an account token',
+        body: z.strictObject({ email: Email, password: z.string().min(1).max(256) }),
+        response: { 200: TokenResponse },
+      },
+    },
+    async (request) => {
+      const account = await controlPlane.checkPassword(request.body.email, request.body.password)
+      if (!account) throw errors.unauthenticated('the e-mail address or the password is wrong')
+      return { token: await userTokens.issue(account) }
+    },
+  )
+
+  app.post(
+    '/v1/auth/refresh',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Exchange a valid account token for a fresh one',
+        response: { 200: TokenResponse },
+      },
+    },
+    async (request) => {
+      const principal = await authenticateUser(userTokens, request)
+      if (!(await controlPlane.findAccount(principal.accountId)))
+        throw errors.unauthenticated('the account does not exist')
+      return { token: await userTokens.issue(principal) }
+    },
+  )
+
+  const SourceView = z.object({ id: z.string(), kind: SourceKind, name: z.string(), createdAt: z.string() })
+  const view = (source: Source) => ({
+    id: source.sourceId,
+    kind: source.kind,
+    name: source.name,
+    createdAt: new Date(source.createdAt).toISOString(),
+  })
+
+  app.post(
+    '/v1/sources',
+    {
+      schema: {
+        tags: ['sources'],
+        summary: 'Create a source (an app, store, device fleet, place or site) and its API token',
+        description: 'The API token is shown once: only its hash is kept.',
+        body: z.strictObject({ kind: SourceKind, name: z.string().trim().min(1).max(200) }),
+        response: { 201: SourceView.extend({ apiToken: z.string() }) },
+      },
+    },
+    async (request, reply) => {
+      const principal = await authenticateUser(userTokens, request)
+      const { source, apiToken } = await controlPlane.createSource(principal.accountId, request.body)
+      request.log.info({ sourceId: source.sourceId, kind: source.kind }, 'source created')
+      return reply.code(201).send({ ...view(source), apiToken })
+    },
+  )
+
+  app.get(
+    '/v1/sources',
+    {
+      schema: {
+        tags: ['sources'],
+        summary: "The account's sources",
+        response: { 200: z.object({ sources: z.array(SourceView) }) },
+      },
+    },
+    async (request) => {
+      const principal = await authenticateUser(userTokens, request)
+      return { sources: (await controlPlane.listOwned(principal.accountId)).map(view) }
+    },
+  )
+
+  const EventsResponse = z.object({
+    accepted: z.number(),
+    duplicates: z.number(),
+    rejected: z.number(),
+    results: z.array(EventResult),
+  })
+
+  app.post(
+    '/v1/events',
+    {
+      bodyLimit: EVENTS_BODY_LIMIT,
+      schema: {
+        tags: ['events'],
+        summary: 'Send a batch of events (1 to 1,000, at most 1 MiB)',
+        description: [
+          'Authenticated with the source API token. Answers only after the batch is durable in the log.',
+          'Each event: `name`, `timestamp` (ISO-8601 with zone, or epoch ms), optional `id` (idempotency key:',
+          're-sent ids are reported as `duplicate` and counted once), `subject`, `session`, `attrs` (flat',
+          'string/number/boolean/null values). If any event is invalid, nothing is appended and the answer is 400',
+          'with the reason for each; with `?partial=true` the valid events are appended and the answer is 207.',
+        ].join(' '),
+        querystring: z.object({ partial: z.enum(['true', 'false']).default('false') }),
+        body: EventBatchBody,
+        response: { 200: EventsResponse, 207: EventsResponse },
+      },
+    },
+    async (request, reply) => {
+      const source = await authenticateSourceRequest(controlPlane, request)
+      const { events } = request.body
+      const batch = validateEvents(source, events, Date.now())
+      const partial = request.query.partial === 'true'
+      if (batch.rejected.length > 0 && !partial) {
+        const results = describeResults(batch, null, events.length)
+        const first = batch.rejected[0]!.issues[0]
+        throw new HourglassError(
+          'EVENTS_REJECTED',
+          400,
+          `${batch.rejected.length} of ${events.length} events are invalid, nothing was appended` +
+            (first ? ` (first: ${first.path}: ${first.message})` : ''),
+          { issues: batch.rejected.flatMap((r) => r.issues), results },
+        )
+      }
+      const outcomes = await log.appendEvents(batch.records)
+      const results = describeResults(batch, outcomes, events.length)
+      const duplicates = outcomes.filter((o) => o.status === 'duplicate').length
+      return reply.code(batch.rejected.length > 0 ? 207 : 200).send({
+        accepted: outcomes.length - duplicates,
+        duplicates,
+        rejected: batch.rejected.length,
+        results,
+      })
+    },
+  )
+}

@@ -1,0 +1,53 @@
+import { errors } from '@hourglass/schemas'
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
+
+export interface UserTokenConfig {
+  /** HMAC key, at least 32 bytes. */
+  readonly secret: Uint8Array
+  readonly issuer: string
+  readonly audience: string
+  readonly ttlSeconds: number
+}
+
+export interface UserPrincipal {
+  readonly accountId: string
+}
+
+export interface UserTokens {
+  issue(principal: UserPrincipal): Promise<string>
+  /** The account a token speaks for; an expired, forged or malformed token is a 401. */
+  verify(token: string): Promise<UserPrincipal>
+}
+
+const ALGORITHM = 'HS256'
+
+/** Account session tokens: JWTs signed with HS256 only, with `exp`, `iss` and `aud` required. */
+export function createUserTokens(config: UserTokenConfig): UserTokens {
+  return {
+    issue: ({ accountId }) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+        .setSubject(accountId)
+        .setIssuer(config.issuer)
+        .setAudience(config.audience)
+        .setIssuedAt()
+        .setExpirationTime(`${config.ttlSeconds}s`)
+        .sign(config.secret),
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, config.secret, {
+          algorithms: [ALGORITHM],
+          issuer: config.issuer,
+          audience: config.audience,
+          requiredClaims: ['exp', 'iss', 'aud', 'sub'],
+        })
+        return { accountId: payload.sub! }
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired)
+          throw errors.unauthenticated('the token has expired; sign in again')
+        if (error instanceof joseErrors.JOSEError) throw errors.unauthenticated('the token is not valid')
+        throw error
+      }
+    },
+  }
+}

@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { type Database, open, type RootDatabase } from 'lmdb'
+import {
+  type AppendOutcome,
+  type EventLog,
+  type ExpectedRevision,
+  LogClosedError,
+  type LogRecord,
+  type NewStreamRecord,
+  type NewTelemetryRecord,
+  type StreamAppendOutcome,
+  type SubscribeOptions,
+} from './eventLog.ts'
+import { tail } from './subscribe.ts'
+
+export interface EmbeddedEventLogOptions {
+  /** Folder of the log's LMDB environment; created if missing. */
+  readonly path: string
+  /**
+   * How often a waiting reader looks for records appended by another process (a projection
+   * worker reading a log that a separate ingest process writes). Appends made through this
+   * instance wake readers at once.
+   */
+  readonly pollIntervalMs?: number
+}
+
+/** How a record is stored: short keys keep the log compact. */
+interface StoredRecord {
+  s: string
+  r: number | null
+  i: string
+  t: string
+  d: unknown
+  at: number
+}
+
+type Work =
+  | { kind: 'events'; records: readonly NewTelemetryRecord[]; done: Settle<AppendOutcome[]> }
+  | {
+      kind: 'stream'
+      stream: string
+      records: readonly NewStreamRecord[]
+      expected: ExpectedRevision
+      done: Settle<StreamAppendOutcome>
+    }
+
+interface Settle<T> {
+  resolve(value: T): void
+  reject(error: unknown): void
+}
+
+export interface EmbeddedEventLog extends EventLog {
+  /** Commits made so far: concurrent appends share one, which is what makes them cheap. */
+  stats(): { commits: number; head: number }
+}
+
+/**
+ * The event log in an embedded LMDB environment (one file, crash-safe, fsync on commit).
+ * Appends that arrive while a commit is being prepared share that commit (group commit),
+ * so durability costs one fsync per batch of requests, not one per request.
+ */
+export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EmbeddedEventLog {
+  mkdirSync(options.path, { recursive: true })
+  const env: RootDatabase = open({ path: options.path, noSync: false, overlappingSync: false, maxDbs: 8 })
+  const records: Database<StoredRecord, number> = env.openDB({ name: 'records' })
+  const ids: Database<number, [string, string]> = env.openDB({ name: 'ids' })
+  const streams: Database<number, [string, number]> = env.openDB({ name: 'streams' })
+  const streamHeads: Database<number, string> = env.openDB({ name: 'stream-heads' })
+  const control: Database<string, number> = env.openDB({ name: 'control' })
+
+  const storedHead = () => {
+    for (const key of records.getKeys({ reverse: true, limit: 1 })) return key + 1
+    return 0
+  }
+  let head = storedHead()
+  const pollIntervalMs = options.pollIntervalMs ?? 250
+  let commits = 0
+  let closed = false
+  let queue: Work[] = []
+  let scheduled = false
+  const waiters = new Set<{ position: number; wake: () => void }>()
+
+  const toRecord = (position: number, stored: StoredRecord): LogRecord => ({
+    position,
+    stream: stored.s,
+    revision: stored.r,
+    id: stored.i,
+    type: stored.t,
+    data: stored.d,
+    recordedAt: stored.at,
+  })
+
+  const enqueue = <T>(make: (done: Settle<T>) => Work): Promise<T> => {
+    if (closed) return Promise.reject(new LogClosedError())
+    return new Promise<T>((resolve, reject) => {
+      queue.push(make({ resolve, reject }))
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(commit)
+      }
+    })
+  }
+
+  /** Runs every queued append in one LMDB write transaction, then settles them all. */
+  function commit() {
+    scheduled = false
+    const work = queue
+    queue = []
+    if (work.length === 0) return
+    let next = head
+    const now = Date.now()
+    const results: unknown[] = []
+    try {
+      env.transactionSync(() => {
+        next = storedHead()
+        for (const item of work) {
+          if (item.kind === 'events') {
+            const outcomes: AppendOutcome[] = []
+            for (const record of item.records) {
+              const existing = ids.get([record.stream, record.id])
+              if (existing !== undefined) {
+                outcomes.push({ status: 'duplicate', position: existing })
+                continue
+              }
+              const position = next++
+              records.putSync(position, {
+                s: record.stream,
+                r: null,
+                i: record.id,
+                t: record.type,
+                d: record.data,
+                at: now,
+              })
+              ids.putSync([record.stream, record.id], position)
+              outcomes.push({ status: 'appended', position })
+            }
+            results.push(outcomes)
+          } else {
+            const current = streamHeads.get(item.stream) ?? null
+            const ok =
+              item.expected === 'any' ||
+              (item.expected === 'no-stream' ? current === null : current === item.expected)
+            if (!ok || item.records.length === 0) {
+              results.push(
+                ok
+                  ? { status: 'appended', firstPosition: next, revision: current ?? -1 }
+                  : { status: 'conflict', actualRevision: current },
+              )
+              continue
+            }
+            const firstPosition = next
+            let revision = current ?? -1
+            for (const record of item.records) {
+              revision += 1
+              const position = next++
+              records.putSync(position, {
+                s: item.stream,
+                r: revision,
+                i: randomUUID(),
+                t: record.type,
+                d: record.data,
+                at: now,
+              })
+              streams.putSync([item.stream, revision], position)
+              control.putSync(position, item.stream)
+            }
+            streamHeads.putSync(item.stream, revision)
+            results.push({ status: 'appended', firstPosition, revision })
+          }
+        }
+      })
+    } catch (error) {
+      for (const item of work) item.done.reject(error)
+      return
+    }
+    commits += 1
+    head = next
+    for (const [index, item] of work.entries()) (item.done as Settle<unknown>).resolve(results[index])
+    for (const waiter of waiters) if (waiter.position < head) waiter.wake()
+  }
+
+  const read = async (from: number, limit: number): Promise<LogRecord[]> => {
+    const out: LogRecord[] = []
+    for (const { key, value } of records.getRange({ start: from, end: from + limit }))
+      out.push(toRecord(key, value))
+    if (out.length > 0) head = Math.max(head, out[out.length - 1]!.position + 1)
+    return out
+  }
+
+  const waitFor = (position: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      if (position < head || closed || signal?.aborted) return resolve()
+      const waiter = {
+        position,
+        wake: () => {
+          clearTimeout(poll)
+          waiters.delete(waiter)
+          signal?.removeEventListener('abort', waiter.wake)
+          resolve()
+        },
+      }
+      const poll = setTimeout(waiter.wake, pollIntervalMs)
+      waiters.add(waiter)
+      signal?.addEventListener('abort', waiter.wake, { once: true })
+    })
+
+  return {
+    appendEvents: (batch) =>
+      batch.length === 0
+        ? Promise.resolve([])
+        : enqueue((done) => ({ kind: 'events', records: batch, done })),
+    appendToStream: (stream, batch, expected) =>
+      enqueue((done) => ({ kind: 'stream', stream, records: batch, expected, done })),
+    read,
+    async readStream(stream, fromRevision = 0) {
+      const out: LogRecord[] = []
+      for (const { value: position } of streams.getRange({
+        start: [stream, fromRevision],
+        end: [stream, Number.MAX_SAFE_INTEGER],
+      })) {
+        const stored = records.get(position)
+        if (stored) out.push(toRecord(position, stored))
+      }
+      return out
+    },
+    async readControl(from, limit) {
+      const out: LogRecord[] = []
+      for (const position of control.getKeys({ start: from, limit })) {
+        const stored = records.get(position)
+        if (stored) out.push(toRecord(position, stored))
+      }
+      return out
+    },
+    subscribe: (from: number, subscribeOptions?: SubscribeOptions) =>
+      tail(
+        { read, waitFor: (position, signal) => waitFor(position, signal ?? subscribeOptions?.signal) },
+        from,
+        subscribeOptions,
+      ),
+    head: async () => (head = Math.max(head, storedHead())),
+    stats: () => ({ commits, head }),
+    async close() {
+      if (closed) return
+      if (queue.length > 0) commit()
+      closed = true
+      for (const waiter of waiters) waiter.wake()
+      await env.close()
+    },
+  }
+}

@@ -1,0 +1,3 @@
+export * from './embeddedEventLog.ts'
+export * from './eventLog.ts'
+export { type TailSource, tail } from './subscribe.ts'

@@ -1,0 +1,7 @@
+export * from './checkpointStore.ts'
+export * from './eventsProjection.ts'
+export * from './migrations.ts'
+export * from './projection.ts'
+export * from './projectionRunner.ts'
+export * from './tables.ts'
+export * from './warehouse.ts'

@@ -1,0 +1,102 @@
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { tables } from './tables.ts'
+import type { Warehouse } from './warehouse.ts'
+
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  /** Statements for the warehouse; `{db}` stands for the database. Each must be safe to run twice. */
+  readonly statements: readonly string[]
+}
+
+/** Insert deduplication keeps this many recent batch tokens per table: far more than can be in doubt. */
+const DEDUP_WINDOW = 10_000
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'checkpoints',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS {db}.${tables.checkpoints} (
+        projection_name LowCardinality(String),
+        partition UInt32,
+        generation UInt32,
+        committed UInt64,
+        pending_to Nullable(UInt64),
+        progress UInt64,
+        updated_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(progress) ORDER BY (projection_name, partition)`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'events and hourly rollup',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS {db}.${tables.eventsRaw} (
+        account_id LowCardinality(String),
+        source_id LowCardinality(String),
+        position UInt64,
+        id String,
+        name LowCardinality(String),
+        ts DateTime64(3, 'UTC'),
+        received_at DateTime64(3, 'UTC'),
+        subject String,
+        session String,
+        attrs String
+      ) ENGINE = MergeTree ORDER BY (account_id, source_id, ts, position)
+      SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+      `CREATE TABLE IF NOT EXISTS {db}.${tables.rollupHourly} (
+        account_id LowCardinality(String),
+        source_id LowCardinality(String),
+        hour DateTime('UTC'),
+        name LowCardinality(String),
+        events SimpleAggregateFunction(sum, UInt64),
+        subjects AggregateFunction(uniqExact, String)
+      ) ENGINE = AggregatingMergeTree ORDER BY (account_id, source_id, hour, name)
+      SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.${tables.rollupHourlyView} TO {db}.${tables.rollupHourly} AS
+        SELECT account_id, source_id, toStartOfHour(ts) AS hour, name,
+               count() AS events, uniqExactStateIf(subject, subject != '') AS subjects
+        FROM {db}.${tables.eventsRaw}
+        GROUP BY account_id, source_id, hour, name`,
+    ],
+  },
+]
+
+const AppliedRow = z.object({ version: z.coerce.number() })
+
+/** Applies the migrations the warehouse has not seen, in order. Safe to run at every start. */
+export async function migrateWarehouse(warehouse: Warehouse, logger?: Logger): Promise<number[]> {
+  const { client } = warehouse
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${warehouse.table(tables.migrations)} (
+      version UInt32, name String, applied_at DateTime64(3, 'UTC')
+    ) ENGINE = MergeTree ORDER BY version`,
+  })
+  const result = await client.query({
+    query: `SELECT version FROM ${warehouse.table(tables.migrations)}`,
+    format: 'JSONEachRow',
+  })
+  const applied = new Set(
+    z
+      .array(AppliedRow)
+      .parse(await result.json())
+      .map((r) => r.version),
+  )
+  const done: number[] = []
+  for (const migration of migrations) {
+    if (applied.has(migration.version)) continue
+    for (const statement of migration.statements) {
+      await client.command({ query: statement.replaceAll('{db}', warehouse.database) })
+    }
+    await client.insert({
+      table: warehouse.table(tables.migrations),
+      values: [{ version: migration.version, name: migration.name, applied_at: Date.now() }],
+      format: 'JSONEachRow',
+    })
+    logger?.info({ version: migration.version, migration: migration.name }, 'warehouse migration applied')
+    done.push(migration.version)
+  }
+  return done
+}

@@ -1,0 +1,225 @@
+import type { EventLog, LogRecord } from '@hourglass/log'
+import type { Logger } from 'pino'
+import type { CheckpointStore } from './checkpointStore.ts'
+import { type Projection, projectionKey } from './projection.ts'
+import type { Warehouse } from './warehouse.ts'
+
+export interface ProjectionRunnerOptions {
+  readonly log: EventLog
+  readonly warehouse: Warehouse
+  readonly checkpoints: CheckpointStore
+  readonly projection: Projection
+  readonly logger: Logger
+  /** Most log records in one batch (one insert per table). */
+  readonly batchSize?: number
+}
+
+export interface ProjectionStatus {
+  readonly projection: string
+  readonly generation: number
+  /** Every log record before this position is in the warehouse. */
+  readonly committed: number
+  readonly head: number
+  readonly lag: number
+  readonly running: boolean
+  readonly lastError: string | null
+}
+
+export interface ReplayProgress {
+  readonly committed: number
+  readonly target: number
+}
+
+export interface ProjectionRunner {
+  start(): Promise<void>
+  close(): Promise<void>
+  status(): Promise<ProjectionStatus>
+  /** Resolves once every record before `position` is in the warehouse. */
+  caughtUpTo(position: number, signal?: AbortSignal): Promise<void>
+  /** Empties the projection's tables and rebuilds them from position 0 up to the current head. */
+  replay(onProgress?: (progress: ReplayProgress) => void): Promise<ProjectionStatus>
+}
+
+const RETRY_MIN_MS = 200
+const RETRY_MAX_MS = 10_000
+
+/**
+ * Runs one projection: reads the log from its checkpoint in batches and applies each batch
+ * exactly once in effect. Before a batch is written its range is saved as pending; after a
+ * crash the runner first rewrites that exact range under the same deduplication tokens.
+ */
+export function createProjectionRunner(options: ProjectionRunnerOptions): ProjectionRunner {
+  const { log, warehouse, checkpoints, projection, logger } = options
+  const key = projectionKey(projection)
+  const batchSize = options.batchSize ?? 5000
+  const log_ = logger.child({ projection: key })
+
+  let committed = 0
+  let generation = 0
+  let lastError: string | null = null
+  let abort: AbortController | null = null
+  let loop: Promise<void> | null = null
+  const listeners = new Set<() => void>()
+
+  const notify = () => {
+    for (const listener of listeners) listener()
+  }
+
+  const applyBatch = async (records: readonly LogRecord[]) => {
+    const from = records[0]!.position
+    const to = records[records.length - 1]!.position + 1
+    let n = 0
+    await projection.apply(records, {
+      warehouse,
+      insert: async (table, rows) => {
+        if (rows.length === 0) return
+        await warehouse.client.insert({
+          table: warehouse.table(table),
+          values: rows as object[],
+          format: 'JSONEachRow',
+          clickhouse_settings: {
+            insert_deduplicate: 1,
+            insert_deduplication_token: `${key}:g${generation}:${from}-${to}:${table}:${n++}`,
+            deduplicate_blocks_in_dependent_materialized_views: 1,
+            async_insert: 0,
+          },
+        })
+      },
+    })
+  }
+
+  /** Retries a step until it succeeds or the runner stops: an unwritten batch is never skipped. */
+  const persistently = async (what: string, step: () => Promise<void>, signal: AbortSignal) => {
+    let delay = RETRY_MIN_MS
+    for (;;) {
+      try {
+        await step()
+        lastError = null
+        return
+      } catch (error) {
+        if (signal.aborted) throw error
+        lastError = error instanceof Error ? error.message : String(error)
+        const retryable = !(error instanceof Error && 'retryable' in error && error.retryable === false)
+        log_.error({ err: error, step: what, retryInMs: retryable ? delay : null }, 'projection step failed')
+        if (!retryable) throw error
+        await new Promise((resolve) => setTimeout(resolve, delay))
+        delay = Math.min(delay * 2, RETRY_MAX_MS)
+      }
+    }
+  }
+
+  const run = async (signal: AbortSignal) => {
+    await persistently(
+      'load checkpoint',
+      async () => {
+        const checkpoint = await checkpoints.load(key)
+        committed = checkpoint.committed
+        generation = checkpoint.generation
+        if (checkpoint.pending) {
+          const { from, to } = checkpoint.pending
+          const records = await log.read(from, to - from)
+          log_.info({ from, to }, 'rewriting the batch that was in flight when the projection stopped')
+          if (records.length > 0) await applyBatch(records)
+          committed = to
+          await checkpoints.save(key, { committed, pending: null, generation })
+        }
+      },
+      signal,
+    )
+    notify()
+    for await (const batch of log.subscribe(committed, { batchSize, signal })) {
+      const from = batch[0]!.position
+      const to = batch[batch.length - 1]!.position + 1
+      await persistently(
+        'apply batch',
+        async () => {
+          await checkpoints.save(key, { committed: from, pending: { from, to }, generation })
+          await applyBatch(batch)
+        },
+        signal,
+      )
+      committed = to
+      notify()
+      // Under load the next batch's pending mark also commits this one; when idle, say so now.
+      if ((await log.head()) === to) {
+        await persistently(
+          'save checkpoint',
+          () => checkpoints.save(key, { committed, pending: null, generation }),
+          signal,
+        )
+      }
+    }
+  }
+
+  const start = async () => {
+    if (loop) return
+    const controller = new AbortController()
+    abort = controller
+    loop = run(controller.signal).catch((error: unknown) => {
+      if (!controller.signal.aborted) {
+        lastError = error instanceof Error ? error.message : String(error)
+        log_.fatal({ err: error }, 'projection stopped')
+      }
+    })
+  }
+
+  const close = async () => {
+    abort?.abort()
+    await loop
+    loop = null
+    abort = null
+    notify()
+  }
+
+  const status = async (): Promise<ProjectionStatus> => {
+    const head = await log.head()
+    return {
+      projection: key,
+      generation,
+      committed,
+      head,
+      lag: Math.max(0, head - committed),
+      running: loop !== null,
+      lastError,
+    }
+  }
+
+  const caughtUpTo = (position: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (committed >= position) done(resolve)
+        else if (signal?.aborted) done(() => reject(signal.reason))
+      }
+      const done = (settle: () => void) => {
+        listeners.delete(check)
+        signal?.removeEventListener('abort', check)
+        settle()
+      }
+      listeners.add(check)
+      signal?.addEventListener('abort', check)
+      check()
+    })
+
+  const replay = async (onProgress?: (progress: ReplayProgress) => void) => {
+    await close()
+    const checkpoint = await checkpoints.load(key)
+    generation = Math.max(generation, checkpoint.generation) + 1
+    await projection.reset(warehouse)
+    committed = 0
+    await checkpoints.save(key, { committed: 0, pending: null, generation })
+    const target = await log.head()
+    log_.info({ generation, target }, 'replaying projection from position 0')
+    const report = () => onProgress?.({ committed: Math.min(committed, target), target })
+    listeners.add(report)
+    try {
+      await start()
+      await caughtUpTo(target)
+    } finally {
+      listeners.delete(report)
+    }
+    report()
+    return status()
+  }
+
+  return { start, close, status, caughtUpTo, replay }
+}

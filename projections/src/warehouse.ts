@@ -1,0 +1,61 @@
+import { type ClickHouseClient, createClient } from '@clickhouse/client'
+
+export interface WarehouseConfig {
+  /** A ClickHouse server (`http://host:8123`); when absent, ClickHouse runs in-process through chDB. */
+  readonly url?: string | undefined
+  readonly username?: string | undefined
+  readonly password?: string | undefined
+  /** chDB data folder, used when `url` is absent. One per process. */
+  readonly embeddedPath?: string | undefined
+  /** Database holding Hourglass's tables. */
+  readonly database: string
+}
+
+export interface Warehouse {
+  readonly client: ClickHouseClient
+  /** Qualified table name: the database is validated at start, so it may stand in SQL text. */
+  table(name: string): string
+  readonly database: string
+  close(): Promise<void>
+}
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+
+export class InvalidDatabaseNameError extends Error {
+  readonly code = 'INVALID_DATABASE_NAME'
+  constructor(name: string) {
+    super(`database name "${name}" must be letters, digits and underscores, starting with a letter`)
+  }
+}
+
+/** Opens the warehouse: a ClickHouse server over HTTP, or chDB embedded in this process. */
+export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse> {
+  if (!IDENTIFIER.test(config.database)) throw new InvalidDatabaseNameError(config.database)
+  let client: ClickHouseClient
+  if (config.url) {
+    client = createClient({
+      url: config.url,
+      username: config.username ?? 'default',
+      password: config.password ?? '',
+      request_timeout: 60_000,
+    })
+  } else {
+    // Loaded only in embedded mode: the chDB library is large and servers do not need it.
+    const { createChdbConnection } = await import('chdb/connection')
+    // chDB types its connection against @clickhouse/client-common, whose settings list differs
+    // slightly from the one bundled in @clickhouse/client; at run time they are the same interface.
+    const connection = createChdbConnection({
+      path: config.embeddedPath ?? ':memory:',
+    }) as unknown as ClientConnection
+    client = createClient({ connection })
+  }
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` })
+  return {
+    client,
+    database: config.database,
+    table: (name) => `${config.database}.${name}`,
+    close: () => client.close(),
+  }
+}

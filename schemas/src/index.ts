@@ -1,0 +1,3 @@
+export * from './control.ts'
+export * from './errors.ts'
+export * from './telemetry.ts'

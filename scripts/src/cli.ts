@@ -1,0 +1,159 @@
+import { parseArgs } from 'node:util'
+import { SingleBar } from 'cli-progress'
+import { pino } from 'pino'
+import type { AdminStatus } from './adminRoutes.ts'
+import { ConfigError, type EmbeddedConfig, loadEmbeddedConfig } from './config.ts'
+import { openEmbeddedStorage, projections, startEmbedded } from './embeddedRuntime.ts'
+import { createOperatorClient, NotRunningError } from './operatorClient.ts'
+
+const USAGE = `hourglass — event analytics on an immutable log
+
+Usage:
+  hourglass start                  run ingest, projections and query on one port (embedded mode)
+  hourglass status                 log head, and each projection's checkpoint and lag
+  hourglass replay <projection>    rebuild a projection from position 0 (projections: ${projections.map((p) => p.name).join(', ')})
+
+Configuration comes from environment variables: PORT (8080), HOST (127.0.0.1),
+HOURGLASS_DATA_DIR (./data), CLICKHOUSE_URL (unset: ClickHouse in-process), LOG_LEVEL (info).
+status and replay talk to the Hourglass running on PORT, or open the data folder when none runs.`
+
+const out = (line: string) => process.stdout.write(`${line}\n`)
+
+async function start(config: EmbeddedConfig) {
+  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
+  const runtime = await startEmbedded(config, logger)
+  logger.info(
+    { url: runtime.url, dataDir: config.dataDir, docs: `${runtime.url}/docs` },
+    'Hourglass is ready',
+  )
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'stopping: finishing requests and the current projection batch')
+    await runtime.close()
+    logger.info('stopped')
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+function printStatus(status: AdminStatus) {
+  out(`log head: ${status.log.head}`)
+  for (const p of status.projections) {
+    out(
+      `${p.projection.padEnd(16)} committed ${String(p.committed).padStart(10)}  lag ${String(p.lag).padStart(8)}  ` +
+        `generation ${p.generation}${p.running ? '' : '  (stopped)'}${p.lastError ? `  error: ${p.lastError}` : ''}`,
+    )
+  }
+}
+
+/** Offline: the data folder opened by this command, for when no Hourglass runs on it. */
+async function withStorage<T>(
+  config: EmbeddedConfig,
+  work: (storage: Awaited<ReturnType<typeof openEmbeddedStorage>>) => Promise<T>,
+) {
+  const storage = await openEmbeddedStorage(config, pino({ level: 'warn' }))
+  try {
+    return await work(storage)
+  } finally {
+    await storage.close()
+  }
+}
+
+async function status(config: EmbeddedConfig) {
+  const client = createOperatorClient(config)
+  try {
+    printStatus(await client.status())
+  } catch (error) {
+    if (!(error instanceof NotRunningError)) throw error
+    out(`(${error.message}: reading ${config.dataDir} directly)`)
+    await withStorage(config, async (storage) => {
+      for (const runner of storage.runners.values()) await runner.start()
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      printStatus({
+        log: { head: await storage.log.head() },
+        projections: await Promise.all([...storage.runners.values()].map((r) => r.status())),
+        replay: null,
+      })
+    })
+  }
+}
+
+function progressBar(projection: string) {
+  const bar = new SingleBar({
+    format: `replay ${projection} [{bar}] {percentage}% | {value}/{total} records | {rate} records/s | eta {eta_formatted}`,
+    barCompleteChar: '#',
+    barIncompleteChar: '.',
+    noTTYOutput: true,
+    notTTYSchedule: 2000,
+  })
+  const started = Date.now()
+  return {
+    start: (total: number) => bar.start(total, 0, { rate: 0 }),
+    update: (value: number, total: number) => {
+      bar.setTotal(total)
+      bar.update(value, { rate: Math.round(value / Math.max(0.001, (Date.now() - started) / 1000)) })
+    },
+    stop: () => bar.stop(),
+  }
+}
+
+async function replay(config: EmbeddedConfig, projection: string | undefined) {
+  if (!projection || !projections.some((p) => p.name === projection)) {
+    throw new Error(`name a projection to replay: ${projections.map((p) => p.name).join(', ')}`)
+  }
+  const bar = progressBar(projection)
+  const client = createOperatorClient(config)
+  const started = Date.now()
+  try {
+    const state = await client.startReplay(projection)
+    bar.start(state.target)
+    for (;;) {
+      const { replay: now } = await client.status()
+      if (!now) throw new Error('the server lost track of the replay')
+      bar.update(now.committed, now.target)
+      if (now.error) throw new Error(`replay failed: ${now.error}`)
+      if (now.finishedAt) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  } catch (error) {
+    if (!(error instanceof NotRunningError)) throw error
+    out(`(${error.message}: replaying in ${config.dataDir} directly)`)
+    await withStorage(config, async (storage) => {
+      const runner = storage.runners.get(projection)!
+      bar.start(await storage.log.head())
+      await runner.replay(({ committed, target }) => bar.update(committed, target))
+    })
+  }
+  bar.stop()
+  out(`replayed ${projection} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+}
+
+async function main() {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' } },
+  })
+  const [command, ...rest] = positionals
+  if (values.help || !command || command === 'help') return out(USAGE)
+  const config = loadEmbeddedConfig(process.env)
+  switch (command) {
+    case 'start':
+      return start(config)
+    case 'status':
+      return status(config)
+    case 'replay':
+      return replay(config, rest[0])
+    default:
+      throw new Error(`unknown command "${command}"\n\n${USAGE}`)
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `hourglass: ${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`,
+  )
+  process.exit(1)
+})

@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { createControlPlane, createUserTokens } from '@hourglass/ingest'
+import { createEmbeddedEventLog, type EmbeddedEventLog } from '@hourglass/log'
+import {
+  createProjectionRunner,
+  createWarehouseCheckpointStore,
+  eventsProjection,
+  migrateWarehouse,
+  openWarehouse,
+  type Projection,
+  type ProjectionRunner,
+  type Warehouse,
+} from '@hourglass/projections'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { buildApp } from './app.ts'
+import type { EmbeddedConfig } from './config.ts'
+import { localSecret } from './localSecrets.ts'
+
+/** Every projection Hourglass runs, by name. */
+export const projections: readonly Projection[] = [eventsProjection]
+
+export interface EmbeddedStorage {
+  readonly log: EmbeddedEventLog
+  readonly warehouse: Warehouse
+  readonly runners: ReadonlyMap<string, ProjectionRunner>
+  close(): Promise<void>
+}
+
+/** The log and the warehouse of a data folder, migrated, with a runner per projection (not started). */
+export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger): Promise<EmbeddedStorage> {
+  const dataDir = resolve(config.dataDir)
+  mkdirSync(dataDir, { recursive: true })
+  const log = createEmbeddedEventLog({ path: join(dataDir, 'log') })
+  let warehouse: Warehouse
+  try {
+    warehouse = await openWarehouse({ ...config.clickhouse, embeddedPath: join(dataDir, 'warehouse') })
+    await migrateWarehouse(warehouse, logger)
+  } catch (error) {
+    await log.close()
+    throw error
+  }
+  const checkpoints = createWarehouseCheckpointStore(warehouse)
+  const runners = new Map(
+    projections.map((projection) => [
+      projection.name,
+      createProjectionRunner({
+        log,
+        warehouse,
+        checkpoints,
+        projection,
+        logger,
+        batchSize: config.projectionBatchSize,
+      }),
+    ]),
+  )
+  return {
+    log,
+    warehouse,
+    runners,
+    async close() {
+      for (const runner of runners.values()) await runner.close()
+      await log.close()
+      await warehouse.close()
+    },
+  }
+}
+
+export interface EmbeddedRuntime extends EmbeddedStorage {
+  readonly app: FastifyInstance
+  /** Where the server listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string
+}
+
+/** Ingest, projections and query in one process, on one port. */
+export async function startEmbedded(
+  config: EmbeddedConfig,
+  logger: Logger,
+  options: { listen?: boolean } = {},
+): Promise<EmbeddedRuntime> {
+  const storage = await openEmbeddedStorage(config, logger)
+  try {
+    const controlPlane = createControlPlane(storage.log)
+    await controlPlane.start()
+    const userTokens = createUserTokens({
+      secret: new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key')),
+      issuer: 'hourglass',
+      audience: 'hourglass',
+      ttlSeconds: config.tokenTtlSeconds,
+    })
+    const app = await buildApp(
+      { logger, logRequests: config.logRequests },
+      {
+        log: storage.log,
+        controlPlane,
+        userTokens,
+        warehouse: storage.warehouse,
+        runners: storage.runners,
+        adminToken: localSecret(config.dataDir, 'admin-token'),
+      },
+    )
+    for (const runner of storage.runners.values()) await runner.start()
+    const url = options.listen === false ? '' : await app.listen({ port: config.port, host: config.host })
+    return {
+      ...storage,
+      app,
+      url,
+      async close() {
+        await app.close()
+        await storage.close()
+      },
+    }
+  } catch (error) {
+    await storage.close()
+    throw error
+  }
+}

@@ -1,0 +1,146 @@
+import { type FieldIssue, HourglassError } from '@hourglass/schemas'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import secureJson from 'secure-json-parse'
+
+/** Deepest JSON nesting a request body may have. */
+export const MAX_JSON_DEPTH = 32
+
+/** Fastify's own client errors, by their stable codes, as Hourglass codes. */
+const FASTIFY_CLIENT_ERRORS: Record<string, { code: string; message: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: 'BODY_TOO_LARGE',
+    message: 'the request body is larger than this endpoint accepts',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'send the body as application/json',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: 'EMPTY_BODY',
+    message: 'the request body is empty; send a JSON document',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: 'INVALID_CONTENT_LENGTH',
+    message: 'the Content-Length header is wrong',
+  },
+}
+
+/** The deepest nesting of arrays and objects in a JSON text, stopping early past `limit`. */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92 /* \ */) i++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > limit) return true
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--
+  }
+  return false
+}
+
+/**
+ * JSON bodies: too-deep nesting and prototype-poisoning keys (`__proto__`, `constructor.prototype`)
+ * are refused before the body reaches any handler.
+ */
+export function registerJsonParser(app: FastifyInstance) {
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body as string
+    if (text.trim() === '')
+      return done(new HourglassError('EMPTY_BODY', 400, 'the request body is empty; send a JSON document'))
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      return done(
+        new HourglassError(
+          'NESTING_TOO_DEEP',
+          400,
+          `JSON nesting deeper than ${MAX_JSON_DEPTH} levels is refused`,
+        ),
+      )
+    }
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (error) {
+      return done(
+        new HourglassError('MALFORMED_JSON', 400, `the body is not valid JSON: ${(error as Error).message}`),
+      )
+    }
+    try {
+      if (typeof value === 'object' && value !== null) {
+        secureJson.scan(value, { protoAction: 'error', constructorAction: 'error' })
+      }
+    } catch {
+      return done(
+        new HourglassError(
+          'FORBIDDEN_KEY',
+          400,
+          'keys named "__proto__" or "constructor.prototype" are refused',
+        ),
+      )
+    }
+    done(null, value)
+  })
+}
+
+const validationIssues = (error: FastifyError): FieldIssue[] => {
+  const where = error.validationContext ?? 'body'
+  return (error.validation ?? []).map((v) => {
+    const path = (v.instancePath ?? '')
+      .split('/')
+      .filter(Boolean)
+      .reduce((out, key) => (/^\d+$/.test(key) ? `${out}[${key}]` : out ? `${out}.${key}` : key), '')
+    return {
+      path: where === 'body' ? path : path ? `${where}.${path}` : where,
+      message: v.message ?? 'is invalid',
+    }
+  })
+}
+
+/** One error handler: Hourglass errors keep their code; client mistakes are 4xx; the rest is logged. */
+export function registerErrorHandler(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HourglassError) {
+      const { issues, ...rest } = error.details
+      if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+      return reply
+        .code(error.statusCode)
+        .send({ error: { code: error.code, message: error.message, ...(issues ? { issues } : {}) }, ...rest })
+    }
+    if (hasZodFastifySchemaValidationErrors(error) || error.validation) {
+      const issues = validationIssues(error)
+      const message = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
+      return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message, issues } })
+    }
+    const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined
+    if (known) return reply.code(error.statusCode ?? 400).send({ error: known })
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send({ error: { code: 'BAD_REQUEST', message: error.message } })
+    }
+    if ((error as { retryable?: unknown }).retryable === true) {
+      request.log.warn({ err: error }, 'request failed on a retryable error')
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({
+          error: {
+            code: 'UNAVAILABLE',
+            message: 'Hourglass cannot take this request right now; retry shortly',
+          },
+        })
+    }
+    request.log.error({ err: error }, 'request failed')
+    return reply
+      .code(500)
+      .send({ error: { code: 'INTERNAL', message: 'an internal error occurred; it has been logged' } })
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` },
+    }),
+  )
+}

@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { AdminStatus, ReplayState } from './adminRoutes.ts'
+import type { EmbeddedConfig } from './config.ts'
+
+/** Talks to a running Hourglass's operator endpoints, or says that none is running. */
+export interface OperatorClient {
+  status(): Promise<AdminStatus>
+  startReplay(projection: string): Promise<ReplayState>
+}
+
+export class NotRunningError extends Error {
+  readonly code = 'NOT_RUNNING'
+}
+
+export function createOperatorClient(config: EmbeddedConfig): OperatorClient {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`
+  const token = () => {
+    try {
+      return readFileSync(join(config.dataDir, 'secrets', 'admin-token'), 'utf8').trim()
+    } catch {
+      throw new NotRunningError(`no Hourglass has run on ${config.dataDir} yet`)
+    }
+  }
+  const call = async <T>(method: string, path: string): Promise<T> => {
+    let response: Response
+    try {
+      response = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token()}` } })
+    } catch (error) {
+      if (error instanceof NotRunningError) throw error
+      throw new NotRunningError(`no Hourglass answers on ${base}`)
+    }
+    const body = (await response.json()) as T & { error?: { message: string } }
+    if (!response.ok) throw new Error(body.error?.message ?? `HTTP ${response.status}`)
+    return body
+  }
+  return {
+    status: () => call<AdminStatus>('GET', '/v1/admin/status'),
+    startReplay: (projection) =>
+      call<ReplayState>('POST', `/v1/admin/projections/${encodeURIComponent(projection)}/replay`),
+  }
+}

@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { LightMyRequestResponse } from 'fastify'
+import { pino } from 'pino'
+import { type EmbeddedConfig, loadEmbeddedConfig } from '../config.ts'
+import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
+
+export interface TestHourglass {
+  readonly runtime: EmbeddedRuntime
+  readonly config: EmbeddedConfig
+  request(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    url: string,
+    options?: { token?: string; body?: unknown; payload?: string; headers?: Record<string, string> },
+  ): Promise<LightMyRequestResponse>
+  /** A new account with its token. */
+  signUp(): Promise<{ token: string; accountId: string; email: string; password: string }>
+  /** A new source of an account, with its API token. */
+  createSource(token: string, kind?: string): Promise<{ id: string; apiToken: string }>
+  /** Resolves once every projection has applied the whole log. */
+  settled(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * A real embedded Hourglass (LMDB log, chDB warehouse) in a temporary folder, driven through
+ * `inject()`. chDB allows one data folder per process, so use one per test file.
+ */
+export async function startTestHourglass(env: Record<string, string> = {}): Promise<TestHourglass> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-test-'))
+  const config = loadEmbeddedConfig({ HOURGLASS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env })
+  const runtime = await startEmbedded(config, pino({ level: config.logLevel }), { listen: false })
+  const request: TestHourglass['request'] = (method, url, options = {}) =>
+    runtime.app.inject({
+      method,
+      url,
+      headers: {
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(options.body !== undefined || options.payload !== undefined
+          ? { 'content-type': 'application/json' }
+          : {}),
+        ...options.headers,
+      },
+      ...(options.payload !== undefined
+        ? { payload: options.payload }
+        : options.body !== undefined
+          ? { payload: JSON.stringify(options.body) }
+          : {}),
+    })
+  const expectStatus = (response: LightMyRequestResponse, status: number) => {
+    if (response.statusCode !== status) {
+      throw new Error(`expected HTTP ${status}, got ${response.statusCode}: ${response.body}`)
+    }
+    return response.json()
+  }
+  return {
+    runtime,
+    config,
+    request,
+    async signUp() {
+      const email = `user-${randomUUID()}@example.com`
+      const password = 'correct horse battery'
+      const body = expectStatus(
+        await request('POST', '/v1/auth/signup', { body: { email, password, name: 'Test' } }),
+        201,
+      )
+      return { token: body.token, accountId: body.accountId, email, password }
+    },
+    async createSource(token, kind = 'app') {
+      const body = expectStatus(
+        await request('POST', '/v1/sources', { token, body: { kind, name: `source-${randomUUID()}` } }),
+        201,
+      )
+      return { id: body.id, apiToken: body.apiToken }
+    },
+    async settled() {
+      const head = await runtime.log.head()
+      await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
+    },
+    async close() {
+      await runtime.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
