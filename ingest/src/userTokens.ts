@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { errors } from '@hourglass/schemas'
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 
@@ -28,6 +29,7 @@ export function createUserTokens(config: UserTokenConfig): UserTokens {
       new SignJWT({})
         .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
         .setSubject(accountId)
+        .setJti(randomUUID())
         .setIssuer(config.issuer)
         .setAudience(config.audience)
         .setIssuedAt()

@@ -6,10 +6,14 @@ import type { LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { type EmbeddedConfig, loadEmbeddedConfig } from '../config.ts'
 import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
+import { localSecret } from '../localSecrets.ts'
 
 export interface TestHourglass {
+  /** The running instance; replaced by `restart()`. */
   readonly runtime: EmbeddedRuntime
   readonly config: EmbeddedConfig
+  /** The operator token of this data folder. */
+  readonly adminToken: string
   request(
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     url: string,
@@ -21,6 +25,8 @@ export interface TestHourglass {
   createSource(token: string, kind?: string): Promise<{ id: string; apiToken: string }>
   /** Resolves once every projection has applied the whole log. */
   settled(): Promise<void>
+  /** Stops the instance and starts a new one on the same data folder. */
+  restart(): Promise<void>
   close(): Promise<void>
 }
 
@@ -31,7 +37,8 @@ export interface TestHourglass {
 export async function startTestHourglass(env: Record<string, string> = {}): Promise<TestHourglass> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-test-'))
   const config = loadEmbeddedConfig({ HOURGLASS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env })
-  const runtime = await startEmbedded(config, pino({ level: config.logLevel }), { listen: false })
+  const logger = pino({ level: config.logLevel })
+  let runtime = await startEmbedded(config, logger, { listen: false })
   const request: TestHourglass['request'] = (method, url, options = {}) =>
     runtime.app.inject({
       method,
@@ -56,8 +63,11 @@ export async function startTestHourglass(env: Record<string, string> = {}): Prom
     return response.json()
   }
   return {
-    runtime,
+    get runtime() {
+      return runtime
+    },
     config,
+    adminToken: localSecret(dataDir, 'admin-token'),
     request,
     async signUp() {
       const email = `user-${randomUUID()}@example.com`
@@ -78,6 +88,10 @@ export async function startTestHourglass(env: Record<string, string> = {}): Prom
     async settled() {
       const head = await runtime.log.head()
       await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
+    },
+    async restart() {
+      await runtime.close()
+      runtime = await startEmbedded(config, logger, { listen: false })
     },
     async close() {
       await runtime.close()
