@@ -107,12 +107,14 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
   const bar = progressBar(projection)
   const client = createOperatorClient(config)
   const started = Date.now()
+  let last = { committed: 0, target: 0 }
   try {
     const state = await client.startReplay(projection)
     bar.start(state.target)
     for (;;) {
       const { replay: now } = await client.status()
       if (!now) throw new Error('the server lost track of the replay')
+      last = now
       bar.update(now.committed, now.target)
       if (now.error) throw new Error(`replay failed: ${now.error}`)
       if (now.finishedAt) break
@@ -124,11 +126,18 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
     await withStorage(config, async (storage) => {
       const runner = storage.runners.get(projection)!
       bar.start(await storage.log.head())
-      await runner.replay(({ committed, target }) => bar.update(committed, target))
+      await runner.replay((progress) => {
+        last = progress
+        bar.update(progress.committed, progress.target)
+      })
     })
   }
   bar.stop()
-  out(`replayed ${projection} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  const seconds = (Date.now() - started) / 1000
+  out(
+    `replayed ${projection}: ${last.committed}/${last.target} records in ${seconds.toFixed(1)} s ` +
+      `(${Math.round(last.committed / Math.max(seconds, 0.001))} records/s)`,
+  )
 }
 
 async function main() {
