@@ -21,6 +21,19 @@ export interface Warehouse {
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>
 
+/**
+ * Settings every request states, so that none is inherited: chDB applies a request's settings
+ * as SET statements that stay in force for the rest of its session, which would let one
+ * batch's deduplication token or a mutation's sync mode leak into the next request.
+ */
+const REQUEST_DEFAULTS = {
+  insert_deduplicate: 1,
+  insert_deduplication_token: '',
+  deduplicate_blocks_in_dependent_materialized_views: 1,
+  mutations_sync: '0',
+  async_insert: 0,
+} as const
+
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 
 export class InvalidDatabaseNameError extends Error {
@@ -40,6 +53,7 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
       username: config.username ?? 'default',
       password: config.password ?? '',
       request_timeout: 60_000,
+      clickhouse_settings: REQUEST_DEFAULTS,
     })
   } else {
     // Loaded only in embedded mode: the chDB library is large and servers do not need it.
@@ -49,7 +63,7 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
     const connection = createChdbConnection({
       path: config.embeddedPath ?? ':memory:',
     }) as unknown as ClientConnection
-    client = createClient({ connection })
+    client = createClient({ connection, clickhouse_settings: REQUEST_DEFAULTS })
   }
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` })
   return {
