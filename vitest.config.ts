@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['*/src/**/*.test.ts'],
+    include: ['*/src/**/*.test.ts', 'query/dashboard/src/**/*.test.ts'],
+    // Tests against Kafka and separate services run with `npm run test:services` (vitest.services.config.ts).
+    exclude: ['**/node_modules/**', '*/src/**/*.services.test.ts'],
     // chDB holds one data directory per process: each test file runs in its own process.
     pool: 'forks',
     maxWorkers: 2,

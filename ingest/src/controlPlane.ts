@@ -1,14 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { EventLog, LogRecord } from '@hourglass/log'
+import type { EventLog, ExpectedRevision, LogRecord } from '@hourglass/log'
 import {
   type AccountRegistered,
+  type AnalystGranted,
+  type AnalystRevoked,
   ControlEvent,
   controlStreams,
   errors,
+  type MemberRegistered,
   type SourceCreated,
   type SourceKind,
 } from '@hourglass/schemas'
 import { mintApiToken, parseApiToken, secretMatches } from './apiTokens.ts'
+import { type AppControl, createAppControl } from './apps/appControl.ts'
+import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.ts'
 
 export interface Account {
@@ -25,6 +30,14 @@ export interface Source {
   readonly kind: SourceKind
   readonly name: string
   readonly tokenHash: string
+  readonly createdAt: number
+}
+
+/** A person who signs in with a username, and reads an account's data only through granted roles. */
+export interface Member {
+  readonly userId: string
+  readonly username: string
+  readonly passwordHash: string
   readonly createdAt: number
 }
 
@@ -47,6 +60,22 @@ export interface ControlPlane extends SourceDirectory {
   ): Promise<{ source: Source; apiToken: string }>
   /** The source an API token belongs to, or null for an unknown or wrong token. */
   authenticateSource(apiToken: string): Promise<Source | null>
+  /** A new member; a taken username is a 409. */
+  registerMember(input: { username: string; password: string }): Promise<Member>
+  /** The member whose username and password these are, or null. */
+  checkMemberPassword(username: string, password: string): Promise<Member | null>
+  findMember(userId: string): Promise<Member | null>
+  findMemberByUsername(username: string): Promise<Member | null>
+  /** Grants (true) or revokes (false) a member's analyst role in an account; a no-op when already so. */
+  setAnalyst(accountId: string, userId: string, analyst: boolean): Promise<void>
+  /** The accounts whose receipt analytics a member may read, as of the log's latest record. */
+  analystAccounts(userId: string): Promise<string[]>
+  /** The members with the analyst role in an account, with when it was granted. */
+  listAnalysts(accountId: string): Promise<{ member: Member; grantedAt: number }[]>
+  /** Users and device bindings of device fleets (sources of kind `device`). */
+  readonly devices: DeviceFleets
+  /** Tracking plans, settings, extra API tokens and sessions of sources (apps, sites). */
+  readonly apps: AppControl
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase()
@@ -62,6 +91,10 @@ export function createControlPlane(log: EventLog): ControlPlane {
   const accounts = new Map<string, Account>()
   const accountsByEmail = new Map<string, Account>()
   const sources = new Map<string, Source>()
+  const members = new Map<string, Member>()
+  const membersByUsername = new Map<string, Member>()
+  /** accountId → userId → when the analyst role was granted. */
+  const analysts = new Map<string, Map<string, number>>()
   let next = 0
   let refreshing: Promise<void> | null = null
 
@@ -78,6 +111,26 @@ export function createControlPlane(log: EventLog): ControlPlane {
       }
       case 'source.created':
         sources.set(event.sourceId, toSource(event))
+        break
+      case 'member.registered': {
+        const member = toMember(event)
+        members.set(member.userId, member)
+        membersByUsername.set(member.username, member)
+        break
+      }
+      case 'analyst.granted':
+      case 'analyst.revoked':
+        applyAnalystRole(analysts, event)
+        break
+      case 'device-user.registered':
+      case 'device.bound':
+        devices.apply(event, record)
+        break
+      case 'source.settings-changed':
+      case 'source.token-issued':
+      case 'event.defined':
+      case 'session.started':
+        apps.apply(event, record)
         break
     }
   }
@@ -106,15 +159,29 @@ export function createControlPlane(log: EventLog): ControlPlane {
     return find() ?? null
   }
 
-  const appendControl = async (stream: string, event: ControlEvent) => {
+  const appendControl = async (
+    stream: string,
+    event: ControlEvent,
+    expected: ExpectedRevision = 'no-stream',
+  ) => {
     const { type, ...data } = event
-    const outcome = await log.appendToStream(stream, [{ type, data }], 'no-stream')
+    const outcome = await log.appendToStream(stream, [{ type, data }], expected)
     if (outcome.status === 'appended') await refresh()
     return outcome.status
   }
 
+  const devices = createDeviceFleets({ refresh, lookup, append: appendControl })
+  const apps = createAppControl({
+    log,
+    refresh,
+    lookup,
+    findSource: (sourceId) => lookup(() => sources.get(sourceId)),
+  })
+
   return {
     start: refresh,
+    devices,
+    apps,
     async registerAccount({ email, name, password }) {
       const event: AccountRegistered = {
         type: 'account.registered',
@@ -153,7 +220,11 @@ export function createControlPlane(log: EventLog): ControlPlane {
       const parsed = parseApiToken(apiToken)
       if (!parsed) return null
       const source = await lookup(() => sources.get(parsed.sourceId))
-      return source && secretMatches(parsed.secret, source.tokenHash) ? source : null
+      if (!source) return null
+      const matches =
+        secretMatches(parsed.secret, source.tokenHash) ||
+        (await apps.issuedTokenMatches(source, parsed.secret))
+      return matches ? source : null
     },
     async findOwned(accountId, sourceId) {
       const source = await lookup(() => sources.get(sourceId))
@@ -165,8 +236,69 @@ export function createControlPlane(log: EventLog): ControlPlane {
         .filter((s) => s.accountId === accountId)
         .sort((a, b) => a.createdAt - b.createdAt)
     },
+    async registerMember({ username, password }) {
+      const event: MemberRegistered = {
+        type: 'member.registered',
+        userId: randomUUID(),
+        username,
+        passwordHash: await hashPassword(password),
+        at: Date.now(),
+      }
+      const status = await appendControl(controlStreams.memberByUsername(usernameKey(username)), event)
+      if (status === 'conflict') throw errors.conflict('a user with this username already exists')
+      return toMember(event)
+    },
+    async checkMemberPassword(username, password) {
+      const member = await lookup(() => membersByUsername.get(username))
+      const matches = await verifyPassword(password, member?.passwordHash ?? (await decoyPasswordHash))
+      return member && matches ? member : null
+    },
+    findMember: (userId) => lookup(() => members.get(userId)),
+    findMemberByUsername: (username) => lookup(() => membersByUsername.get(username)),
+    async setAnalyst(accountId, userId, analyst) {
+      // Roles must be current: a revocation written by another process counts at once.
+      await refresh()
+      if (analysts.get(accountId)?.has(userId) === analyst) return
+      const event: AnalystGranted | AnalystRevoked = {
+        type: analyst ? 'analyst.granted' : 'analyst.revoked',
+        accountId,
+        userId,
+        at: Date.now(),
+      }
+      await appendControl(controlStreams.analystRole(accountId, userId), event, 'any')
+    },
+    async analystAccounts(userId) {
+      await refresh()
+      return [...analysts].filter(([, users]) => users.has(userId)).map(([accountId]) => accountId)
+    },
+    async listAnalysts(accountId) {
+      await refresh()
+      return [...(analysts.get(accountId) ?? [])]
+        .map(([userId, grantedAt]) => ({ member: members.get(userId), grantedAt }))
+        .filter((entry): entry is { member: Member; grantedAt: number } => entry.member !== undefined)
+        .sort((a, b) => a.member.username.localeCompare(b.member.username))
+    },
   }
 }
+
+const usernameKey = (username: string) => createHash('sha256').update(username).digest('hex')
+
+const applyAnalystRole = (
+  analysts: Map<string, Map<string, number>>,
+  event: AnalystGranted | AnalystRevoked,
+) => {
+  const users = analysts.get(event.accountId) ?? new Map<string, number>()
+  if (event.type === 'analyst.granted') users.set(event.userId, event.at)
+  else users.delete(event.userId)
+  analysts.set(event.accountId, users)
+}
+
+const toMember = (event: MemberRegistered): Member => ({
+  userId: event.userId,
+  username: event.username,
+  passwordHash: event.passwordHash,
+  createdAt: event.at,
+})
 
 const toAccount = (event: AccountRegistered): Account => ({
   accountId: event.accountId,

@@ -9,6 +9,8 @@ import {
   toFieldIssues,
 } from '@hourglass/schemas'
 import { z } from 'zod'
+import type { IngestRules } from './apps/appControl.ts'
+import { checkAgainstPlan } from './apps/trackingPlanCheck.ts'
 import type { Source } from './controlPlane.ts'
 
 export const MAX_EVENTS_PER_REQUEST = 1000
@@ -39,11 +41,15 @@ export interface ValidatedBatch {
   readonly rejected: { index: number; issues: FieldIssue[] }[]
 }
 
-/** Validates each event of a request on its own and stamps the valid ones for the log. */
+/**
+ * Validates each event of a request on its own and stamps the valid ones for the log. With
+ * `rules`, events are also held to the source's tracking plan and sessions.
+ */
 export function validateEvents(
   source: Source,
   events: readonly unknown[],
   receivedAt: number,
+  rules?: IngestRules,
 ): ValidatedBatch {
   const records: NewTelemetryRecord[] = []
   const indexes: number[] = []
@@ -55,6 +61,11 @@ export function validateEvents(
       return
     }
     const input = parsed.data
+    const planIssues = rules ? checkAgainstPlan(input, rules, `events[${index}]`) : []
+    if (planIssues.length > 0) {
+      rejected.push({ index, issues: planIssues })
+      return
+    }
     const event: TelemetryEvent = {
       id: input.id ?? randomUUID(),
       accountId: source.accountId,
@@ -65,6 +76,7 @@ export function validateEvents(
       attrs: input.attrs,
       ...(input.subject === undefined ? {} : { subject: input.subject }),
       ...(input.session === undefined ? {} : { session: input.session }),
+      ...(input.category === undefined ? {} : { category: input.category }),
     }
     records.push({
       stream: telemetryStream(source.sourceId),

@@ -159,8 +159,10 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
         description: [
           'Authenticated with the source API token. Answers only after the batch is durable in the log.',
           'Each event: `name`, `timestamp` (ISO-8601 with zone, or epoch ms), optional `id` (idempotency key:',
-          're-sent ids are reported as `duplicate` and counted once), `subject`, `session`, `attrs` (flat',
-          'string/number/boolean/null values). If any event is invalid, nothing is appended and the answer is 400',
+          're-sent ids are reported as `duplicate` and counted once), `subject`, `session`, `category`, `attrs`',
+          '(names to JSON values). An event whose name the source defines must carry exactly the defined',
+          'attributes, each of its type; a strict source refuses undefined names; a source that registers sessions',
+          'refuses unknown ones. If any event is invalid, nothing is appended and the answer is 400',
           'with the reason for each; with `?partial=true` the valid events are appended and the answer is 207.',
         ].join(' '),
         querystring: z.object({ partial: z.enum(['true', 'false']).default('false') }),
@@ -171,7 +173,12 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
     async (request, reply) => {
       const source = await authenticateSourceRequest(controlPlane, request)
       const { events } = request.body
-      const batch = validateEvents(source, events, Date.now())
+      const batch = validateEvents(
+        source,
+        events,
+        Date.now(),
+        await controlPlane.apps.ingestRules(source, events),
+      )
       const partial = request.query.partial === 'true'
       if (batch.rejected.length > 0 && !partial) {
         const results = describeResults(batch, null, events.length)

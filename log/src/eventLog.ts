@@ -81,3 +81,55 @@ export class LogClosedError extends Error {
     super('the event log is closed')
   }
 }
+
+/** The log cannot take or give records right now (its broker is unreachable, say): retry later. */
+export class LogUnavailableError extends Error {
+  readonly code = 'LOG_UNAVAILABLE'
+  readonly retryable = true
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`the event log is unavailable: ${reason}`, options)
+  }
+}
+
+/** Asked of an adapter something it does not do (Kafka keeps no control-plane streams). */
+export class LogOperationUnsupportedError extends Error {
+  readonly code = 'LOG_OPERATION_UNSUPPORTED'
+  readonly retryable = false
+  constructor(operation: string, reason: string) {
+    super(`${operation} is not supported by this event log: ${reason}`)
+  }
+}
+
+/**
+ * A log split into partitions, as Kafka is. Order holds within a partition; a stream's records
+ * are all in one partition, so a stream keeps its order. Positions are offsets in a partition.
+ */
+export interface PartitionedLogReader {
+  readonly topic: string
+  partitionCount(): Promise<number>
+  /** Records of one partition at offsets `>= from`, ascending, at most `limit`: all that exist. */
+  readPartition(partition: number, from: number, limit: number): Promise<LogRecord[]>
+  /** Per partition, the offset the next record will get. */
+  partitionHeads(): Promise<number[]>
+}
+
+/**
+ * A share of a partitioned log's partitions, handed out among the members of a group (a Kafka
+ * consumer group). Membership changes at any time: a partition can be taken away mid-batch.
+ */
+export interface PartitionLease extends PartitionedLogReader {
+  start(): Promise<void>
+  /** The partitions this member holds right now. */
+  assigned(): readonly number[]
+  /** Records at offsets `>= from` that have arrived, at most `limit`, waiting up to `waitMs` for some. */
+  poll(
+    partition: number,
+    from: number,
+    limit: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<LogRecord[]>
+  /** Records the group's progress (informational: the warehouse checkpoint is what counts). */
+  commit(partition: number, next: number): Promise<void>
+  close(): Promise<void>
+}

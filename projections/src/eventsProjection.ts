@@ -1,5 +1,6 @@
 import type { LogRecord } from '@hourglass/log'
 import { TELEMETRY_EVENT, TelemetryEvent } from '@hourglass/schemas'
+import { eraseFromRollup, type RollupSpec, toErasure } from './erasure.ts'
 import { InvalidLogRecordError, type Projection } from './projection.ts'
 import { tables } from './tables.ts'
 
@@ -13,6 +14,8 @@ export interface EventRow {
   received_at: number
   subject: string
   session: string
+  /** Absent in rows written before categories existed: the column defaults to ''. */
+  category?: string
   attrs: string
 }
 
@@ -30,20 +33,44 @@ export const toEventRow = (record: LogRecord): EventRow => {
     received_at: event.receivedAt,
     subject: event.subject ?? '',
     session: event.session ?? '',
+    category: event.category ?? '',
     attrs: JSON.stringify(event.attrs),
   }
 }
 
+/** Raw events and their hourly rollup, as erasure rebuilds it: a person is an event's subject. */
+export const eventsRollup: RollupSpec = {
+  raw: tables.eventsRaw,
+  rollup: tables.rollupHourly,
+  personColumn: 'subject',
+  scopeColumn: 'source_id',
+  aggregate: `account_id, source_id, toStartOfHour(ts) AS hour, name, count() AS events,
+    uniqExactStateIf(subject, subject != '') AS subjects, uniqExactStateIf(session, session != '') AS sessions`,
+  groupBy: 'account_id, source_id, hour, name',
+}
+
 /**
  * Raw telemetry events, and (through a materialized view) hourly rollups per source,
- * event name and event-time hour: number of events and distinct subjects.
+ * event name and event-time hour: number of events and distinct subjects. An erased person's
+ * events (they are the subject) are removed and the hours they touched recomputed.
  */
 export const eventsProjection: Projection = {
   name: 'events',
   version: 1,
-  async apply(records, { insert }) {
-    const rows = records.filter((record) => record.type === TELEMETRY_EVENT).map(toEventRow)
-    await insert(tables.eventsRaw, rows)
+  async apply(records, context) {
+    let rows: EventRow[] = []
+    for (const record of records) {
+      if (record.type === TELEMETRY_EVENT) {
+        rows.push(toEventRow(record))
+        continue
+      }
+      const erasure = toErasure(record)
+      if (!erasure) continue
+      await context.insert(tables.eventsRaw, rows)
+      rows = []
+      await eraseFromRollup(context.warehouse, eventsRollup, erasure)
+    }
+    await context.insert(tables.eventsRaw, rows)
   },
   async reset(warehouse) {
     for (const table of [tables.eventsRaw, tables.rollupHourly]) {

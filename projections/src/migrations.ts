@@ -1,5 +1,10 @@
 import type { Logger } from 'pino'
 import { z } from 'zod'
+import { appAnalyticsMigrations } from './appAnalyticsMigrations.ts'
+import { deviceReadingsMigrations } from './deviceReadingsMigrations.ts'
+import { partitionedMigrations } from './partitionedMigrations.ts'
+import { receiptsMigrations } from './receiptsMigrations.ts'
+import { storeStatsMigrations } from './storeStatsMigrations.ts'
 import { tables } from './tables.ts'
 import type { Warehouse } from './warehouse.ts'
 
@@ -13,7 +18,7 @@ export interface Migration {
 /** Insert deduplication keeps this many recent batch tokens per table: far more than can be in doubt. */
 const DEDUP_WINDOW = 10_000
 
-export const migrations: readonly Migration[] = [
+export const coreMigrations: readonly Migration[] = [
   {
     version: 1,
     name: 'checkpoints',
@@ -63,6 +68,16 @@ export const migrations: readonly Migration[] = [
     ],
   },
 ]
+
+/** Every migration, in the order they apply. */
+export const migrations: readonly Migration[] = [
+  ...coreMigrations,
+  ...appAnalyticsMigrations,
+  ...storeStatsMigrations,
+  ...receiptsMigrations,
+  ...deviceReadingsMigrations,
+  ...partitionedMigrations,
+].sort((a, b) => a.version - b.version)
 
 const AppliedRow = z.object({ version: z.coerce.number() })
 

@@ -41,6 +41,8 @@ export interface ProjectionRunner {
 }
 
 const RETRY_MIN_MS = 200
+/** Longest time a running projection goes without saving where it stands. */
+const IDLE_SAVE_MS = 5_000
 const RETRY_MAX_MS = 10_000
 
 /**
@@ -57,6 +59,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   let committed = 0
   let generation = 0
   let lastError: string | null = null
+  let lastSaved = Date.now()
   let abort: AbortController | null = null
   let loop: Promise<void> | null = null
   const listeners = new Set<() => void>()
@@ -65,7 +68,12 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     for (const listener of listeners) listener()
   }
 
-  const applyBatch = async (records: readonly LogRecord[]) => {
+  /**
+   * Applies one batch. `beforeFirstInsert` runs once, just before the batch's first insert:
+   * that is where its range is saved as pending. A batch that inserts nothing (most batches of
+   * a projection whose records are rare) costs no checkpoint write at all.
+   */
+  const applyBatch = async (records: readonly LogRecord[], beforeFirstInsert?: () => Promise<void>) => {
     const from = records[0]!.position
     const to = records[records.length - 1]!.position + 1
     let n = 0
@@ -73,6 +81,7 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       warehouse,
       insert: async (table, rows) => {
         if (rows.length === 0) return
+        if (n === 0) await beforeFirstInsert?.()
         await warehouse.client.insert({
           table: warehouse.table(table),
           values: rows as object[],
@@ -132,16 +141,18 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       const to = batch[batch.length - 1]!.position + 1
       await persistently(
         'apply batch',
-        async () => {
-          await checkpoints.save(key, { committed: from, pending: { from, to }, generation })
-          await applyBatch(batch)
-        },
+        () =>
+          applyBatch(batch, () =>
+            checkpoints.save(key, { committed: from, pending: { from, to }, generation }),
+          ),
         signal,
       )
       committed = to
       notify()
-      // Under load the next batch's pending mark also commits this one; when idle, say so now.
-      if ((await log.head()) === to) {
+      // A later batch's pending mark also commits this one; when idle, or when none has come
+      // for a while, say so now, so that a restart does not read far back.
+      if ((await log.head()) === to || Date.now() - lastSaved > IDLE_SAVE_MS) {
+        lastSaved = Date.now()
         await persistently(
           'save checkpoint',
           () => checkpoints.save(key, { committed, pending: null, generation }),

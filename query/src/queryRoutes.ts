@@ -53,7 +53,13 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
         response: {
           200: z.object({
             rows: z.array(
-              z.object({ hour: z.string(), name: z.string(), events: z.number(), subjects: z.number() }),
+              z.object({
+                hour: z.string(),
+                name: z.string(),
+                events: z.number(),
+                subjects: z.number(),
+                sessions: z.number(),
+              }),
             ),
           }),
         },
@@ -69,6 +75,7 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
           name: row.name,
           events: row.events,
           subjects: row.subjects,
+          sessions: row.sessions,
         })),
       }
     },
@@ -81,11 +88,15 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
         tags: ['analytics'],
         summary: 'Raw events of a source in event-time order, a page at a time',
         description:
+          'Filters: `name`, `category`, `session`, `subject`, `from`/`to` (default: the last 7 days). ' +
           'Pass `nextCursor` from one page as `cursor` to get the next; it is null on the last page.',
         params: SourceParams,
         querystring: z
           .object({
             name: z.string().max(200).optional(),
+            category: z.string().max(100).optional(),
+            session: z.string().max(200).optional(),
+            subject: z.string().max(200).optional(),
             limit: z.coerce.number().int().min(1).max(1000).default(100),
             cursor: Cursor.optional(),
           })
@@ -101,6 +112,7 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
                 receivedAt: z.string(),
                 subject: z.string().optional(),
                 session: z.string().optional(),
+                category: z.string().optional(),
                 attrs: z.record(z.string(), z.unknown()),
               }),
             ),
@@ -111,12 +123,15 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
     },
     async (request) => {
       const scope = await ownedSource(request, request.params.id)
-      const { from, to, name, limit, cursor } = request.query
+      const { from, to, name, category, session, subject, limit, cursor } = request.query
       const rows = await runQuery(deps.warehouse, eventsPageQuery, {
         ...scope,
         from,
         to,
         name: name ?? '',
+        category: category ?? '',
+        session: session ?? '',
+        subject: subject ?? '',
         afterTs: cursor?.ts ?? from - 1,
         afterPosition: cursor?.position ?? 0,
         limit: limit + 1,
@@ -132,6 +147,7 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
           receivedAt: new Date(row.received_ms).toISOString(),
           ...(row.subject ? { subject: row.subject } : {}),
           ...(row.session ? { session: row.session } : {}),
+          ...(row.category ? { category: row.category } : {}),
           attrs: JSON.parse(row.attrs) as Record<string, unknown>,
         })),
         nextCursor: rows.length > limit && last ? encodeCursor(last.ts_ms, last.position) : null,

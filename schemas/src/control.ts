@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { SourceKind } from './telemetry.ts'
+import { AttrType, SourceSettings } from './trackingPlan.ts'
 
 /**
  * Control-plane events: accounts and sources. Each aggregate is one stream of the log,
@@ -25,13 +26,136 @@ export const SourceCreated = z.object({
   at: z.number().int(),
 })
 
-export const ControlEvent = z.discriminatedUnion('type', [AccountRegistered, SourceCreated])
+/**
+ * A member: a person who signs in with a username and password (seed 003's users) and reads
+ * an account's data only through roles that the account's admin grants. Usernames are unique
+ * across Hourglass: one stream per username (hashed).
+ */
+export const MemberRegistered = z.object({
+  type: z.literal('member.registered'),
+  userId: z.string(),
+  username: z.string(),
+  passwordHash: z.string(),
+  at: z.number().int(),
+})
+
+/** The account's admin (its holder) lets a member read the account's receipt analytics. */
+export const AnalystGranted = z.object({
+  type: z.literal('analyst.granted'),
+  accountId: z.string(),
+  userId: z.string(),
+  at: z.number().int(),
+})
+
+export const AnalystRevoked = z.object({
+  type: z.literal('analyst.revoked'),
+  accountId: z.string(),
+  userId: z.string(),
+  at: z.number().int(),
+})
+
+/** A user of a device fleet (seed 004's users), who can own the fleet's devices. */
+export const DeviceUserRegistered = z.object({
+  type: z.literal('device-user.registered'),
+  userId: z.string(),
+  accountId: z.string(),
+  sourceId: z.string(),
+  name: z.string(),
+  passwordHash: z.string(),
+  at: z.number().int(),
+})
+
+/**
+ * A device's owner from `effectiveFrom` on (null: nobody). The first binding registers the
+ * device; a reading is attributed to the binding in force at the reading's own timestamp.
+ */
+export const DeviceBound = z.object({
+  type: z.literal('device.bound'),
+  accountId: z.string(),
+  sourceId: z.string(),
+  deviceId: z.string(),
+  userId: z.string().nullable(),
+  effectiveFrom: z.number().int(),
+  at: z.number().int(),
+})
+
+/** How ingest treats undefined events and unknown sessions from now on (source stream). */
+export const SourceSettingsChanged = z.object({
+  type: z.literal('source.settings-changed'),
+  sourceId: z.string(),
+  settings: SourceSettings,
+  at: z.number().int(),
+})
+
+/** One more API token for a source (source stream); earlier tokens stay valid. */
+export const SourceTokenIssued = z.object({
+  type: z.literal('source.token-issued'),
+  sourceId: z.string(),
+  /** SHA-256 of the new token's secret part, as for `source.created`. */
+  tokenHash: z.string(),
+  at: z.number().int(),
+})
+
+/** An event of a source's tracking plan (tracking-plan stream). Definitions do not change once made. */
+export const EventDefined = z.object({
+  type: z.literal('event.defined'),
+  sourceId: z.string(),
+  accountId: z.string(),
+  eventCode: z.string(),
+  name: z.string(),
+  attrs: z.array(z.object({ name: z.string(), type: AttrType })),
+  at: z.number().int(),
+})
+
+/** A session of a source that events may name (one stream per session). */
+export const SessionStarted = z.object({
+  type: z.literal('session.started'),
+  sourceId: z.string(),
+  accountId: z.string(),
+  sessionId: z.string(),
+  at: z.number().int(),
+})
+
+export const ControlEvent = z.discriminatedUnion('type', [
+  AccountRegistered,
+  SourceCreated,
+  SourceSettingsChanged,
+  SourceTokenIssued,
+  EventDefined,
+  SessionStarted,
+  MemberRegistered,
+  AnalystGranted,
+  AnalystRevoked,
+  DeviceUserRegistered,
+  DeviceBound,
+])
 export type ControlEvent = z.infer<typeof ControlEvent>
 export type AccountRegistered = z.infer<typeof AccountRegistered>
 export type SourceCreated = z.infer<typeof SourceCreated>
+export type SourceSettingsChanged = z.infer<typeof SourceSettingsChanged>
+export type SourceTokenIssued = z.infer<typeof SourceTokenIssued>
+export type EventDefined = z.infer<typeof EventDefined>
+export type SessionStarted = z.infer<typeof SessionStarted>
+export type MemberRegistered = z.infer<typeof MemberRegistered>
+export type AnalystGranted = z.infer<typeof AnalystGranted>
+export type AnalystRevoked = z.infer<typeof AnalystRevoked>
+export type DeviceUserRegistered = z.infer<typeof DeviceUserRegistered>
+export type DeviceBound = z.infer<typeof DeviceBound>
 
 export const controlStreams = {
   /** One stream per e-mail address (hashed), so that signing up twice with one address conflicts. */
   accountByEmail: (emailHash: string) => `account-email-${emailHash}`,
   source: (sourceId: string) => `source-config-${sourceId}`,
+  /** All event definitions of a source: one stream, so a batch of definitions is appended atomically. */
+  trackingPlan: (sourceId: string) => `tracking-plan-${sourceId}`,
+  /** `sessionKey` is a hash of the session id, which producers choose and may be long. */
+  session: (sourceId: string, sessionKey: string) => `session-${sourceId}-${sessionKey}`,
+  /** One stream per user name (hashed) within a device fleet, so that a name is taken once. */
+  deviceUserByName: (sourceId: string, nameHash: string) => `device-user-${sourceId}-${nameHash}`,
+  /** A device's bindings: appended with its revision, so two concurrent re-binds cannot both win. */
+  device: (sourceId: string, deviceId: string) => `device-${sourceId}-${deviceId}`,
+  /** One stream per username (hashed): registering a taken username conflicts. */
+  memberByUsername: (usernameHash: string) => `member-username-${usernameHash}`,
+  /** Grants and revocations of one member's analyst role in one account, in order. */
+  analystRole: (accountId: string, userId: string) => `analyst-role-${accountId}-${userId}`,
 }

@@ -37,8 +37,20 @@ export const producerId = (max: number) =>
     .max(max)
     .refine((value) => !hasControlCharacter(value), { error: 'must not contain control characters' })
 
-export const AttrValue = z.union([z.string().max(4096), z.number(), z.boolean(), z.null()])
-/** Typed properties of an event. Flat: one level of scalar values keeps rollups and schemas simple. */
+/**
+ * A value of an event attribute: a scalar, or any JSON object or array (The Eye's `data` is
+ * arbitrary JSON). Event definitions type their attributes as scalars; nesting is bounded by
+ * the JSON parser's depth limit and the request's size limit.
+ */
+export const AttrValue = z.union([
+  z.string().max(4096),
+  z.number(),
+  z.boolean(),
+  z.null(),
+  z.array(z.json()),
+  z.record(z.string(), z.json()),
+])
+/** Typed properties of an event: names to values. */
 export const Attrs = z
   .record(z.string().min(1).max(128), AttrValue)
   .refine((a) => Object.keys(a).length <= 128, {
@@ -53,6 +65,8 @@ export const EventInput = z.strictObject({
   timestamp: EventTime,
   subject: producerId(200).optional(),
   session: producerId(200).optional(),
+  /** A grouping above the name, e.g. The Eye's "page interaction". */
+  category: producerId(100).optional(),
   attrs: Attrs.default({}),
 })
 export type EventInput = z.input<typeof EventInput>
@@ -67,6 +81,7 @@ export const TelemetryEvent = z.object({
   receivedAt: z.number().int(),
   subject: z.string().optional(),
   session: z.string().optional(),
+  category: z.string().optional(),
   attrs: z.record(z.string(), AttrValue),
 })
 export type TelemetryEvent = z.infer<typeof TelemetryEvent>

@@ -3,6 +3,7 @@ import { SingleBar } from 'cli-progress'
 import { pino } from 'pino'
 import type { AdminStatus } from './adminRoutes.ts'
 import { ConfigError, type EmbeddedConfig, loadEmbeddedConfig } from './config.ts'
+import { distributedCommands, isDistributedCommand, runService } from './distributed/serviceMain.ts'
 import { openEmbeddedStorage, projections, startEmbedded } from './embeddedRuntime.ts'
 import { createOperatorClient, NotRunningError } from './operatorClient.ts'
 
@@ -15,7 +16,8 @@ Usage:
 
 Configuration comes from environment variables: PORT (8080), HOST (127.0.0.1),
 HOURGLASS_DATA_DIR (./data), CLICKHOUSE_URL (unset: ClickHouse in-process), LOG_LEVEL (info).
-status and replay talk to the Hourglass running on PORT, or open the data folder when none runs.`
+status and replay talk to the Hourglass running on PORT, or open the data folder when none runs.
+${distributedCommands}`
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
 
@@ -147,6 +149,7 @@ async function main() {
   })
   const [command, ...rest] = positionals
   if (values.help || !command || command === 'help') return out(USAGE)
+  if (isDistributedCommand(command)) return runService(command, process.env)
   const config = loadEmbeddedConfig(process.env)
   switch (command) {
     case 'start':

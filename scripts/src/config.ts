@@ -11,6 +11,12 @@ export const EmbeddedConfigSchema = z.object({
     .string()
     .min(32, { error: 'must be at least 32 characters (when unset, a key is generated in the data folder)' })
     .optional(),
+  HOURGLASS_MASTER_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64url').length === 32, {
+      error: 'must be 32 random bytes in base64url (when unset, a key is generated in the data folder)',
+    })
+    .optional(),
   HOURGLASS_TOKEN_TTL_SECONDS: z.coerce
     .number()
     .int()
@@ -36,6 +42,8 @@ export interface EmbeddedConfig {
   readonly host: string
   readonly dataDir: string
   readonly jwtSecret: string | undefined
+  /** Wraps the per-person keys of personal data (base64url, 32 bytes). */
+  readonly masterKey: string | undefined
   readonly tokenTtlSeconds: number
   readonly clickhouse: {
     readonly url: string | undefined
@@ -67,6 +75,7 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined>): Emb
     host: e.HOST,
     dataDir: e.HOURGLASS_DATA_DIR,
     jwtSecret: e.HOURGLASS_JWT_SECRET,
+    masterKey: e.HOURGLASS_MASTER_KEY,
     tokenTtlSeconds: e.HOURGLASS_TOKEN_TTL_SECONDS,
     clickhouse: Object.freeze({
       url: e.CLICKHOUSE_URL,

@@ -1,15 +1,27 @@
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { createControlPlane, createUserTokens } from '@hourglass/ingest'
+import {
+  createControlPlane,
+  createMemberTokens,
+  createPersonKeyStore,
+  createStoreAccess,
+  createStoreRegistry,
+  createUserTokens,
+} from '@hourglass/ingest'
 import { createEmbeddedEventLog, type EmbeddedEventLog } from '@hourglass/log'
 import {
   createProjectionRunner,
   createWarehouseCheckpointStore,
+  deviceReadingsProjection,
   eventsProjection,
   migrateWarehouse,
   openWarehouse,
   type Projection,
   type ProjectionRunner,
+  receiptsProjection,
+  storeStatsProjection,
+  tables,
+  userStatsProjection,
   type Warehouse,
 } from '@hourglass/projections'
 import type { FastifyInstance } from 'fastify'
@@ -19,7 +31,13 @@ import type { EmbeddedConfig } from './config.ts'
 import { localSecret } from './localSecrets.ts'
 
 /** Every projection Hourglass runs, by name. */
-export const projections: readonly Projection[] = [eventsProjection]
+export const projections: readonly Projection[] = [
+  eventsProjection,
+  storeStatsProjection,
+  receiptsProjection,
+  deviceReadingsProjection,
+  userStatsProjection,
+]
 
 export interface EmbeddedStorage {
   readonly log: EmbeddedEventLog
@@ -83,8 +101,26 @@ export async function startEmbedded(
   try {
     const controlPlane = createControlPlane(storage.log)
     await controlPlane.start()
+    const jwtSecret = new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key'))
+    const keys = createPersonKeyStore({
+      path: join(resolve(config.dataDir), 'keys'),
+      masterKey: Buffer.from(config.masterKey ?? localSecret(config.dataDir, 'master-key'), 'base64url'),
+    })
+    const registry = createStoreRegistry({
+      log: storage.log,
+      keys,
+      indexKey: Buffer.from(localSecret(config.dataDir, 'email-index-key'), 'base64url'),
+    })
+    await registry.start()
+    const storeStats = storage.runners.get(storeStatsProjection.name)!
     const userTokens = createUserTokens({
-      secret: new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key')),
+      secret: jwtSecret,
+      issuer: 'hourglass',
+      audience: 'hourglass',
+      ttlSeconds: config.tokenTtlSeconds,
+    })
+    const memberTokens = createMemberTokens({
+      secret: jwtSecret,
       issuer: 'hourglass',
       audience: 'hourglass',
       ttlSeconds: config.tokenTtlSeconds,
@@ -95,9 +131,22 @@ export async function startEmbedded(
         log: storage.log,
         controlPlane,
         userTokens,
+        memberTokens,
         warehouse: storage.warehouse,
         runners: storage.runners,
         adminToken: localSecret(config.dataDir, 'admin-token'),
+        registry,
+        access: createStoreAccess({ secret: jwtSecret, issuer: 'hourglass', registry }),
+        erasureReport: async (position) => {
+          await storeStats.caughtUpTo(position + 1)
+          const result = await storage.warehouse.client.query({
+            query: `SELECT events FROM ${storage.warehouse.table(tables.storeErasures)} WHERE position = {position:UInt64}`,
+            query_params: { position },
+            format: 'JSONEachRow',
+          })
+          const [row] = (await result.json()) as { events: string | number }[]
+          return Number(row?.events ?? 0)
+        },
       },
     )
     for (const runner of storage.runners.values()) await runner.start()
@@ -109,6 +158,7 @@ export async function startEmbedded(
       async close() {
         await app.close()
         await storage.close()
+        await keys.close()
       },
     }
   } catch (error) {

@@ -88,11 +88,12 @@ describe('bad input to POST /v1/events', () => {
       'events[0].timestamp',
     ],
     [
-      'nested attrs',
-      () => ({ body: { events: [event({ attrs: { a: { b: 1 } } })] } }),
+      // Attribute values may be JSON objects and arrays (The Eye's `data`); attrs itself must be an object.
+      'attrs that is not an object',
+      () => ({ body: { events: [event({ attrs: [{ b: 1 }] })] } }),
       400,
       'EVENTS_REJECTED',
-      'events[0].attrs.a',
+      'events[0].attrs',
     ],
     [
       'an unknown field',

@@ -91,7 +91,9 @@ describe('the hourglass command line', () => {
         }
       ).rows
     }
-    expect(rows).toEqual([{ hour: new Date(hour).toISOString(), name: 'page_view', events: 25, subjects: 4 }])
+    expect(rows).toEqual([
+      { hour: new Date(hour).toISOString(), name: 'page_view', events: 25, subjects: 4, sessions: 0 },
+    ])
 
     const port = new URL(url).port
     const status = await run(['status'], { ...env, PORT: port })
@@ -115,7 +117,7 @@ describe('the hourglass command line', () => {
     expect(offline.code).toBe(0)
     expect(offline.stdout).toMatch(/reading .* directly/)
     expect(offline.stdout).toMatch(/log head: 27/)
-  })
+  }, 180_000)
 
   it('refuses to start on a wrong setting and names it', async () => {
     const result = await run(['start'], {

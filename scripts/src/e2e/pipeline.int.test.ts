@@ -37,9 +37,9 @@ describe('embedded pipeline: HTTP → log → projection → ClickHouse → quer
     )
     expect(response.statusCode).toBe(200)
     expect(response.json().rows).toEqual([
-      { hour: new Date(base).toISOString(), name: 'buy', events: 1, subjects: 1 },
-      { hour: new Date(base + 2 * HOUR).toISOString(), name: 'view', events: 2, subjects: 2 },
-      { hour: new Date(base + 5 * HOUR).toISOString(), name: 'view', events: 2, subjects: 1 },
+      { hour: new Date(base).toISOString(), name: 'buy', events: 1, subjects: 1, sessions: 0 },
+      { hour: new Date(base + 2 * HOUR).toISOString(), name: 'view', events: 2, subjects: 2, sessions: 0 },
+      { hour: new Date(base + 5 * HOUR).toISOString(), name: 'view', events: 2, subjects: 1, sessions: 0 },
     ])
     const byName = await hg.request(
       'GET',

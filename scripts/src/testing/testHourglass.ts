@@ -15,7 +15,7 @@ export interface TestHourglass {
   /** The operator token of this data folder. */
   readonly adminToken: string
   request(
-    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     url: string,
     options?: { token?: string; body?: unknown; payload?: string; headers?: Record<string, string> },
   ): Promise<LightMyRequestResponse>

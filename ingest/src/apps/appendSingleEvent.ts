@@ -1,0 +1,38 @@
+import type { AppendOutcome, EventLog } from '@hourglass/log'
+import type { FieldIssue, TelemetryEvent } from '@hourglass/schemas'
+import type { ControlPlane, Source } from '../controlPlane.ts'
+import { validateEvents } from '../eventBatch.ts'
+
+export type SingleEventResult =
+  | { readonly status: 'appended' | 'duplicate'; readonly event: TelemetryEvent; readonly position: number }
+  /** Issues at paths relative to the event (`attrs.quantity`, `session`). */
+  | { readonly status: 'rejected'; readonly issues: FieldIssue[] }
+
+const PREFIX = 'events[0]'
+
+/**
+ * One event through the same checks as `POST /v1/events` (the envelope, the source's tracking
+ * plan and sessions), appended durably when valid. For adapters whose APIs take one event.
+ */
+export async function appendSingleEvent(
+  deps: { readonly log: EventLog; readonly controlPlane: ControlPlane },
+  source: Source,
+  input: unknown,
+  receivedAt = Date.now(),
+): Promise<SingleEventResult> {
+  const rules = await deps.controlPlane.apps.ingestRules(source, [input])
+  const batch = validateEvents(source, [input], receivedAt, rules)
+  const rejected = batch.rejected[0]
+  if (rejected) {
+    return {
+      status: 'rejected',
+      issues: rejected.issues.map(({ path, message }) => ({
+        path: path === PREFIX ? '' : path.startsWith(`${PREFIX}.`) ? path.slice(PREFIX.length + 1) : path,
+        message,
+      })),
+    }
+  }
+  const record = batch.records[0]!
+  const [outcome] = (await deps.log.appendEvents([record])) as [AppendOutcome]
+  return { status: outcome.status, event: record.data as TelemetryEvent, position: outcome.position }
+}

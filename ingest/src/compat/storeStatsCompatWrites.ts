@@ -1,0 +1,232 @@
+import { errors } from '@hourglass/schemas'
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { authenticateUser } from '../ingestRoutes.ts'
+import type { Person } from '../people/storeRegistry.ts'
+import { appendStoreEvent, type StoreWriteDeps, storeForApiKey } from '../people/storeWriteRoutes.ts'
+
+/** The seed sends phones as integers; a leading + or zero needs a string, which is accepted too. */
+const CompatPhone = z
+  .union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\+?\d{3,20}$/)], {
+    error: 'must be a phone number (digits)',
+  })
+  .transform(String)
+const compatPhone = (phone: string) => (/^[1-9]\d{0,14}$/.test(phone) ? Number(phone) : phone)
+
+const CompatPerson = z.object({
+  email: z.email({ error: 'must be an e-mail address' }).max(254),
+  username: z.string().trim().min(1).max(100),
+  first_name: z.string().trim().min(1).max(100),
+  last_name: z.string().trim().min(1).max(100),
+  phone: CompatPhone,
+})
+const toFields = (body: z.infer<typeof CompatPerson>) => ({
+  email: body.email,
+  username: body.username,
+  firstName: body.first_name,
+  lastName: body.last_name,
+  phone: body.phone,
+})
+const compatPerson = (person: Person, storeNumber: number) => ({
+  id: person.personId,
+  email: person.email,
+  username: person.username,
+  first_name: person.firstName,
+  last_name: person.lastName,
+  phone: compatPhone(person.phone),
+  store_id: storeNumber,
+})
+
+const Message = z.object({ message: z.string() })
+const StoreNumber = z.number({ error: 'must be the integer id of this store' }).int()
+
+/**
+ * Store user statistics (seed 001), write side: store authentication, people and events.
+ * `store_id` is the store's integer number (see `GET /api/store`).
+ */
+export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>()
+  const tags = ['compat: store-stats']
+
+  app.post(
+    '/api/auth',
+    {
+      schema: {
+        tags,
+        summary: "Exchange a store's API key for a bearer access token (15 minutes)",
+        body: z.object({ api_key: z.string().min(1).max(200) }),
+        response: { 200: z.object({ access_token: z.string(), token_type: z.literal('Bearer') }) },
+      },
+    },
+    async (request) => {
+      const store = await storeForApiKey(deps, request.body.api_key)
+      return { access_token: await deps.access.issue(store), token_type: 'Bearer' as const }
+    },
+  )
+
+  app.get(
+    '/api/user/:user_email',
+    {
+      schema: {
+        tags,
+        summary: 'The id of the person with this e-mail',
+        params: z.object({ user_email: z.email({ error: 'must be an e-mail address' }) }),
+        response: { 200: z.object({ id: z.string() }) },
+      },
+    },
+    async (request) => {
+      const store = await deps.access.authenticate(request)
+      const person = await deps.registry.findByEmail(store.storeId, request.params.user_email)
+      if (!person) throw errors.notFound('the user')
+      return { id: person.personId }
+    },
+  )
+
+  app.post(
+    '/api/user',
+    {
+      schema: {
+        tags,
+        summary: 'Register a user of the store (personal fields stored encrypted)',
+        body: CompatPerson,
+        response: {
+          201: z.object({
+            id: z.string(),
+            email: z.string(),
+            username: z.string(),
+            first_name: z.string(),
+            last_name: z.string(),
+            phone: z.union([z.number(), z.string()]),
+            store_id: z.number(),
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const store = await deps.access.authenticate(request)
+      const person = await deps.registry.register(store, toFields(request.body))
+      return reply.code(201).send(compatPerson(person, store.number))
+    },
+  )
+
+  app.patch(
+    '/api/user',
+    {
+      schema: {
+        tags,
+        summary: 'Update the user with this e-mail (the e-mail itself identifies them)',
+        body: CompatPerson.extend({ store_id: StoreNumber }),
+        response: { 201: Message },
+      },
+    },
+    async (request, reply) => {
+      const store = await deps.access.authenticate(request)
+      if (request.body.store_id !== store.number)
+        throw errors.forbidden('store_id is not the store of this token')
+      const person = await deps.registry.findByEmail(store.storeId, request.body.email)
+      if (!person) throw errors.notFound('the user')
+      await deps.registry.update(store.storeId, person.personId, toFields(request.body))
+      return reply.code(201).send({ message: 'User successfully updated' })
+    },
+  )
+
+  app.delete(
+    '/api/user/:user_id',
+    {
+      schema: {
+        tags,
+        summary: 'Erase a user: their personal fields become unreadable and their events are removed',
+        params: z.object({ user_id: z.uuid({ error: 'must be a user id' }) }),
+        response: { 200: Message },
+      },
+    },
+    async (request) => {
+      const store = await deps.access.authenticate(request)
+      const position = await deps.registry.erase(store.storeId, request.params.user_id)
+      await deps.erasureReport(position)
+      return { message: 'User successfully deleted' }
+    },
+  )
+
+  app.post(
+    '/api/event',
+    {
+      schema: {
+        tags,
+        summary: 'Record an event of a user of the store',
+        body: z.object({
+          type: z.string().trim().min(1).max(100),
+          store_id: StoreNumber,
+          user_id: z.uuid({ error: 'must be the id of a user of this store' }),
+          data: z.record(z.string(), z.unknown()).default({}),
+        }),
+        response: {
+          201: z.object({
+            id: z.number(),
+            type: z.string(),
+            store_id: z.number(),
+            user_id: z.string(),
+            data: z.record(z.string(), z.unknown()),
+            created_at: z.string(),
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const store = await deps.access.authenticate(request)
+      if (request.body.store_id !== store.number)
+        throw errors.forbidden('store_id is not the store of this token')
+      const { position, event } = await appendStoreEvent(deps, store, {
+        type: request.body.type,
+        userId: request.body.user_id,
+        data: request.body.data,
+      })
+      return reply.code(201).send({
+        id: position,
+        type: event.type,
+        store_id: store.number,
+        user_id: event.personId,
+        data: event.data,
+        created_at: new Date(event.timestamp).toISOString(),
+      })
+    },
+  )
+
+  app.delete(
+    '/api/event/:user_id',
+    {
+      schema: {
+        tags,
+        summary: "Erase a user's events recorded so far",
+        params: z.object({ user_id: z.uuid({ error: 'must be a user id' }) }),
+        response: { 200: Message },
+      },
+    },
+    async (request) => {
+      const store = await deps.access.authenticate(request)
+      const position = await deps.registry.eraseEvents(store.storeId, request.params.user_id)
+      const erased = await deps.erasureReport(position)
+      return { message: `${erased} events were deleted` }
+    },
+  )
+
+  app.get(
+    '/api/store',
+    {
+      schema: {
+        tags,
+        summary: "The account's stores (account token: the admin)",
+        response: { 200: z.array(z.object({ id: z.number(), name: z.string(), is_active: z.boolean() })) },
+      },
+    },
+    async (request) => {
+      const { accountId } = await authenticateUser(deps.userTokens, request)
+      return (await deps.registry.storesOf(accountId)).map((s) => ({
+        id: s.number,
+        name: s.name,
+        is_active: s.isActive,
+      }))
+    },
+  )
+}

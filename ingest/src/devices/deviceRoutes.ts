@@ -1,0 +1,233 @@
+import type { EventLog } from '@hourglass/log'
+import { DeviceId, EventTime, errors, HourglassError } from '@hourglass/schemas'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { credentialFrom } from '../apiTokens.ts'
+import type { ControlPlane, Source } from '../controlPlane.ts'
+import { authenticateSourceRequest, authenticateUser, EVENTS_BODY_LIMIT } from '../ingestRoutes.ts'
+import type { UserTokens } from '../userTokens.ts'
+import { currentOwner, type Device, type DeviceUser } from './deviceFleet.ts'
+import { describeReadings, ReadingBatchBody, ReadingResult, stampReadings } from './readingBatch.ts'
+
+export interface DeviceWriteDeps {
+  readonly log: EventLog
+  readonly controlPlane: ControlPlane
+  readonly userTokens: UserTokens
+}
+
+const notAFleet = (source: Source) =>
+  new HourglassError(
+    'NOT_A_DEVICE_FLEET',
+    409,
+    `source ${source.sourceId} is of kind "${source.kind}"; devices and their users belong to sources of kind "device"`,
+  )
+
+/** A device fleet the account owns: 404 when it owns no such source, 409 when it is not a fleet. */
+export async function ownedFleet(controlPlane: ControlPlane, accountId: string, sourceId: string) {
+  const source = await controlPlane.findOwned(accountId, sourceId)
+  if (!source) throw errors.notFound('the source')
+  if (source.kind !== 'device') throw notAFleet(source)
+  return source
+}
+
+/** The fleet whose API token the request carries (401 otherwise); only device fleets send readings (403). */
+export async function authenticateFleetRequest(controlPlane: ControlPlane, request: FastifyRequest) {
+  const source = await authenticateSourceRequest(controlPlane, request)
+  if (source.kind !== 'device') {
+    throw errors.forbidden(
+      `this is the API token of a source of kind "${source.kind}"; use the token of a device fleet (kind "device")`,
+    )
+  }
+  return source
+}
+
+/**
+ * A device user's own credentials, `Authorization: Basic base64(<user id>:<password>)`: the
+ * user, null when the request carries no Basic credentials, a 401 when they are wrong.
+ */
+export async function authenticateDeviceUserRequest(
+  controlPlane: ControlPlane,
+  request: FastifyRequest,
+): Promise<DeviceUser | null> {
+  const credential = credentialFrom(request.headers.authorization, 'Basic')
+  if (!credential) return null
+  const decoded = Buffer.from(credential, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  const wrong = errors.unauthenticated('the device user id or password is wrong')
+  if (colon < 1 || colon > 64) throw wrong
+  const user = await controlPlane.devices.checkUserPassword(decoded.slice(0, colon), decoded.slice(colon + 1))
+  if (!user) throw wrong
+  return user
+}
+
+export const DeviceView = z.object({
+  id: z.string(),
+  /** The current owner; null when nobody owns the device. */
+  owner: z.string().nullable(),
+  bindings: z.array(
+    z.object({ userId: z.string().nullable(), effectiveFrom: z.string(), boundAt: z.string() }),
+  ),
+})
+export const deviceView = (device: Device): z.infer<typeof DeviceView> => ({
+  id: device.deviceId,
+  owner: currentOwner(device),
+  bindings: device.bindings.map((b) => ({
+    userId: b.userId,
+    effectiveFrom: new Date(b.effectiveFrom).toISOString(),
+    boundAt: new Date(b.at).toISOString(),
+  })),
+})
+
+export const DeviceUserName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine((name) => !/\p{Cc}/u.test(name), { error: 'must not contain control characters' })
+export const DeviceUserPassword = z.string().min(8, { error: 'must be at least 8 characters' }).max(256)
+
+const FleetParams = z.object({ id: z.string().min(1).max(64) })
+const DeviceParams = FleetParams.extend({ deviceId: DeviceId })
+const UserView = z.object({ id: z.string(), name: z.string(), createdAt: z.string() })
+const ReadingsResponse = z.object({
+  accepted: z.number(),
+  duplicates: z.number(),
+  rejected: z.number(),
+  results: z.array(ReadingResult),
+})
+
+/** The write API of device fleets: users, device bindings (account token) and readings (fleet token). */
+export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
+  fastify,
+  { log, controlPlane, userTokens },
+) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>()
+  const fleetOf = async (request: FastifyRequest, sourceId: string) => {
+    const { accountId } = await authenticateUser(userTokens, request)
+    return ownedFleet(controlPlane, accountId, sourceId)
+  }
+
+  app.post(
+    '/v1/sources/:id/device-users',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Create a user of a device fleet (the password is stored hashed with scrypt)',
+        params: FleetParams,
+        body: z.strictObject({ name: DeviceUserName, password: DeviceUserPassword }),
+        response: { 201: UserView },
+      },
+    },
+    async (request, reply) => {
+      const fleet = await fleetOf(request, request.params.id)
+      const user = await controlPlane.devices.registerUser(fleet, request.body)
+      request.log.info({ sourceId: fleet.sourceId, userId: user.userId }, 'device user registered')
+      return reply
+        .code(201)
+        .send({ id: user.userId, name: user.name, createdAt: new Date(user.createdAt).toISOString() })
+    },
+  )
+
+  app.put(
+    '/v1/sources/:id/devices/:deviceId/owner',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Bind a device to a user of its fleet, or to nobody (registers the device)',
+        description: [
+          'A device belongs to at most one user at a time. `userId` null unbinds it. `effectiveFrom`',
+          '(ISO-8601 with zone or epoch ms; default: now) is when the binding takes effect: each reading is',
+          "attributed to the binding in force at the reading's own timestamp, so late readings keep the owner",
+          'they had when they were taken. It may not precede the current binding (409), and readings already',
+          'received are never re-attributed. Binding to the current owner changes nothing.',
+        ].join(' '),
+        params: DeviceParams,
+        body: z.strictObject({
+          userId: z.string().min(1).max(64).nullable(),
+          effectiveFrom: EventTime.optional(),
+        }),
+        response: { 200: DeviceView },
+      },
+    },
+    async (request) => {
+      const fleet = await fleetOf(request, request.params.id)
+      const device = await controlPlane.devices.bindDevice(fleet, request.params.deviceId, {
+        userId: request.body.userId,
+        effectiveFrom: request.body.effectiveFrom ?? Date.now(),
+      })
+      return deviceView(device)
+    },
+  )
+
+  app.get(
+    '/v1/sources/:id/devices/:deviceId',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'A registered device: its current owner and binding history',
+        params: DeviceParams,
+        response: { 200: DeviceView },
+      },
+    },
+    async (request) => {
+      const fleet = await fleetOf(request, request.params.id)
+      const device = await controlPlane.devices.findDevice(fleet.sourceId, request.params.deviceId)
+      if (!device) throw errors.notFound(`device "${request.params.deviceId}"`)
+      return deviceView(device)
+    },
+  )
+
+  app.post(
+    '/v1/readings',
+    {
+      bodyLimit: EVENTS_BODY_LIMIT,
+      schema: {
+        tags: ['devices'],
+        summary: 'Send device readings (1 to 1,000, at most 1 MiB) with the fleet API token',
+        description: [
+          'Each reading: `deviceId` (a device registered in the fleet by binding it), `timestamp` (ISO-8601',
+          'with zone, or epoch ms), `metrics` (1 to 64 named finite numbers, |value| ≤ 1e30, e.g.',
+          '`{"temperature": 21.5}`), optional `id` (idempotency key per device: re-sent ids are reported as',
+          '`duplicate` and counted once). Each reading is stamped with the owner of its device at its timestamp.',
+          'If any reading is invalid nothing is appended (400); with `?partial=true` the valid ones are (207).',
+        ].join(' '),
+        querystring: z.object({ partial: z.enum(['true', 'false']).default('false') }),
+        body: ReadingBatchBody,
+        response: { 200: ReadingsResponse, 207: ReadingsResponse },
+      },
+    },
+    async (request, reply) => {
+      const fleet = await authenticateFleetRequest(controlPlane, request)
+      const { readings } = request.body
+      const deviceIds = new Set<string>()
+      for (const reading of readings) {
+        const deviceId = (reading as { deviceId?: unknown } | null)?.deviceId
+        if (typeof deviceId === 'string') deviceIds.add(deviceId)
+      }
+      const devices = await controlPlane.devices.currentDevices(fleet.sourceId, deviceIds)
+      const batch = stampReadings(readings, devices, Date.now())
+      if (batch.rejected.length > 0 && request.query.partial !== 'true') {
+        const first = batch.rejected[0]!.issues[0]
+        throw new HourglassError(
+          'READINGS_REJECTED',
+          400,
+          `${batch.rejected.length} of ${readings.length} readings are invalid, nothing was appended` +
+            (first ? ` (first: ${first.path}: ${first.message})` : ''),
+          {
+            issues: batch.rejected.flatMap((r) => r.issues),
+            results: describeReadings(batch, null, readings.length),
+          },
+        )
+      }
+      const outcomes = await log.appendEvents(batch.records)
+      const duplicates = outcomes.filter((o) => o.status === 'duplicate').length
+      return reply.code(batch.rejected.length > 0 ? 207 : 200).send({
+        accepted: outcomes.length - duplicates,
+        duplicates,
+        rejected: batch.rejected.length,
+        results: describeReadings(batch, outcomes, readings.length),
+      })
+    },
+  )
+}

@@ -1,0 +1,286 @@
+import { randomUUID } from 'node:crypto'
+import type { EventLog, LogRecord } from '@hourglass/log'
+import { errors, PeopleEvent, type PersonalFields, peopleStreams, SourceCreated } from '@hourglass/schemas'
+import { emailIndexOf, openPersonalFields, type PersonKeyStore, sealPersonalFields } from './personalData.ts'
+
+export interface Store {
+  readonly storeId: string
+  readonly accountId: string
+  readonly name: string
+  /** A small number naming the store in APIs that expect an integer id: its creation's log position. */
+  readonly number: number
+  readonly isActive: boolean
+}
+
+export interface Person extends PersonalFields {
+  readonly personId: string
+  readonly storeId: string
+}
+
+interface PersonState {
+  readonly personId: string
+  readonly storeId: string
+  readonly accountId: string
+  emailIndex: string
+  sealed: string
+  erased: boolean
+}
+
+export interface StoreRegistry {
+  start(): Promise<void>
+  store(storeId: string): Promise<Store | null>
+  storeByNumber(number: number): Promise<Store | null>
+  storesOf(accountId: string): Promise<Store[]>
+  setActive(storeId: string, isActive: boolean): Promise<Store>
+  register(store: Store, fields: PersonalFields): Promise<Person>
+  findByEmail(storeId: string, email: string): Promise<Person | null>
+  person(storeId: string, personId: string): Promise<Person | null>
+  update(storeId: string, personId: string, fields: PersonalFields): Promise<Person>
+  /** Erases the person and all their events; returns the erasure's log position. */
+  erase(storeId: string, personId: string): Promise<number>
+  /** Erases the person's events recorded so far; returns the erasure's log position. */
+  eraseEvents(storeId: string, personId: string): Promise<number>
+}
+
+const MAX_ATTEMPTS = 8
+
+/**
+ * Stores and the people they know. State is a fold of control-plane records; personal
+ * fields stay sealed in it and are opened only to answer a request.
+ */
+export function createStoreRegistry(options: {
+  log: EventLog
+  keys: PersonKeyStore
+  indexKey: Buffer
+}): StoreRegistry {
+  const { log, keys, indexKey } = options
+  const stores = new Map<
+    string,
+    { accountId: string; name: string; number: number; isActive: boolean; revision: number | null }
+  >()
+  const storeNumbers = new Map<number, string>()
+  const people = new Map<string, PersonState>()
+  const byEmail = new Map<string, string>()
+  const directoryRevision = new Map<string, number>()
+  let next = 0
+  let refreshing: Promise<void> | null = null
+
+  const apply = (record: LogRecord) => {
+    if (record.type === 'source.created') {
+      const created = SourceCreated.safeParse({ ...(record.data as object), type: record.type })
+      if (created.success && created.data.kind === 'store') {
+        const { sourceId, accountId, name } = created.data
+        stores.set(sourceId, { accountId, name, number: record.position, isActive: true, revision: null })
+        storeNumbers.set(record.position, sourceId)
+      }
+      return
+    }
+    const parsed = PeopleEvent.safeParse({ ...(record.data as object), type: record.type })
+    if (!parsed.success) return
+    const event = parsed.data
+    if (event.type === 'store.status-changed') {
+      const store = stores.get(event.storeId)
+      if (store) Object.assign(store, { isActive: event.isActive, revision: record.revision })
+      return
+    }
+    if (record.revision !== null) directoryRevision.set(record.stream, record.revision)
+    switch (event.type) {
+      case 'person.registered':
+        people.set(event.personId, { ...event, erased: false })
+        byEmail.set(event.emailIndex, event.personId)
+        break
+      case 'person.updated': {
+        const person = people.get(event.personId)
+        if (!person) break
+        if (byEmail.get(person.emailIndex) === person.personId) byEmail.delete(person.emailIndex)
+        Object.assign(person, { emailIndex: event.emailIndex, sealed: event.sealed })
+        byEmail.set(event.emailIndex, event.personId)
+        break
+      }
+      case 'person.erased': {
+        const person = people.get(event.personId)
+        if (!person) break
+        person.erased = true
+        if (byEmail.get(person.emailIndex) === person.personId) byEmail.delete(person.emailIndex)
+        // A key outliving its erasure (a crash between the two) is destroyed on the next fold.
+        keys.destroy(person.personId)
+        break
+      }
+      case 'person.events-erased':
+        break
+    }
+  }
+
+  const refresh = () => {
+    refreshing ??= (async () => {
+      try {
+        for (;;) {
+          const batch = await log.readControl(next, 1000)
+          if (batch.length === 0) return
+          for (const record of batch) apply(record)
+          next = batch[batch.length - 1]!.position + 1
+        }
+      } finally {
+        refreshing = null
+      }
+    })()
+    return refreshing
+  }
+
+  const toStore = (storeId: string): Store | null => {
+    const s = stores.get(storeId)
+    return s
+      ? { storeId, accountId: s.accountId, name: s.name, number: s.number, isActive: s.isActive }
+      : null
+  }
+
+  const open = (state: PersonState): Person | null => {
+    if (state.erased) return null
+    const key = keys.get(state.personId)
+    if (!key) return null
+    return {
+      personId: state.personId,
+      storeId: state.storeId,
+      ...openPersonalFields(key, state.personId, state.sealed),
+    }
+  }
+
+  const livePerson = async (storeId: string, personId: string) => {
+    let state = people.get(personId)
+    if (!state) {
+      await refresh()
+      state = people.get(personId)
+    }
+    return state && !state.erased && state.storeId === storeId ? state : null
+  }
+
+  /** Appends to a store's people directory at the revision last seen, re-deciding on a conflict. */
+  const appendToDirectory = async (storeId: string, decide: () => { type: string; data: object }) => {
+    const stream = peopleStreams.storePeople(storeId)
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      await refresh()
+      const { type, data } = decide()
+      const outcome = await log.appendToStream(
+        stream,
+        [{ type, data }],
+        directoryRevision.get(stream) ?? 'no-stream',
+      )
+      if (outcome.status === 'appended') {
+        await refresh()
+        return outcome.firstPosition
+      }
+    }
+    throw errors.unavailable('the people directory of this store is too busy; retry')
+  }
+
+  const emailTaken = (storeId: string, email: string, except?: string) => {
+    const owner = byEmail.get(emailIndexOf(indexKey, storeId, email))
+    return owner !== undefined && owner !== except
+  }
+
+  return {
+    start: refresh,
+    async store(storeId) {
+      if (!stores.has(storeId)) await refresh()
+      return toStore(storeId)
+    },
+    async storeByNumber(number) {
+      if (!storeNumbers.has(number)) await refresh()
+      const storeId = storeNumbers.get(number)
+      return storeId ? toStore(storeId) : null
+    },
+    async storesOf(accountId) {
+      await refresh()
+      return [...stores.keys()]
+        .map((id) => toStore(id)!)
+        .filter((s) => s.accountId === accountId)
+        .sort((a, b) => a.number - b.number)
+    },
+    async setActive(storeId, isActive) {
+      const store = stores.get(storeId)
+      if (!store) throw errors.notFound('the store')
+      const outcome = await log.appendToStream(
+        peopleStreams.storeStatus(storeId),
+        [{ type: 'store.status-changed', data: { storeId, isActive, at: Date.now() } }],
+        'any',
+      )
+      if (outcome.status !== 'appended') throw errors.unavailable('could not change the store; retry')
+      await refresh()
+      return toStore(storeId)!
+    },
+    async register(store, fields) {
+      const personId = randomUUID()
+      const key = keys.create(personId)
+      try {
+        await appendToDirectory(store.storeId, () => {
+          if (emailTaken(store.storeId, fields.email)) {
+            throw errors.conflict('this store already has a person with this e-mail address')
+          }
+          return {
+            type: 'person.registered',
+            data: {
+              personId,
+              storeId: store.storeId,
+              accountId: store.accountId,
+              emailIndex: emailIndexOf(indexKey, store.storeId, fields.email),
+              sealed: sealPersonalFields(key, personId, fields),
+              at: Date.now(),
+            },
+          }
+        })
+      } catch (error) {
+        keys.destroy(personId)
+        throw error
+      }
+      return { personId, storeId: store.storeId, ...fields }
+    },
+    async findByEmail(storeId, email) {
+      await refresh()
+      const personId = byEmail.get(emailIndexOf(indexKey, storeId, email))
+      const state = personId ? people.get(personId) : undefined
+      return state && state.storeId === storeId ? open(state) : null
+    },
+    async person(storeId, personId) {
+      const state = await livePerson(storeId, personId)
+      return state ? open(state) : null
+    },
+    async update(storeId, personId, fields) {
+      const state = await livePerson(storeId, personId)
+      const key = state && keys.get(personId)
+      if (!state || !key) throw errors.notFound('the person')
+      await appendToDirectory(storeId, () => {
+        if (state.erased) throw errors.notFound('the person')
+        if (emailTaken(storeId, fields.email, personId)) {
+          throw errors.conflict('this store already has a person with this e-mail address')
+        }
+        return {
+          type: 'person.updated',
+          data: {
+            personId,
+            emailIndex: emailIndexOf(indexKey, storeId, fields.email),
+            sealed: sealPersonalFields(key, personId, fields),
+            at: Date.now(),
+          },
+        }
+      })
+      return { personId, storeId, ...fields }
+    },
+    async erase(storeId, personId) {
+      const state = await livePerson(storeId, personId)
+      if (!state) throw errors.notFound('the person')
+      const position = await appendToDirectory(storeId, () => {
+        if (state.erased) throw errors.notFound('the person')
+        return { type: 'person.erased', data: { personId, storeId, at: Date.now() } }
+      })
+      keys.destroy(personId)
+      return position
+    },
+    async eraseEvents(storeId, personId) {
+      if (!(await livePerson(storeId, personId))) throw errors.notFound('the person')
+      return appendToDirectory(storeId, () => ({
+        type: 'person.events-erased',
+        data: { personId, storeId, at: Date.now() },
+      }))
+    },
+  }
+}

@@ -1,0 +1,2 @@
+export * from './kafkaEventLog.ts'
+export { createKafkaPartitionLease, toLogRecord } from './kafkaPartitionLease.ts'

@@ -1,0 +1,104 @@
+import {
+  type EventLog,
+  type ExpectedRevision,
+  LogOperationUnsupportedError,
+  type LogRecord,
+  LogUnavailableError,
+  type NewStreamRecord,
+  type StreamAppendOutcome,
+} from '../eventLog.ts'
+
+/** The control-plane half of the event log: streams with expected revisions, and their records in order. */
+export type ControlLog = Pick<EventLog, 'appendToStream' | 'readStream' | 'readControl' | 'close'>
+
+export interface HttpControlLogOptions {
+  /** The control service, e.g. http://127.0.0.1:8090. */
+  readonly url: string
+  /** Shared secret of the services (HOURGLASS_CONTROL_TOKEN): the records hold password and token hashes. */
+  readonly token: string
+  readonly timeoutMs?: number
+}
+
+/**
+ * Control-plane streams kept by one control process (the embedded log behind `hourglass
+ * control`), reached over HTTP by every ingest and query process. The control process is the
+ * single writer, so an expected-revision append is as atomic as in embedded mode.
+ */
+export function createHttpControlLog(options: HttpControlLogOptions): ControlLog {
+  const base = options.url.replace(/\/$/, '')
+  const timeoutMs = options.timeoutMs ?? 5_000
+  const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    let response: Response
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${options.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+    } catch (error) {
+      throw new LogUnavailableError(`the control service at ${base} did not answer`, { cause: error })
+    }
+    if (!response.ok) {
+      throw new LogUnavailableError(
+        `the control service answered ${response.status}: ${await response.text()}`,
+      )
+    }
+    return (await response.json()) as T
+  }
+  return {
+    appendToStream: (stream: string, records: readonly NewStreamRecord[], expected: ExpectedRevision) =>
+      call<StreamAppendOutcome>('POST', `/control/streams/${encodeURIComponent(stream)}`, {
+        records,
+        expected,
+      }),
+    readStream: (stream: string, fromRevision = 0) =>
+      call<LogRecord[]>('GET', `/control/streams/${encodeURIComponent(stream)}?from=${fromRevision}`),
+    readControl: (from: number, limit: number) =>
+      call<LogRecord[]>('GET', `/control/records?from=${from}&limit=${limit}`),
+    close: async () => {},
+  }
+}
+
+/**
+ * One EventLog over two stores: telemetry in one (Kafka), control-plane streams in another
+ * (the control service). Reads of telemetry go to the telemetry log.
+ */
+export function combineEventLogs(telemetry: EventLog, control: ControlLog): EventLog {
+  return {
+    appendEvents: (records) => telemetry.appendEvents(records),
+    appendToStream: (stream, records, expected) => control.appendToStream(stream, records, expected),
+    readStream: (stream, fromRevision) => control.readStream(stream, fromRevision),
+    readControl: (from, limit) => control.readControl(from, limit),
+    read: (from, limit) => telemetry.read(from, limit),
+    subscribe: (from, options) => telemetry.subscribe(from, options),
+    head: () => telemetry.head(),
+    async close() {
+      await telemetry.close()
+      await control.close()
+    },
+  }
+}
+
+/** The control plane alone, for a process that reads no telemetry (the query service). */
+export function controlOnlyEventLog(control: ControlLog): EventLog {
+  const unsupported = (operation: string) =>
+    Promise.reject(
+      new LogOperationUnsupportedError(operation, 'this process holds control-plane streams only'),
+    )
+  return {
+    appendEvents: () => unsupported('appendEvents'),
+    appendToStream: (stream, records, expected) => control.appendToStream(stream, records, expected),
+    readStream: (stream, fromRevision) => control.readStream(stream, fromRevision),
+    readControl: (from, limit) => control.readControl(from, limit),
+    read: () => unsupported('read'),
+    subscribe: () => ({
+      [Symbol.asyncIterator]: () => ({ next: () => unsupported('subscribe') }),
+    }),
+    head: () => unsupported('head'),
+    close: () => control.close(),
+  }
+}

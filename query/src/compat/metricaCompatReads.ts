@@ -1,0 +1,67 @@
+import { errors } from '@hourglass/schemas'
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { type AppAnalyticsReadDeps, readUserStatistics } from '../appAnalyticsReadRoutes.ts'
+import { QueryTime } from '../queryTime.ts'
+
+export interface CompatReadDeps extends AppAnalyticsReadDeps {
+  /**
+   * Waits, at most `timeoutMs`, until the projections have applied everything the log held
+   * when asked; false when they had not by then (the answer may then miss the latest events).
+   */
+  awaitProjected(timeoutMs: number): Promise<boolean>
+}
+
+/** How long a read waits for the events just accepted to reach the projections. */
+export const READ_YOUR_WRITES_MS = 1000
+
+/** Most users in one statistics answer: Metrica's has no paging. */
+const MAX_USERS = 1_000_000
+
+/** Metrica (seed 000), read side: per-user statistics of an app's event, by app and event code. */
+export const metricaCompatReads: FastifyPluginAsync<CompatReadDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>()
+
+  app.get(
+    '/:app_code/:event_code',
+    {
+      schema: {
+        tags: ['compat: metrica'],
+        summary: 'Per-user statistics of an event of an app',
+        description: [
+          "One object per user: `user_code`, then one key per value of the event's first string attribute, valued",
+          'with the sum of its first integer attribute (the count of events when it has none). 403 without a valid',
+          "jwt_token; 404 for an app or event code that is not one of the user's. Optional `from`/`to` (ISO-8601 or",
+          'epoch ms, whole hours).',
+        ].join(' '),
+        params: z.object({ app_code: z.string().min(1).max(64), event_code: z.string().min(1).max(300) }),
+        querystring: z.object({ from: QueryTime.optional(), to: QueryTime.optional() }),
+        response: { 200: z.array(z.record(z.string(), z.union([z.string(), z.number()]))) },
+      },
+    },
+    async (request) => {
+      const { accountId } = await deps.authenticate(request)
+      const { app_code, event_code } = request.params
+      const source = await deps.sources.findOwned(accountId, app_code)
+      if (!source) throw errors.notFound(`the app "${app_code}"`)
+      const definition = await deps.findDefinition(source.sourceId, event_code)
+      if (!definition) throw errors.notFound(`the event "${event_code}" of this app`)
+      await deps.awaitProjected(READ_YOUR_WRITES_MS)
+      const users = await readUserStatistics(
+        deps.warehouse,
+        { accountId, sourceId: source.sourceId },
+        definition,
+        {
+          ...request.query,
+          limit: MAX_USERS,
+        },
+      )
+      // A key equal to "user_code" cannot stand beside the user's code; the code wins.
+      return users.map(({ user, values }) => ({
+        user_code: user,
+        ...Object.fromEntries(Object.entries(values).filter(([key]) => key !== 'user_code')),
+      }))
+    },
+  )
+}

@@ -1,0 +1,167 @@
+import { errors } from '@hourglass/schemas'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import {
+  countEventsQuery,
+  eventAtPositionQuery,
+  latestEventsQuery,
+  type RawEventRow,
+} from '../appAnalyticsQueries.ts'
+import { runQuery, type WarehouseReader } from '../warehouseReader.ts'
+import { READ_YOUR_WRITES_MS } from './metricaCompatReads.ts'
+
+export interface TheEyeReadDeps {
+  readonly warehouse: WarehouseReader
+  /** The account a request's `Authorization: Token <token>` speaks for. */
+  authenticate(request: FastifyRequest): Promise<{ accountId: string }>
+  /** The source holding an account's The Eye sessions and events. */
+  eyeSourceId(accountId: string): string
+  awaitProjected(timeoutMs: number): Promise<boolean>
+}
+
+const tags = ['compat: the-eye']
+
+const TheEyeEvent = z.object({
+  id: z.number(),
+  session_id: z.string(),
+  category: z.string(),
+  name: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  timestamp: z.string(),
+})
+const toEyeEvent = (row: RawEventRow): z.infer<typeof TheEyeEvent> => ({
+  id: row.position,
+  session_id: row.session,
+  category: row.category,
+  name: row.name,
+  data: JSON.parse(row.attrs) as Record<string, unknown>,
+  timestamp: new Date(row.ts_ms).toISOString(),
+})
+
+/** A time in a query string: The Eye's `2021-11-12T12:30:06.902847Z`, with or without a zone (UTC). */
+const SinceTime = z
+  .string()
+  .max(64)
+  .transform((value, ctx) => {
+    const match =
+      /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(:\d{2})?(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(
+        value.trim(),
+      )
+    const [, date, hm = '00:00', seconds = ':00', fraction = '', zone = 'Z'] = match ?? []
+    const offset = zone === 'Z' || zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`
+    const ms = date
+      ? Date.parse(`${date}T${hm}${seconds}.${fraction.padEnd(3, '0').slice(0, 3)}${offset}`)
+      : Number.NaN
+    if (!Number.isFinite(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a date and time such as 2021-11-12T12:30:06.902847Z' })
+      return z.NEVER
+    }
+    return ms
+  })
+
+const PAGE_SIZE = 100
+const MAX_PAGE_SIZE = 1000
+
+/** The Eye (seed 002), read side: events of the caller's account, filtered and paginated; one event by id. */
+export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<ZodTypeProvider>()
+  const both = (path: string) => [path, `${path}/`]
+
+  const scope = async (request: FastifyRequest) => {
+    const { accountId } = await deps.authenticate(request)
+    // An event accepted a moment ago is listed: reads wait (briefly) for the projection to apply it.
+    await deps.awaitProjected(READ_YOUR_WRITES_MS)
+    return { accountId, sourceId: deps.eyeSourceId(accountId) }
+  }
+
+  for (const url of both('/events')) {
+    app.get(
+      url,
+      {
+        schema: {
+          tags,
+          hide: !url.endsWith('/'),
+          summary: 'List events, newest first, a page at a time',
+          description: [
+            'Filters (all optional, combined): `category`, `session_id`, `name`, and `timestamp` (events at or',
+            'after that time, as The Eye did). Pages: `page` (from 1) of `page_size` events (default 100, at most',
+            '1,000); `next`/`previous` are the URLs of the neighbouring pages, or null.',
+          ].join(' '),
+          querystring: z.object({
+            category: z.string().max(100).optional(),
+            session_id: z.string().max(200).optional(),
+            name: z.string().max(200).optional(),
+            timestamp: SinceTime.optional(),
+            page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+            page_size: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(PAGE_SIZE),
+          }),
+          response: {
+            200: z.object({
+              count: z.number(),
+              next: z.string().nullable(),
+              previous: z.string().nullable(),
+              results: z.array(TheEyeEvent),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const { category, session_id, name, timestamp, page, page_size } = request.query
+        const filter = {
+          ...(await scope(request)),
+          category: category ?? '',
+          session: session_id ?? '',
+          name: name ?? '',
+          since: timestamp ?? 0,
+        }
+        const [rows, counted] = await Promise.all([
+          runQuery(deps.warehouse, latestEventsQuery, {
+            ...filter,
+            offset: (page - 1) * page_size,
+            limit: page_size,
+          }),
+          runQuery(deps.warehouse, countEventsQuery, filter),
+        ])
+        const count = counted[0]?.n ?? 0
+        const pageUrl = (n: number) => {
+          const url = new URL(request.url, `${request.protocol}://${request.host}`)
+          url.searchParams.set('page', String(n))
+          return url.toString()
+        }
+        return {
+          count,
+          next: page * page_size < count ? pageUrl(page + 1) : null,
+          previous: page > 1 ? pageUrl(page - 1) : null,
+          results: rows.map(toEyeEvent),
+        }
+      },
+    )
+  }
+
+  for (const url of both('/event_detail/:id')) {
+    app.get(
+      url,
+      {
+        schema: {
+          tags,
+          hide: !url.endsWith('/'),
+          summary: 'One event by its id',
+          params: z.object({ id: z.string().max(32) }),
+          response: { 200: TheEyeEvent },
+        },
+      },
+      async (request) => {
+        const { id } = request.params
+        const position = /^\d{1,15}$/.test(id) ? Number(id) : null
+        if (position === null) throw errors.notFound(`the event "${id}"`)
+        const [row] = await runQuery(deps.warehouse, eventAtPositionQuery, {
+          ...(await scope(request)),
+          position,
+        })
+        if (!row) throw errors.notFound(`the event ${id}`)
+        return toEyeEvent(row)
+      },
+    )
+  }
+}

@@ -1,0 +1,67 @@
+import { pino } from 'pino'
+import { isServiceName, loadServiceConfig, type ServiceName } from './serviceConfig.ts'
+import {
+  type RunningService,
+  startControlService,
+  startIngestService,
+  startProjectService,
+  startQueryService,
+  startWarehouseService,
+} from './services.ts'
+
+export const distributedCommands = `
+Distributed mode (each a separate process, configured by environment variables; see deploy/):
+  hourglass ingest                 the write API; events to Kafka (KAFKA_BROKERS)
+  hourglass project                a projection worker of the consumer group (KAFKA_BROKERS, CLICKHOUSE_URL)
+  hourglass query                  the read API (CLICKHOUSE_URL)
+  hourglass control                accounts, sources and tokens for the other services (one process)
+  hourglass warehouse              chDB behind a ClickHouse-compatible HTTP endpoint (a stand-in for tests)`
+
+export const isDistributedCommand = (command: string): command is ServiceName => isServiceName(command)
+
+/** Runs one service until SIGINT or SIGTERM, then closes it (draining requests and the current batch). */
+export async function runService(name: ServiceName, env: Record<string, string | undefined>) {
+  const config = loadServiceConfig(name, env)
+  const logger = pino({ level: config.LOG_LEVEL, redact: ['req.headers.authorization'] })
+  // kafkajs (2.2.4) lets some retried connection failures escape as unhandled rejections while a
+  // broker is down. The same failures reach the caller (an append answers 503; a consumer
+  // restarts), so these are logged; any other unhandled rejection still stops the process.
+  process.on('unhandledRejection', (reason) => {
+    if (reason instanceof Error && reason.name.startsWith('KafkaJS')) {
+      logger.warn({ err: reason }, 'Kafka client failure outside a request (the broker may be down)')
+      return
+    }
+    logger.fatal({ err: reason }, 'unhandled rejection')
+    process.exit(1)
+  })
+  let service: RunningService
+  switch (name) {
+    case 'warehouse':
+      service = await startWarehouseService(loadServiceConfig('warehouse', env), logger)
+      break
+    case 'control':
+      service = await startControlService(loadServiceConfig('control', env), logger)
+      break
+    case 'ingest':
+      service = await startIngestService(loadServiceConfig('ingest', env), logger)
+      break
+    case 'project':
+      service = await startProjectService(loadServiceConfig('project', env), logger)
+      break
+    case 'query':
+      service = await startQueryService(loadServiceConfig('query', env), logger)
+      break
+  }
+  logger.info({ service: name, url: service.url }, 'Hourglass service is ready')
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ service: name, signal }, 'stopping')
+    await service.close()
+    logger.info({ service: name }, 'stopped')
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}

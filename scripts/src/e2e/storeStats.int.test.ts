@@ -1,0 +1,385 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
+
+let hg: TestHourglass
+beforeAll(async () => {
+  hg = await startTestHourglass()
+})
+afterAll(() => hg?.close())
+
+const C = '/compat/store-stats'
+const DAY = 86_400_000
+const day0 = Date.UTC(2026, 9, 5)
+
+interface StoreHandle {
+  id: string
+  number: number
+  apiKey: string
+  token: string
+}
+
+const createStore = async (adminToken: string, name: string): Promise<StoreHandle> => {
+  const created = await hg.request('POST', '/v1/stores', { token: adminToken, body: { name } })
+  expect(created.statusCode).toBe(201)
+  const { id, number, apiKey } = created.json()
+  const auth = await hg.request('POST', `${C}/api/auth`, { body: { api_key: apiKey } })
+  expect(auth.statusCode).toBe(200)
+  expect(auth.json().token_type).toBe('Bearer')
+  return { id, number, apiKey, token: auth.json().access_token }
+}
+
+const person = (tag: string) => ({
+  email: `${tag}.zebulon@example.org`,
+  username: `${tag}_user`,
+  first_name: `Firstname${tag}Xq`,
+  last_name: `Lastname${tag}Zv`,
+  phone: 79161234567,
+})
+
+/** Every file under a folder, as one buffer per file. */
+const filesUnder = (dir: string): Buffer[] =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? filesUnder(path) : [readFileSync(path)]
+  })
+
+describe('store user statistics (seed 001)', () => {
+  let admin: string
+  let store: StoreHandle
+  let other: StoreHandle
+  const ids: Record<string, string> = {}
+  /** What the test sent, to compute every expected figure independently. */
+  const sent: { person: string; type: string; day: number; duration?: number }[] = []
+
+  beforeAll(async () => {
+    admin = (await hg.signUp()).token
+    store = await createStore(admin, 'Shop One')
+    other = await createStore(admin, 'Shop Two')
+  })
+
+  it('lists the stores for the admin, with integer ids', async () => {
+    const response = await hg.request('GET', `${C}/api/store`, { token: admin })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual([
+      { id: store.number, name: 'Shop One', is_active: true },
+      { id: other.number, name: 'Shop Two', is_active: true },
+    ])
+  })
+
+  it('registers people, finds them by e-mail, updates them, and keeps e-mails unique per store', async () => {
+    for (const tag of ['ann', 'bob', 'cyd']) {
+      const response = await hg.request('POST', `${C}/api/user`, { token: store.token, body: person(tag) })
+      expect(response.statusCode).toBe(201)
+      const body = response.json()
+      expect(body).toMatchObject({ ...person(tag), store_id: store.number })
+      ids[tag] = body.id
+      const found = await hg.request('GET', `${C}/api/user/${encodeURIComponent(person(tag).email)}`, {
+        token: store.token,
+      })
+      expect(found.json()).toEqual({ id: body.id })
+    }
+    const duplicate = await hg.request('POST', `${C}/api/user`, { token: store.token, body: person('ann') })
+    expect(duplicate.statusCode).toBe(409)
+    // The same e-mail in another store is another person.
+    const elsewhere = await hg.request('POST', `${C}/api/user`, { token: other.token, body: person('ann') })
+    expect(elsewhere.statusCode).toBe(201)
+    ids.annElsewhere = elsewhere.json().id
+
+    const patched = await hg.request('PATCH', `${C}/api/user`, {
+      token: store.token,
+      body: { ...person('bob'), username: 'bobby', store_id: store.number },
+    })
+    expect(patched.statusCode).toBe(201)
+    expect(patched.json()).toEqual({ message: 'User successfully updated' })
+    const bob = await hg.request('GET', `/v1/people/${ids.bob}`, { token: store.token })
+    expect(bob.json()).toMatchObject({ username: 'bobby', email: person('bob').email })
+  })
+
+  it('records events and answers daily amounts and average durations from the hourly rollup', async () => {
+    const types = ['page_view', 'checkout']
+    for (let i = 0; i < 60; i++) {
+      const who = ['ann', 'bob', 'cyd'][i % 3]!
+      const type = types[i % 2]!
+      const day = day0 + (i % 4) * DAY
+      const duration = i % 5 === 0 ? undefined : (i % 7) + 0.5
+      const response = await hg.request('POST', '/v1/store-events', {
+        token: store.token,
+        body: {
+          type,
+          userId: ids[who],
+          timestamp: day + (i % 24) * 3600_000,
+          data: duration === undefined ? { page: i } : { duration },
+        },
+      })
+      expect(response.statusCode).toBe(201)
+      sent.push({ person: who, type, day, ...(duration === undefined ? {} : { duration }) })
+    }
+    // The seed's own endpoint records "now".
+    const compat = await hg.request('POST', `${C}/api/event`, {
+      token: store.token,
+      body: { type: 'signup', store_id: store.number, user_id: ids.cyd, data: { source: 'ad' } },
+    })
+    expect(compat.statusCode).toBe(201)
+    expect(compat.json()).toMatchObject({
+      type: 'signup',
+      store_id: store.number,
+      user_id: ids.cyd,
+      data: { source: 'ad' },
+    })
+    expect(typeof compat.json().id).toBe('number')
+    await hg.settled()
+    await expectStatistics()
+  })
+
+  const expected = (filter: (e: (typeof sent)[number]) => boolean) => {
+    const byDay = new Map<string, { n: number; durations: number[] }>()
+    for (const e of sent.filter(filter)) {
+      const date = new Date(e.day).toISOString().slice(0, 10)
+      const entry = byDay.get(date) ?? { n: 0, durations: [] }
+      entry.n++
+      if (e.duration !== undefined) entry.durations.push(e.duration)
+      byDay.set(date, entry)
+    }
+    return [...byDay.entries()].sort(([a], [b]) => a.localeCompare(b))
+  }
+
+  const expectStatistics = async () => {
+    for (const type of ['page_view', 'checkout']) {
+      const amount = await hg.request('GET', `${C}/api/event/amount/${type}`, { token: store.token })
+      expect(amount.json()).toEqual(
+        expected((e) => e.type === type).map(([date, { n }]) => ({ date, event_amount: n })),
+      )
+      const avg = await hg.request('GET', `${C}/api/event/avg-time/${type}`, { token: store.token })
+      const expectedAvg = expected((e) => e.type === type)
+        .filter(([, { durations }]) => durations.length > 0)
+        .map(([date, { durations }]) => ({
+          date,
+          event_avg_time: durations.reduce((a, b) => a + b, 0) / durations.length,
+        }))
+      expect(avg.json().length).toBe(expectedAvg.length)
+      for (const [i, row] of avg.json().entries()) {
+        expect(row.date).toBe(expectedAvg[i]!.date)
+        expect(row.event_avg_time).toBeCloseTo(expectedAvg[i]!.event_avg_time, 9)
+      }
+    }
+    const storeAmount = await hg.request('GET', `${C}/api/event/store-events-amount/${store.number}`, {
+      token: store.token,
+    })
+    const days = storeAmount.json() as { date: string; event_amount: number }[]
+    const historic = days.filter((d) => d.date < '2026-11-01')
+    expect(historic).toEqual(expected(() => true).map(([date, { n }]) => ({ date, event_amount: n })))
+  }
+
+  it('never lets one store read or write the people and events of another', async () => {
+    const headBefore = await hg.runtime.log.head()
+    const readOther = await hg.request('GET', `/v1/people/${ids.annElsewhere}`, { token: store.token })
+    expect(readOther.statusCode).toBe(404)
+    const byEmail = await hg.request('GET', `${C}/api/user/${encodeURIComponent(person('bob').email)}`, {
+      token: other.token,
+    })
+    expect(byEmail.statusCode).toBe(404)
+    const writeOther = await hg.request('POST', `${C}/api/event`, {
+      token: other.token,
+      body: { type: 'x', store_id: other.number, user_id: ids.ann, data: {} },
+    })
+    expect(writeOther.statusCode).toBe(404)
+    const wrongStoreId = await hg.request('POST', `${C}/api/event`, {
+      token: other.token,
+      body: { type: 'x', store_id: store.number, user_id: ids.annElsewhere, data: {} },
+    })
+    expect(wrongStoreId.statusCode).toBe(403)
+    const eraseOther = await hg.request('DELETE', `${C}/api/user/${ids.ann}`, { token: other.token })
+    expect(eraseOther.statusCode).toBe(404)
+    const statsOther = await hg.request('GET', `${C}/api/event/store-events-amount/${store.number}`, {
+      token: other.token,
+    })
+    expect(statsOther.statusCode).toBe(404)
+    const eventsOther = await hg.request('GET', `/v1/store-events?userId=${ids.ann}`, { token: other.token })
+    expect(eventsOther.json().events).toEqual([])
+    expect(await hg.runtime.log.head()).toBe(headBefore)
+  })
+
+  it("erases a person's events on request, says how many, and recomputes every day they touched", async () => {
+    const bobEvents = sent.filter((e) => e.person === 'bob').length
+    const response = await hg.request('DELETE', `${C}/api/event/${ids.bob}`, { token: store.token })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ message: `${bobEvents} events were deleted` })
+    sent.splice(0, sent.length, ...sent.filter((e) => e.person !== 'bob'))
+    await expectStatistics()
+    // Bob stays, and his new events count.
+    const bob = await hg.request('GET', `/v1/people/${ids.bob}`, { token: store.token })
+    expect(bob.statusCode).toBe(200)
+    const events = await hg.request('GET', `/v1/store-events?userId=${ids.bob}`, { token: store.token })
+    expect(events.json().events).toEqual([])
+  })
+
+  it('erases a person: gone from every answer, personal fields unreadable, the log only appended to', async () => {
+    // Telemetry about the person through the generic events API, with their id as the subject.
+    const hour = Date.UTC(2026, 9, 6, 15)
+    const telemetry = [ids.ann, ids.ann, ids.cyd].map((subject, i) => ({
+      name: 'visit',
+      timestamp: hour + i * 1000,
+      subject,
+    }))
+    const posted = await hg.request('POST', '/v1/events', {
+      token: store.apiKey,
+      body: { events: telemetry },
+    })
+    expect(posted.statusCode).toBe(200)
+    await hg.settled()
+    const rollup = async () =>
+      (
+        await hg.request('GET', `/v1/sources/${store.id}/rollups/hourly?from=${hour}&to=${hour + 3600_000}`, {
+          token: admin,
+        })
+      ).json().rows
+    expect(await rollup()).toEqual([
+      { hour: new Date(hour).toISOString(), name: 'visit', events: 3, subjects: 2, sessions: 0 },
+    ])
+
+    const headBefore = await hg.runtime.log.head()
+    const logBefore = JSON.stringify(await hg.runtime.log.read(0, headBefore))
+    const annEvents = sent.filter((e) => e.person === 'ann').length
+    const native = await hg.request('DELETE', `/v1/people/${ids.ann}`, { token: store.token })
+    expect(native.statusCode).toBe(200)
+    expect(native.json()).toEqual({ erasedEvents: annEvents })
+    sent.splice(0, sent.length, ...sent.filter((e) => e.person !== 'ann'))
+    await expectStatistics()
+
+    expect(
+      (
+        await hg.request('GET', `${C}/api/user/${encodeURIComponent(person('ann').email)}`, {
+          token: store.token,
+        })
+      ).statusCode,
+    ).toBe(404)
+    expect((await hg.request('GET', `/v1/people/${ids.ann}`, { token: store.token })).statusCode).toBe(404)
+    expect(
+      (await hg.request('GET', `/v1/store-events?userId=${ids.ann}`, { token: store.token })).json().events,
+    ).toEqual([])
+    const again = await hg.request('POST', '/v1/store-events', {
+      token: store.token,
+      body: { type: 'x', userId: ids.ann },
+    })
+    expect(again.statusCode).toBe(404)
+    expect(await rollup()).toEqual([
+      { hour: new Date(hour).toISOString(), name: 'visit', events: 1, subjects: 1, sessions: 0 },
+    ])
+    const rawEvents = await hg.request(
+      'GET',
+      `/v1/sources/${store.id}/events?from=${hour}&to=${hour + 3600_000}`,
+      { token: admin },
+    )
+    expect(rawEvents.json().events.map((e: { subject: string }) => e.subject)).toEqual([ids.cyd])
+
+    // Append-only: every earlier record is unchanged.
+    expect(JSON.stringify(await hg.runtime.log.read(0, headBefore))).toBe(logBefore)
+
+    // No personal field in clear text in the log files or in any ClickHouse table.
+    const secrets = Object.values(person('ann'))
+      .map(String)
+      .filter((v) => v.length > 6)
+    for (const file of filesUnder(join(hg.config.dataDir, 'log'))) {
+      for (const secret of secrets) expect(file.includes(secret)).toBe(false)
+    }
+    const { client, database } = hg.runtime.warehouse
+    const tablesResult = await client.query({
+      query: `SELECT name FROM system.tables WHERE database = {db:String} AND engine NOT IN ('MaterializedView')`,
+      query_params: { db: database },
+      format: 'JSONEachRow',
+    })
+    for (const { name } of (await tablesResult.json()) as { name: string }[]) {
+      const dump = await client.query({ query: `SELECT * FROM ${database}.${name}`, format: 'TabSeparated' })
+      const text = await dump.text()
+      for (const secret of [...secrets, ids.ann!]) {
+        if (name === 'store_erasures' && secret === ids.ann) continue
+        expect(text.includes(secret), `${secret} in ${name}`).toBe(false)
+      }
+    }
+  })
+
+  it('keeps every erasure through a full replay', async () => {
+    await hg.runtime.runners.get('store-stats')!.replay()
+    await hg.runtime.runners.get('events')!.replay()
+    await expectStatistics()
+    const hour = Date.UTC(2026, 9, 6, 15)
+    const rows = (
+      await hg.request('GET', `/v1/sources/${store.id}/rollups/hourly?from=${hour}&to=${hour + 3600_000}`, {
+        token: admin,
+      })
+    ).json().rows
+    expect(rows).toEqual([
+      { hour: new Date(hour).toISOString(), name: 'visit', events: 1, subjects: 1, sessions: 0 },
+    ])
+    expect(
+      (await hg.request('GET', `/v1/store-events?userId=${ids.ann}`, { token: store.token })).json().events,
+    ).toEqual([])
+    expect(
+      (await hg.request('GET', `/v1/store-events?userId=${ids.bob}`, { token: store.token })).json().events,
+    ).toEqual([])
+  })
+
+  it('refuses an inactive store, also with a token issued before', async () => {
+    const shop = await createStore(admin, 'Closing down')
+    const off = await hg.request('PATCH', `/v1/stores/${shop.id}`, {
+      token: admin,
+      body: { isActive: false },
+    })
+    expect(off.json()).toMatchObject({ isActive: false })
+    expect((await hg.request('POST', `${C}/api/auth`, { body: { api_key: shop.apiKey } })).statusCode).toBe(
+      403,
+    )
+    expect(
+      (await hg.request('POST', `${C}/api/user`, { token: shop.token, body: person('dan') })).statusCode,
+    ).toBe(403)
+    const listed = (await hg.request('GET', `${C}/api/store`, { token: admin })).json()
+    expect(listed).toContainEqual({ id: shop.number, name: 'Closing down', is_active: false })
+  })
+
+  it('answers bad input with a clear 4xx and appends nothing', async () => {
+    const head = await hg.runtime.log.head()
+    const cases: [string, string, unknown, number, string?][] = [
+      ['POST', `${C}/api/user`, { ...person('eve'), email: 'not-an-email' }, 400, 'email'],
+      ['POST', `${C}/api/user`, { email: 'eve@example.org' }, 400, 'username'],
+      ['POST', `${C}/api/user`, { ...person('eve'), phone: 'call me' }, 400, 'phone'],
+      ['POST', `${C}/api/event`, { type: 'x', store_id: 'one', user_id: ids.cyd, data: {} }, 400, 'store_id'],
+      [
+        'POST',
+        `${C}/api/event`,
+        { type: 'x', store_id: store.number, user_id: 'nobody', data: {} },
+        400,
+        'user_id',
+      ],
+      [
+        'POST',
+        `${C}/api/event`,
+        { type: 'x', store_id: store.number, user_id: crypto.randomUUID(), data: {} },
+        404,
+      ],
+      [
+        'POST',
+        `${C}/api/event`,
+        { type: 'x', store_id: store.number, user_id: ids.cyd, data: [1] },
+        400,
+        'data',
+      ],
+      ['DELETE', `${C}/api/user/${crypto.randomUUID()}`, undefined, 404],
+      ['PATCH', `${C}/api/user`, { ...person('nobody'), store_id: store.number }, 404],
+    ]
+    for (const [method, url, body, status, field] of cases) {
+      const response = await hg.request(method as 'POST', url, {
+        token: store.token,
+        ...(body === undefined ? {} : { body }),
+      })
+      expect(response.statusCode, `${method} ${url} ${JSON.stringify(body)}`).toBe(status)
+      if (field) expect(response.json().error.issues.map((i: { path: string }) => i.path)).toContain(field)
+    }
+    expect((await hg.request('POST', `${C}/api/auth`, { body: { api_key: 'wrong' } })).statusCode).toBe(401)
+    expect(
+      (await hg.request('POST', `${C}/api/user`, { token: 'forged', body: person('eve') })).statusCode,
+    ).toBe(401)
+    expect(await hg.runtime.log.head()).toBe(head)
+  })
+})
