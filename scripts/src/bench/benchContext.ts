@@ -1,0 +1,80 @@
+import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
+import type { BenchAccount, HourglassApi } from './hourglassApi.ts'
+import { sleep } from './loopbackClient.ts'
+import type { RssSampler, WarehouseProbe } from './measures.ts'
+
+/** Progress lines go to stderr, so long phases are not silent and stdout keeps only the report. */
+export interface Progress {
+  phase(name: string): void
+  note(message: string): void
+  /** Prints `line()` every `ms` until the returned function is called. */
+  every(ms: number, line: () => string): () => void
+}
+
+export function createProgress(): Progress {
+  const startedAt = performance.now()
+  let current = 'setup'
+  const note = (message: string) => {
+    const seconds = ((performance.now() - startedAt) / 1000).toFixed(1).padStart(6)
+    process.stderr.write(`[bench ${seconds}s] ${current}: ${message}\n`)
+  }
+  return {
+    phase(name) {
+      current = name
+      note('started')
+    },
+    note,
+    every(ms, line) {
+      const timer = setInterval(() => note(line()), ms)
+      timer.unref()
+      return () => clearInterval(timer)
+    },
+  }
+}
+
+export interface BenchContext {
+  readonly runtime: EmbeddedRuntime
+  /** Producers: sends events. */
+  readonly api: HourglassApi
+  /** An analyst: reads rollups on connections of its own, so reads never queue behind sends in the client. */
+  readonly reader: HourglassApi
+  /** The account that owns every source the benchmark writes to and reads. */
+  readonly account: BenchAccount
+  readonly probe: WarehouseProbe
+  readonly rss: RssSampler
+  readonly progress: Progress
+}
+
+/** Waits (at most `timeoutMs`) until every projection has applied the whole log, so phases do not overlap. */
+export async function projectionsSettled(runtime: EmbeddedRuntime, timeoutMs: number): Promise<boolean> {
+  const head = await runtime.log.head()
+  const abort = new AbortController()
+  // The timer is cleared once settled: a pending one would hold the process open after the report.
+  const timeout = setTimeout(() => abort.abort(), timeoutMs)
+  try {
+    await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head, abort.signal)))
+    return true
+  } catch {
+    return false
+  } finally {
+    clearTimeout(timeout)
+  }
+}
+
+/**
+ * Polls `check` every `intervalMs` until it is true or `timeoutMs` has passed; returns the
+ * `performance.now()` when the successful check had its answer, or null on timeout.
+ */
+export async function pollUntil(
+  check: () => Promise<boolean>,
+  intervalMs: number,
+  timeoutMs: number,
+): Promise<number | null> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    const askedAt = performance.now()
+    if (await check()) return performance.now()
+    await sleep(intervalMs - (performance.now() - askedAt))
+  }
+  return null
+}

@@ -1,0 +1,120 @@
+import { type EventRow, migrations, tables, type Warehouse } from '@hourglass/projections'
+import { type BenchContext, pollUntil } from './benchContext.ts'
+import type { BenchSource } from './hourglassApi.ts'
+import { meterPhase, type PhaseUsage } from './measures.ts'
+import { type EventFactory, toBaselineRow } from './producerEvents.ts'
+
+/**
+ * The direct chDB baseline: the rows the events projection would write, inserted straight into a
+ * second database of the same chDB (one data folder per process) with the same DDL, so the
+ * materialized view and its rollup cost the same. Only HTTP, the log and the projection loop
+ * are missing.
+ */
+export interface DirectBaseline {
+  readonly database: string
+  /** Inserts one batch with the settings the projection runner uses; resolves once ClickHouse has it. */
+  insert(rows: readonly EventRow[], batchToken: string): Promise<void>
+  /** Events of a source visible in the baseline's hourly rollup. */
+  rollupTotal(sourceId: string): Promise<number>
+  drop(): Promise<void>
+}
+
+export async function prepareDirectBaseline(warehouse: Warehouse, database: string): Promise<DirectBaseline> {
+  const { client } = warehouse
+  if (database === warehouse.database) throw new Error('the baseline needs a database of its own')
+  await client.command({ query: `DROP DATABASE IF EXISTS ${database}` })
+  await client.command({ query: `CREATE DATABASE ${database}` })
+  for (const migration of migrations) {
+    for (const statement of migration.statements) {
+      await client.command({ query: statement.replaceAll('{db}', database) })
+    }
+  }
+  return {
+    database,
+    async insert(rows, batchToken) {
+      await client.insert({
+        table: `${database}.${tables.eventsRaw}`,
+        values: rows as EventRow[],
+        format: 'JSONEachRow',
+        // The projection runner's settings. They are also needed because chDB keeps SET values
+        // for the session: without its own token a batch would inherit the last one used.
+        clickhouse_settings: {
+          insert_deduplicate: 1,
+          insert_deduplication_token: batchToken,
+          deduplicate_blocks_in_dependent_materialized_views: 1,
+          async_insert: 0,
+        },
+      })
+    },
+    async rollupTotal(sourceId) {
+      const result = await client.query({
+        query: `SELECT sum(events) AS events FROM ${database}.${tables.rollupHourly} WHERE source_id = {sourceId:String}`,
+        query_params: { sourceId },
+        format: 'JSONEachRow',
+      })
+      const [row] = (await result.json()) as { events: string | number }[]
+      return Number(row?.events ?? 0)
+    },
+    async drop() {
+      await client.command({ query: `DROP DATABASE IF EXISTS ${database}` })
+    },
+  }
+}
+
+export interface BaselinePlan {
+  readonly events: number
+  readonly batchSize: number
+  readonly timeOf: (index: number) => number
+  readonly visibleTimeoutMs: number
+}
+
+export interface BaselineResult {
+  readonly rows: number
+  readonly inserts: number
+  /** Time in the inserts plus the wait until the rollup counts every row; building rows is not counted. */
+  readonly seconds: number | null
+  readonly usage: PhaseUsage
+}
+
+/** Inserts the events an ingest phase sends (same factory, same indexes) straight into chDB. */
+export async function measureDirectBaseline(
+  ctx: BenchContext,
+  baseline: DirectBaseline,
+  scope: BenchSource,
+  events: EventFactory,
+  plan: BaselinePlan,
+): Promise<BaselineResult> {
+  const inserts = Math.ceil(plan.events / plan.batchSize)
+  let insertMs = 0
+  let done = 0
+  const meter = meterPhase(ctx.probe, ctx.rss)
+  const stopTicker = ctx.progress.every(2000, () => `${done.toLocaleString('en-US')} rows inserted`)
+  try {
+    for (let batch = 0; batch < inserts; batch++) {
+      const from = batch * plan.batchSize
+      const count = Math.min(plan.batchSize, plan.events - from)
+      const receivedAt = Date.now()
+      const rows = Array.from({ length: count }, (_, i) =>
+        toBaselineRow(events.event(from + i, plan.timeOf(from + i)), scope, from + i, receivedAt),
+      )
+      const startedAt = performance.now()
+      await baseline.insert(rows, `bench-baseline:${scope.sourceId}:${from}`)
+      insertMs += performance.now() - startedAt
+      done += count
+    }
+  } finally {
+    stopTicker()
+  }
+  const waitFrom = performance.now()
+  const visibleAt = await pollUntil(
+    async () => (await baseline.rollupTotal(scope.sourceId)) >= plan.events,
+    5,
+    plan.visibleTimeoutMs,
+  )
+  return {
+    rows: plan.events,
+    inserts,
+    seconds: visibleAt === null ? null : (insertMs + (visibleAt - waitFrom)) / 1000,
+    usage: meter.stop(),
+  }
+}

@@ -1,0 +1,107 @@
+import { type BenchContext, pollUntil } from './benchContext.ts'
+import type { BenchSource } from './hourglassApi.ts'
+import { inParallel } from './loopbackClient.ts'
+import { meterPhase, type PhaseUsage } from './measures.ts'
+import type { EventFactory } from './producerEvents.ts'
+
+export interface IngestPlan {
+  readonly events: number
+  readonly batchSize: number
+  readonly concurrency: number
+  /** Event time of the event with this index (epoch ms). */
+  readonly timeOf: (index: number) => number
+  /** The rollup range that holds every event time `timeOf` gives. */
+  readonly rollupRange: { from: number; to: number }
+  readonly visibleTimeoutMs: number
+  /** No request is sent after this long, so a slow (or shared) machine still finishes the run. */
+  readonly sendBudgetMs: number
+}
+
+export interface IngestResult {
+  /** Requests sent: fewer than planned when the send budget ran out. */
+  readonly requests: number
+  readonly plannedRequests: number
+  /** Events acknowledged with a 2xx. */
+  readonly events: number
+  readonly failures: number
+  readonly firstFailure: string | null
+  /** From the first request to the last 2xx. */
+  readonly acknowledgedSeconds: number
+  /** From the first request to the moment the hourly rollup counts every acknowledged event; null if it never did. */
+  readonly visibleSeconds: number | null
+  /** Log records the projection had still to apply when the last 2xx arrived. */
+  readonly lagAtLastAck: number
+  /** LMDB write transactions: concurrent requests share one (group commit). */
+  readonly logCommits: number
+  readonly usage: PhaseUsage
+}
+
+/**
+ * Closed-loop ingest: `concurrency` clients each send a batch and send the next when answered.
+ * Bodies are built just before sending, so the whole run never holds more than the batches in
+ * flight (holding them all would inflate the process's RSS, which the benchmark also measures).
+ */
+export async function measureIngest(
+  ctx: BenchContext,
+  source: BenchSource,
+  events: EventFactory,
+  plan: IngestPlan,
+): Promise<IngestResult> {
+  const { runtime, api, reader, progress } = ctx
+  const plannedRequests = Math.ceil(plan.events / plan.batchSize)
+  let requests = 0
+  let acknowledged = 0
+  let failures = 0
+  let firstFailure: string | null = null
+  const commitsBefore = runtime.log.stats().commits
+  const meter = meterPhase(ctx.probe, ctx.rss)
+  const startedAt = performance.now()
+  let lastAckAt = startedAt
+  const stopTicker = progress.every(2000, () => {
+    const seconds = (performance.now() - startedAt) / 1000
+    return `${acknowledged.toLocaleString('en-US')} of ${plan.events.toLocaleString('en-US')} events acknowledged (${Math.round(acknowledged / seconds).toLocaleString('en-US')}/s)`
+  })
+  try {
+    const sendUntil = startedAt + plan.sendBudgetMs
+    await inParallel(plannedRequests, plan.concurrency, async (request) => {
+      if (performance.now() > sendUntil) return
+      requests += 1
+      const from = request * plan.batchSize
+      const count = Math.min(plan.batchSize, plan.events - from)
+      try {
+        const answer = await api.postEvents(source, events.batchBody(from, count, plan.timeOf))
+        if (answer.status === 200) {
+          acknowledged += count
+          lastAckAt = Math.max(lastAckAt, answer.at)
+          return
+        }
+        firstFailure ??= `HTTP ${answer.status}: ${answer.body.slice(0, 300)}`
+      } catch (error) {
+        // A refused or reset connection is a failed request, not the end of the benchmark.
+        firstFailure ??= error instanceof Error ? error.message : String(error)
+      }
+      failures += 1
+    })
+  } finally {
+    stopTicker()
+  }
+  const status = await runtime.runners.get('events')!.status()
+  progress.note(`all answered; ${status.lag.toLocaleString('en-US')} log records still to project`)
+  const visibleAt = await pollUntil(
+    async () => (await reader.rollupTotal(ctx.account, source.sourceId, plan.rollupRange)) >= acknowledged,
+    20,
+    plan.visibleTimeoutMs,
+  )
+  return {
+    requests,
+    plannedRequests,
+    events: acknowledged,
+    failures,
+    firstFailure,
+    acknowledgedSeconds: (lastAckAt - startedAt) / 1000,
+    visibleSeconds: visibleAt === null ? null : (visibleAt - startedAt) / 1000,
+    lagAtLastAck: status.lag,
+    logCommits: runtime.log.stats().commits - commitsBefore,
+    usage: meter.stop(),
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * `npm run bench`: a benchmark, not a test. Starts a real embedded Hourglass (LMDB log, chDB
+ * warehouse) on a free loopback port in a temporary folder, drives it over HTTP, and prints
+ * throughput, freshness, query latency and memory, each beside its goal. Nothing is asserted.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { tables } from '@hourglass/projections'
+import { pino } from 'pino'
+import { loadEmbeddedConfig } from '../config.ts'
+import { startEmbedded } from '../embeddedRuntime.ts'
+import { type BenchContext, createProgress, projectionsSettled } from './benchContext.ts'
+import type { BenchFigure, BenchPhase } from './benchFigure.ts'
+import { devicesBench } from './devicesBench.ts'
+import { measureDirectBaseline, prepareDirectBaseline } from './directBaseline.ts'
+import { runDistributedBench } from './distributedBench.ts'
+import { measureFreshness } from './freshnessPhase.ts'
+import { hourglassApi } from './hourglassApi.ts'
+import { measureIngest } from './ingestPhase.ts'
+import { createLoopbackClient } from './loopbackClient.ts'
+import { machineCoresBusy, osMaxRss, probeWarehouse, rssMakeUp, sampleRss } from './measures.ts'
+import { perUserStatsBench } from './perUserStatsBench.ts'
+import { createEventFactory, spreadOver, toBaselineRow } from './producerEvents.ts'
+import { receiptsBench } from './receiptsBench.ts'
+import { printReport } from './report.ts'
+import { measureRollupQueries } from './rollupQueryPhase.ts'
+import { theEyeFreshnessBench } from './theEyeFreshnessBench.ts'
+
+const DAY_MS = 24 * 3600_000
+
+/** Sizes of every phase: about two minutes on an otherwise idle two-core machine; budgets bound a busy one. */
+const PLAN = {
+  concurrency: 16,
+  warmupEvents: 10_000,
+  batched: { events: 200_000, batchSize: 100 },
+  baselineBatchSize: 10_000,
+  singleRequests: 20_000,
+  freshness: {
+    eventsPerSecond: 10_000,
+    batchSize: 100,
+    rampMs: 3_000,
+    measureMs: 20_000,
+    pollMs: 50,
+    maxInFlight: 256,
+    drainTimeoutMs: 30_000,
+    pacingBudgetMs: 35_000,
+  },
+  queries: { queries: 500, days: 30, budgetMs: 45_000 },
+  /** Event times of the batched run spread over this many days, so the 30-day rollup query reads a full month. */
+  spreadDays: 30,
+  rssSampleMs: 50,
+  visibleTimeoutMs: 120_000,
+  /** Closed-loop phases stop sending after this long; on an idle machine they finish well within it. */
+  sendBudgetMs: 60_000,
+} as const
+
+async function main(): Promise<void> {
+  const startedAt = performance.now()
+  const progress = createProgress()
+  // Other processes on the machine take CPU from the server and skew every figure: say so up front.
+  const busyBefore = await machineCoresBusy()
+  if (busyBefore !== null && busyBefore > 0.3) {
+    progress.note(
+      `warning: the machine is already busy (${busyBefore.toFixed(1)} cores); figures will be low`,
+    )
+  }
+  const rss = sampleRss(PLAN.rssSampleMs)
+  const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-bench-'))
+  const config = loadEmbeddedConfig({
+    HOURGLASS_DATA_DIR: dataDir,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    // The one knob worth trying from the command line; the default is what `npm start` runs.
+    ...(process.env.HOURGLASS_PROJECTION_BATCH_SIZE
+      ? { HOURGLASS_PROJECTION_BATCH_SIZE: process.env.HOURGLASS_PROJECTION_BATCH_SIZE }
+      : {}),
+  })
+  progress.note(`starting an embedded Hourglass in ${dataDir}`)
+  const runtime = await startEmbedded(config, pino({ level: config.logLevel }))
+  const client = createLoopbackClient(runtime.url, PLAN.concurrency * 2)
+  const readerClient = createLoopbackClient(runtime.url, 2)
+  try {
+    const idleRss = process.memoryUsage.rss()
+    const api = hourglassApi(client)
+    const account = await api.signUp()
+    const [warmupSource, batchedSource, singleSource, freshnessSource] = await Promise.all(
+      ['warm-up', 'batched', 'single', 'freshness'].map((name) => api.createSource(account, `bench-${name}`)),
+    )
+    const probe = probeWarehouse(runtime.warehouse)
+    const reader = hourglassApi(readerClient)
+    const ctx: BenchContext = { runtime, api, reader, account, probe, rss, progress }
+    const settle = async () => {
+      if (!(await projectionsSettled(runtime, PLAN.visibleTimeoutMs)))
+        progress.note('projection did not settle')
+    }
+    const now = Date.now()
+    const nearNow = (index: number) => now - (index % 600) * 1000
+    const nearNowRange = { from: now - DAY_MS, to: now + DAY_MS }
+
+    // Warm-up, not reported: JIT, connection pool, the first parts of each table.
+    progress.phase('warm-up')
+    await measureIngest(ctx, warmupSource!, createEventFactory('warmup', 1), {
+      events: PLAN.warmupEvents,
+      batchSize: PLAN.batched.batchSize,
+      concurrency: PLAN.concurrency,
+      timeOf: nearNow,
+      rollupRange: nearNowRange,
+      visibleTimeoutMs: PLAN.visibleTimeoutMs,
+      sendBudgetMs: PLAN.sendBudgetMs,
+    })
+    const baseline = await prepareDirectBaseline(runtime.warehouse, 'bench_baseline')
+    const warmupEvents = createEventFactory('warmup', 1)
+    await baseline.insert(
+      Array.from({ length: 1000 }, (_, i) =>
+        toBaselineRow(warmupEvents.event(i, nearNow(i)), warmupSource!, i, now),
+      ),
+      'bench-baseline:warm-up',
+    )
+    await settle()
+
+    // The baseline first, on an idle engine: the fairest chance for the figure it is compared with.
+    progress.phase('direct chDB baseline')
+    const batchedEvents = createEventFactory('batched', 2)
+    const spread = spreadOver(now, PLAN.spreadDays, 2)
+    const spreadRange = { from: now - (PLAN.spreadDays + 1) * DAY_MS, to: now + DAY_MS }
+    const baselineResult = await measureDirectBaseline(ctx, baseline, batchedSource!, batchedEvents, {
+      events: PLAN.batched.events,
+      batchSize: PLAN.baselineBatchSize,
+      timeOf: spread,
+      visibleTimeoutMs: PLAN.visibleTimeoutMs,
+    })
+    await settle()
+
+    progress.phase('end-to-end, batches of 100')
+    const batched = await measureIngest(ctx, batchedSource!, batchedEvents, {
+      ...PLAN.batched,
+      concurrency: PLAN.concurrency,
+      timeOf: spread,
+      rollupRange: spreadRange,
+      visibleTimeoutMs: PLAN.visibleTimeoutMs,
+      sendBudgetMs: PLAN.sendBudgetMs,
+    })
+    await settle()
+
+    progress.phase('single-event requests')
+    const single = await measureIngest(ctx, singleSource!, createEventFactory('single', 3), {
+      events: PLAN.singleRequests,
+      batchSize: 1,
+      concurrency: PLAN.concurrency,
+      timeOf: nearNow,
+      rollupRange: nearNowRange,
+      visibleTimeoutMs: PLAN.visibleTimeoutMs,
+      sendBudgetMs: PLAN.sendBudgetMs,
+    })
+    await settle()
+
+    progress.phase(`freshness at ${PLAN.freshness.eventsPerSecond.toLocaleString('en-US')} events/s`)
+    const freshness = await measureFreshness(
+      ctx,
+      freshnessSource!,
+      createEventFactory('fresh', 4),
+      PLAN.freshness,
+    )
+    await settle()
+
+    progress.phase('rollup queries')
+    const queries = await measureRollupQueries(ctx, batchedSource!.sourceId, PLAN.queries)
+    await baseline.drop()
+
+    const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
+    printReport({
+      setting: [
+        `Node ${process.version}; ${availableParallelism()} cores (${cpu}); ${Math.round(totalmem() / 1024 ** 3)} GiB RAM.`,
+        `Machine busy before the run: ${busyBefore === null ? 'unknown' : `${busyBefore.toFixed(2)} cores`} (other processes; see "others" per phase below).`,
+        'Server (Fastify, LMDB log, chDB) and load generator run in ONE process and share those cores;',
+        `HTTP/1.1 over loopback with keep-alive, ${PLAN.concurrency} concurrent clients (the freshness run is open-loop).`,
+        `Projections running: ${[...runtime.runners.keys()].join(', ')}; each tails the whole log, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}.`,
+        `Event times of the batched run (and of its baseline) spread over the last ${PLAN.spreadDays} days.`,
+        'Freshness: from a 2xx to the first read of GET /v1/sources/:id/rollups/hourly that counts the batch,',
+        `read every ${PLAN.freshness.pollMs} ms (an upper bound); the first ${PLAN.freshness.rampMs / 1000} s of the run are left out as ramp-up.`,
+      ],
+      tables: {
+        events: runtime.warehouse.table(tables.eventsRaw),
+        checkpoints: runtime.warehouse.table(tables.checkpoints),
+        baselineEvents: `${baseline.database}.${tables.eventsRaw}`,
+      },
+      eventBytes: Math.round(
+        (batchedEvents.batchBody(0, PLAN.batched.batchSize, spread).length - '{"events":[]}'.length) /
+          PLAN.batched.batchSize,
+      ),
+      batched,
+      baseline: baselineResult,
+      single,
+      freshness,
+      freshnessTarget: PLAN.freshness.eventsPerSecond,
+      queries,
+      queryDays: PLAN.queries.days,
+      idleRss,
+      peakRss: rss.peak(),
+      rssAtPeak: rss.atPeak(),
+      rssAtEnd: rssMakeUp(),
+      osMaxRss: osMaxRss(),
+      totalSeconds: (performance.now() - startedAt) / 1000,
+    })
+  } finally {
+    rss.stop()
+    client.close()
+    readerClient.close()
+    progress.phase('shutdown')
+    await runtime.close()
+    rmSync(dataDir, { recursive: true, force: true })
+    progress.note('done')
+  }
+}
+
+/** The feature phases, each on a fresh embedded Hourglass: they load a million records or more. */
+const FEATURE_PHASES: Record<string, BenchPhase> = {
+  'per-user-stats': perUserStatsBench,
+  'the-eye-freshness': theEyeFreshnessBench,
+  receipts: receiptsBench,
+  devices: devicesBench,
+}
+const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'distributed']
+
+async function runFeaturePhase(name: string, phase: BenchPhase): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), `hourglass-bench-${name}-`))
+  const config = loadEmbeddedConfig({ HOURGLASS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' })
+  const runtime = await startEmbedded(config, pino({ level: 'warn' }))
+  try {
+    process.stderr.write(`[bench] ${name}: started\n`)
+    printFigures(name, await phase(runtime))
+  } finally {
+    await runtime.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+function printFigures(name: string, figures: readonly BenchFigure[]) {
+  process.stdout.write(`\n== ${name} ==\n`)
+  for (const f of figures) {
+    const value = Number.isInteger(f.value) ? f.value.toLocaleString('en') : f.value.toFixed(2)
+    const goal = f.goal
+      ? `  goal ${f.goal}${f.meets === undefined ? '' : f.meets ? ' ✓ meets' : ' ✗ misses'}`
+      : ''
+    process.stdout.write(
+      `  ${`${f.phase}: ${f.name}`.padEnd(64)} ${`${value} ${f.unit}`.padStart(18)}${goal}\n`,
+    )
+  }
+}
+
+// `npm run bench` runs every section; `npm run bench -- core receipts` runs the ones named.
+const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('-'))
+const unknown = chosen.filter((section) => !SECTIONS.includes(section))
+if (unknown.length > 0) {
+  process.stderr.write(
+    `unknown bench section(s): ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}\n`,
+  )
+  process.exit(2)
+}
+const wanted = (section: string) => chosen.length === 0 || chosen.includes(section)
+if (wanted('core')) await main()
+for (const [name, phase] of Object.entries(FEATURE_PHASES)) {
+  if (wanted(name)) await runFeaturePhase(name, phase)
+}
+// Distributed mode (Kafka, one and two workers) beside embedded mode under the same load.
+if (wanted('distributed')) await runDistributedBench()
