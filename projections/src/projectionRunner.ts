@@ -43,6 +43,7 @@ export interface ProjectionRunner {
 const RETRY_MIN_MS = 200
 /** Longest time a running projection goes without saving where it stands. */
 const IDLE_SAVE_MS = 5_000
+const CAUGHT_UP_SAVE_MS = 1_000
 const RETRY_MAX_MS = 10_000
 
 /**
@@ -60,6 +61,12 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   let generation = 0
   let lastError: string | null = null
   let lastSaved = Date.now()
+  let savedCommitted = 0
+  const saveCommitted = async () => {
+    const position = committed
+    await checkpoints.save(key, { committed: position, pending: null, generation })
+    savedCommitted = position
+  }
   let abort: AbortController | null = null
   let loop: Promise<void> | null = null
   const listeners = new Set<() => void>()
@@ -149,15 +156,13 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       )
       committed = to
       notify()
-      // A later batch's pending mark also commits this one; when idle, or when none has come
-      // for a while, say so now, so that a restart does not read far back.
-      if ((await log.head()) === to || Date.now() - lastSaved > IDLE_SAVE_MS) {
+      // A later batch's pending mark also commits this one. Otherwise the position is saved at
+      // most once a second when caught up (the warehouse takes one statement at a time, and
+      // small batches under load would each cost one), and at least every few seconds.
+      const sinceSaved = Date.now() - lastSaved
+      if (sinceSaved > IDLE_SAVE_MS || (sinceSaved > CAUGHT_UP_SAVE_MS && (await log.head()) === to)) {
         lastSaved = Date.now()
-        await persistently(
-          'save checkpoint',
-          () => checkpoints.save(key, { committed, pending: null, generation }),
-          signal,
-        )
+        await persistently('save checkpoint', saveCommitted, signal)
       }
     }
   }
@@ -175,10 +180,22 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
   }
 
   const close = async () => {
+    const wasRunning = loop !== null
     abort?.abort()
     await loop
     loop = null
     abort = null
+    // Leave the position where a restart (or `hourglass status`) will find it.
+    if (wasRunning && committed > savedCommitted) {
+      try {
+        await saveCommitted()
+      } catch (error) {
+        log_.warn(
+          { err: error, committed },
+          'could not save the position on close; a restart reads a little further back',
+        )
+      }
+    }
     notify()
   }
 
