@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sendMalformedRequests } from '../testing/malformedRequests.ts'
 import {
   expectedTotals,
   type GeneratedReceipt,
@@ -612,27 +613,15 @@ describe('receipts: bad input', () => {
       `Bearer ${place.apiToken}`,
       'Basic Zm9vOmJhcg==',
     ]
-    let requests = 0
-    for (const [method, path] of routes) {
-      // Query strings matter to reads; bodies to writes.
-      for (const query of method === 'GET' ? queries : ['', '?x=%%']) {
-        for (const authorization of authorizations) {
-          for (const payload of method === 'GET' || method === 'DELETE' ? [undefined] : payloads) {
-            const response = await hg.runtime.app.inject({
-              method,
-              url: path + query,
-              headers: {
-                ...(authorization ? { authorization } : {}),
-                ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
-              },
-              ...(payload !== undefined ? { payload } : {}),
-            })
-            requests++
-            expect(response.statusCode, `${method} ${path}${query} ${payload}`).toBeLessThan(500)
-          }
-        }
-      }
-    }
+    const { requests, serverErrors } = await sendMalformedRequests(hg.runtime.app, {
+      routes,
+      queries,
+      writeQueries: ['', '?x=%%'],
+      bodyless: ['GET', 'DELETE'],
+      authorizations,
+      payloads,
+    })
+    expect(serverErrors).toEqual([])
     expect(requests).toBeGreaterThan(800)
   })
 })
