@@ -89,24 +89,28 @@ export function validateEvents(
   return { records, indexes, rejected }
 }
 
+/** One result per item of a request, in request order; `outcomes` null when nothing was appended. */
 export function describeResults(
-  batch: ValidatedBatch,
+  batch: Pick<ValidatedBatch, 'records' | 'indexes' | 'rejected'>,
   outcomes: readonly AppendOutcome[] | null,
   total: number,
+  /** The id to report for a record: its log id unless the request knows it by another. */
+  idOf: (record: NewTelemetryRecord) => string = (record) => record.id,
 ): EventResult[] {
   const results: EventResult[] = new Array(total)
   for (const { index, issues } of batch.rejected) results[index] = { index, status: 'rejected', issues }
   batch.records.forEach((record, i) => {
     const index = batch.indexes[i]!
+    const id = idOf(record)
     const outcome = outcomes?.[i]
     results[index] = outcome
       ? {
           index,
           status: outcome.status === 'appended' ? 'accepted' : 'duplicate',
-          id: record.id,
+          id,
           position: outcome.position,
         }
-      : { index, status: 'not_appended', id: record.id }
+      : { index, status: 'not_appended', id }
   })
   return results
 }

@@ -9,6 +9,7 @@ import {
   userStatsTotalQuery,
 } from './appAnalyticsQueries.ts'
 import { QueryTime } from './queryTime.ts'
+import { ownedSource } from './sourceAccess.ts'
 import { runQuery, type WarehouseReader } from './warehouseReader.ts'
 
 /** An event definition as the read side needs it. */
@@ -94,12 +95,7 @@ const UserCursor = z
 export const appAnalyticsReadRoutes: FastifyPluginAsync<AppAnalyticsReadDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
 
-  const ownedSource = async (request: FastifyRequest, sourceId: string) => {
-    const { accountId } = await deps.authenticate(request)
-    const source = await deps.sources.findOwned(accountId, sourceId)
-    if (!source) throw errors.notFound('the source')
-    return { accountId, sourceId }
-  }
+  const owned = (request: FastifyRequest, sourceId: string) => ownedSource(deps, request, sourceId)
 
   app.get(
     '/v1/sources/:id/event-definitions/:eventCode/user-stats',
@@ -134,7 +130,7 @@ export const appAnalyticsReadRoutes: FastifyPluginAsync<AppAnalyticsReadDeps> = 
       },
     },
     async (request) => {
-      const scope = await ownedSource(request, request.params.id)
+      const scope = await owned(request, request.params.id)
       const definition = await deps.findDefinition(scope.sourceId, request.params.eventCode)
       if (!definition) throw errors.notFound(`the event definition "${request.params.eventCode}"`)
       const { from, to, limit, cursor } = request.query
@@ -173,7 +169,7 @@ export const appAnalyticsReadRoutes: FastifyPluginAsync<AppAnalyticsReadDeps> = 
       },
     },
     async (request) => {
-      const scope = await ownedSource(request, request.params.id)
+      const scope = await owned(request, request.params.id)
       const [row] = await runQuery(deps.warehouse, eventByIdQuery, { ...scope, id: request.params.eventId })
       if (!row) throw errors.notFound(`the event "${request.params.eventId}"`)
       return eventView(row)

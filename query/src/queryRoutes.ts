@@ -1,9 +1,9 @@
-import { errors } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { eventsPageQuery, hourlyRollupQuery } from './queries.ts'
 import { TimeRange } from './queryTime.ts'
+import { EventCursor, encodeEventCursor, ownedSource } from './sourceAccess.ts'
 import { runQuery, type WarehouseReader } from './warehouseReader.ts'
 
 export interface QueryDeps {
@@ -16,29 +16,11 @@ export interface QueryDeps {
 
 const SourceParams = z.object({ id: z.string().min(1).max(64) })
 
-const Cursor = z
-  .string()
-  .max(200)
-  .transform((value, ctx) => {
-    const [ts, position] = Buffer.from(value, 'base64url').toString('utf8').split(':').map(Number)
-    if (!Number.isSafeInteger(ts) || !Number.isSafeInteger(position)) {
-      ctx.addIssue({ code: 'custom', message: 'is not a cursor this API returned' })
-      return z.NEVER
-    }
-    return { ts: ts!, position: position! }
-  })
-const encodeCursor = (ts: number, position: number) => Buffer.from(`${ts}:${position}`).toString('base64url')
-
 /** The read API over the warehouse's rollups and raw events, scoped to the caller's account. */
 export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
 
-  const ownedSource = async (request: FastifyRequest, sourceId: string) => {
-    const { accountId } = await deps.authenticate(request)
-    const source = await deps.sources.findOwned(accountId, sourceId)
-    if (!source) throw errors.notFound('the source')
-    return { accountId, sourceId }
-  }
+  const owned = (request: FastifyRequest, sourceId: string) => ownedSource(deps, request, sourceId)
 
   app.get(
     '/v1/sources/:id/rollups/hourly',
@@ -66,7 +48,7 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
       },
     },
     async (request) => {
-      const scope = await ownedSource(request, request.params.id)
+      const scope = await owned(request, request.params.id)
       const { from, to, name } = request.query
       const rows = await runQuery(deps.warehouse, hourlyRollupQuery, { ...scope, from, to, name: name ?? '' })
       return {
@@ -98,7 +80,7 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
             session: z.string().max(200).optional(),
             subject: z.string().max(200).optional(),
             limit: z.coerce.number().int().min(1).max(1000).default(100),
-            cursor: Cursor.optional(),
+            cursor: EventCursor.optional(),
           })
           .and(TimeRange),
         response: {
@@ -122,7 +104,7 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
       },
     },
     async (request) => {
-      const scope = await ownedSource(request, request.params.id)
+      const scope = await owned(request, request.params.id)
       const { from, to, name, category, session, subject, limit, cursor } = request.query
       const rows = await runQuery(deps.warehouse, eventsPageQuery, {
         ...scope,
@@ -150,7 +132,7 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
           ...(row.category ? { category: row.category } : {}),
           attrs: JSON.parse(row.attrs) as Record<string, unknown>,
         })),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.ts_ms, last.position) : null,
+        nextCursor: rows.length > limit && last ? encodeEventCursor(last.ts_ms, last.position) : null,
       }
     },
   )

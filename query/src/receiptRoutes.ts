@@ -11,6 +11,7 @@ import {
   readReceiptPlaces,
 } from './receiptAnalytics.ts'
 import { receiptJournalQuery, receiptRunsQuery } from './receiptQueries.ts'
+import { EventCursor, encodeEventCursor } from './sourceAccess.ts'
 import { runQuery, type WarehouseReader } from './warehouseReader.ts'
 
 export interface ReceiptQueryDeps {
@@ -73,19 +74,6 @@ const placeView = (p: PlaceInfo) => ({
   firstReceiptAt: new Date(p.firstReceiptAt).toISOString(),
   lastReceiptAt: new Date(p.lastReceiptAt).toISOString(),
 })
-
-const Cursor = z
-  .string()
-  .max(200)
-  .transform((value, ctx) => {
-    const [ts, position] = Buffer.from(value, 'base64url').toString('utf8').split(':').map(Number)
-    if (!Number.isSafeInteger(ts) || !Number.isSafeInteger(position)) {
-      ctx.addIssue({ code: 'custom', message: 'is not a cursor this API returned' })
-      return z.NEVER
-    }
-    return { ts: ts!, position: position! }
-  })
-const encodeCursor = (ts: number, position: number) => Buffer.from(`${ts}:${position}`).toString('base64url')
 
 const money = (text: string) => formatCents(centsFromWarehouse(text))
 
@@ -187,7 +175,7 @@ export const receiptQueryRoutes: FastifyPluginAsync<ReceiptQueryDeps> = async (f
         description: `${ACCESS} Each receipt carries its log position. Pass \`nextCursor\` as \`cursor\` for the next page.`,
         querystring: ReceiptFilter.extend({
           limit: z.coerce.number().int().min(1).max(1000).default(100),
-          cursor: Cursor.optional(),
+          cursor: EventCursor.optional(),
         }).and(ReceiptRange),
         response: { 200: z.object({ receipts: z.array(ReceiptView), nextCursor: z.string().nullable() }) },
       },
@@ -227,7 +215,7 @@ export const receiptQueryRoutes: FastifyPluginAsync<ReceiptQueryDeps> = async (f
           nds: money(row.nds_t),
           tips: money(row.tips_t),
         })),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.ts_ms, last.position) : null,
+        nextCursor: rows.length > limit && last ? encodeEventCursor(last.ts_ms, last.position) : null,
       }
     },
   )

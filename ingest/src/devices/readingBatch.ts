@@ -11,6 +11,7 @@ import {
   toFieldIssues,
 } from '@hourglass/schemas'
 import { z } from 'zod'
+import { describeResults, EventResult } from '../eventBatch.ts'
 import { type Device, ownerAt } from './deviceFleet.ts'
 
 export const MAX_READINGS_PER_REQUEST = 1000
@@ -22,16 +23,8 @@ export const ReadingBatchBody = z.object({
     .max(MAX_READINGS_PER_REQUEST, { error: `must hold at most ${MAX_READINGS_PER_REQUEST} readings` }),
 })
 
-export const ReadingResult = z.discriminatedUnion('status', [
-  z.object({ index: z.number(), status: z.literal('accepted'), id: z.string(), position: z.number() }),
-  z.object({ index: z.number(), status: z.literal('duplicate'), id: z.string(), position: z.number() }),
-  z.object({
-    index: z.number(),
-    status: z.literal('rejected'),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })),
-  }),
-  z.object({ index: z.number(), status: z.literal('not_appended'), id: z.string() }),
-])
+/** The same per-item results as event batches. */
+export const ReadingResult = EventResult
 export type ReadingResult = z.infer<typeof ReadingResult>
 
 export interface StampedReadings {
@@ -125,25 +118,8 @@ export function stampReadings(
 }
 
 /** One result per reading of the request, in request order; `outcomes` null when nothing was appended. */
-export function describeReadings(
+export const describeReadings = (
   batch: StampedReadings,
   outcomes: readonly AppendOutcome[] | null,
   total: number,
-): ReadingResult[] {
-  const results: ReadingResult[] = new Array(total)
-  for (const { index, issues } of batch.rejected) results[index] = { index, status: 'rejected', issues }
-  batch.records.forEach((record, i) => {
-    const index = batch.indexes[i]!
-    const id = (record.data as DeviceReading).id
-    const outcome = outcomes?.[i]
-    results[index] = outcome
-      ? {
-          index,
-          status: outcome.status === 'appended' ? 'accepted' : 'duplicate',
-          id,
-          position: outcome.position,
-        }
-      : { index, status: 'not_appended', id }
-  })
-  return results
-}
+) => describeResults(batch, outcomes, total, (record) => (record.data as DeviceReading).id)

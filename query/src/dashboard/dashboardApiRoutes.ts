@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TimeRange } from '../queryTime.ts'
+import { ownedSource } from '../sourceAccess.ts'
 import { runQuery, type WarehouseReader } from '../warehouseReader.ts'
 import {
   deviceSeriesQuery,
@@ -44,14 +45,12 @@ export const dashboardApiRoutes: FastifyPluginAsync<DashboardApiDeps> = async (f
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const tags = ['dashboard']
 
-  const ownedSource = async (request: FastifyRequest, sourceId: string) => {
-    const { accountId } = await deps.authenticate(request)
-    const source = await deps.sources.findOwned(accountId, sourceId)
-    if (!source) throw errors.notFound('the source')
+  const owned = async (request: FastifyRequest, sourceId: string) => {
+    const { accountId, source } = await ownedSource(deps, request, sourceId)
     return { accountId, sourceId, kind: source.kind }
   }
   const ownedOfKind = async (request: FastifyRequest, sourceId: string, kind: SourceKind) => {
-    const source = await ownedSource(request, sourceId)
+    const source = await owned(request, sourceId)
     if (source.kind !== kind) throw errors.conflict(`the source is a ${source.kind}, not a ${kind}`)
     return source
   }
@@ -82,7 +81,7 @@ export const dashboardApiRoutes: FastifyPluginAsync<DashboardApiDeps> = async (f
       },
     },
     async (request) => {
-      const { accountId, sourceId, kind } = await ownedSource(request, request.params.id)
+      const { accountId, sourceId, kind } = await owned(request, request.params.id)
       const [rows, progress] = await Promise.all([
         runQuery(deps.warehouse, freshnessQuery(kind), { accountId, sourceId }),
         deps.projectionProgress(),
@@ -125,7 +124,7 @@ export const dashboardApiRoutes: FastifyPluginAsync<DashboardApiDeps> = async (f
       },
     },
     async (request) => {
-      const { accountId, sourceId, kind } = await ownedSource(request, request.params.id)
+      const { accountId, sourceId, kind } = await owned(request, request.params.id)
       const { from, to } = request.query
       const params = { accountId, sourceId, from, to }
       const queries = overviewQueries(kind)
