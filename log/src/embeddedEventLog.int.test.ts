@@ -48,4 +48,30 @@ describe('embedded event log', () => {
       retryable: true,
     })
   })
+
+  it('reads a range whole and the same, whether its records are still in memory or only in the file', async () => {
+    const path = join(root, 'recent-window')
+    // A window of 8 remembers only the last 8 of the 20 records appended below.
+    const log = createEmbeddedEventLog({ path, recentRecords: 8 })
+    for (let i = 0; i < 20; i += 5) {
+      await log.appendEvents(
+        Array.from({ length: 5 }, (_, j) => ({
+          stream: `s${(i + j) % 3}`,
+          id: `e${i + j}`,
+          type: 't',
+          data: { i: i + j, attrs: { nested: [i + j, 'x', null, { deep: true }] } },
+        })),
+      )
+    }
+    await log.appendToStream('account-1', [{ type: 'c', data: { n: 1 } }], 'no-stream')
+    const fromMemory = await log.read(0, 100)
+    expect(fromMemory.map((r) => r.position)).toEqual(Array.from({ length: 21 }, (_, i) => i))
+    expect((await log.read(9, 5)).map((r) => r.position)).toEqual([9, 10, 11, 12, 13])
+    await log.close()
+
+    const reopened = createEmbeddedEventLog({ path, recentRecords: 0 })
+    expect(await reopened.read(0, 100)).toEqual(fromMemory)
+    expect(await reopened.readStream('account-1')).toEqual(fromMemory.slice(20))
+    await reopened.close()
+  })
 })

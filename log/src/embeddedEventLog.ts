@@ -23,6 +23,11 @@ export interface EmbeddedEventLogOptions {
    * instance wake readers at once.
    */
   readonly pollIntervalMs?: number
+  /**
+   * How many of the most recent records appended through this instance are kept decoded in
+   * memory, so that readers tailing the log (every projection) take them without decoding.
+   */
+  readonly recentRecords?: number
 }
 
 /** How a record is stored: short keys keep the log compact. */
@@ -80,6 +85,22 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
   let queue: Work[] = []
   let scheduled = false
   const waiters = new Set<{ position: number; wake: () => void }>()
+  // Records appended through this instance, by position modulo the window: several projections
+  // tail the same records moments after they were written, and decoding each of them again per
+  // reader costs more than everything else a projection does. Records are immutable.
+  const recentSize = options.recentRecords ?? 32_768
+  const recent: (LogRecord | undefined)[] = new Array(recentSize)
+  const remember = (record: LogRecord) => {
+    if (recentSize > 0) recent[record.position % recentSize] = record
+  }
+  const fromFile = (position: number) => {
+    const value = records.get(position)
+    return value === undefined ? undefined : toRecord(position, value)
+  }
+  const recalled = (position: number) => {
+    const record = recentSize > 0 ? recent[position % recentSize] : undefined
+    return record?.position === position ? record : undefined
+  }
 
   const toRecord = (position: number, stored: StoredRecord): LogRecord => ({
     position,
@@ -111,6 +132,7 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     let next = head
     const now = Date.now()
     const results: unknown[] = []
+    const written: LogRecord[] = []
     try {
       env.transactionSync(() => {
         next = storedHead()
@@ -124,14 +146,16 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
                 continue
               }
               const position = next++
-              records.putSync(position, {
+              const stored: StoredRecord = {
                 s: record.stream,
                 r: null,
                 i: record.id,
                 t: record.type,
                 d: record.data,
                 at: now,
-              })
+              }
+              records.putSync(position, stored)
+              written.push(toRecord(position, stored))
               ids.putSync([record.stream, record.id], position)
               outcomes.push({ status: 'appended', position })
             }
@@ -154,14 +178,16 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
             for (const record of item.records) {
               revision += 1
               const position = next++
-              records.putSync(position, {
+              const stored: StoredRecord = {
                 s: item.stream,
                 r: revision,
                 i: randomUUID(),
                 t: record.type,
                 d: record.data,
                 at: now,
-              })
+              }
+              records.putSync(position, stored)
+              written.push(toRecord(position, stored))
               streams.putSync([item.stream, revision], position)
               control.putSync(position, item.stream)
             }
@@ -176,14 +202,23 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     }
     commits += 1
     head = next
+    for (const record of written) remember(record)
     for (const [index, item] of work.entries()) (item.done as Settle<unknown>).resolve(results[index])
     for (const waiter of waiters) if (waiter.position < head) waiter.wake()
   }
 
   const read = async (from: number, limit: number): Promise<LogRecord[]> => {
     const out: LogRecord[] = []
-    for (const { key, value } of records.getRange({ start: from, end: from + limit }))
-      out.push(toRecord(key, value))
+    const end = from + limit
+    let next = from
+    for (let record = recalled(next); record && next < end; record = recalled(++next)) out.push(record)
+    // Whatever the window does not hold (older records, or records another process appended) is
+    // read from the file. A range is always returned whole, never just the remembered part.
+    if (next < end) {
+      for (const { key, value } of records.getRange({ start: next, end })) {
+        out.push(recalled(key) ?? toRecord(key, value))
+      }
+    }
     if (out.length > 0) head = Math.max(head, out[out.length - 1]!.position + 1)
     return out
   }
@@ -219,16 +254,16 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
         start: [stream, fromRevision],
         end: [stream, Number.MAX_SAFE_INTEGER],
       })) {
-        const stored = records.get(position)
-        if (stored) out.push(toRecord(position, stored))
+        const record = recalled(position) ?? fromFile(position)
+        if (record) out.push(record)
       }
       return out
     },
     async readControl(from, limit) {
       const out: LogRecord[] = []
       for (const position of control.getKeys({ start: from, limit })) {
-        const stored = records.get(position)
-        if (stored) out.push(toRecord(position, stored))
+        const record = recalled(position) ?? fromFile(position)
+        if (record) out.push(record)
       }
       return out
     },
