@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { AppendOutcome, NewTelemetryRecord } from '@hourglass/log'
 import {
-  EventInput,
   type FieldIssue,
+  parseEventInput,
   TELEMETRY_EVENT,
   type TelemetryEvent,
   telemetryStream,
@@ -55,7 +55,7 @@ export function validateEvents(
   const indexes: number[] = []
   const rejected: ValidatedBatch['rejected'] = []
   events.forEach((raw, index) => {
-    const parsed = EventInput.safeParse(raw)
+    const parsed = parseEventInput(raw)
     if (!parsed.success) {
       rejected.push({ index, issues: toFieldIssues(parsed.error.issues, `events[${index}]`) })
       return

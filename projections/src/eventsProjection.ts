@@ -1,5 +1,5 @@
 import type { LogRecord } from '@hourglass/log'
-import { TELEMETRY_EVENT, TelemetryEvent } from '@hourglass/schemas'
+import { parseTelemetryEvent, TELEMETRY_EVENT } from '@hourglass/schemas'
 import { eraseFromRollup, type RollupSpec, toErasure } from './erasure.ts'
 import { InvalidLogRecordError, type Projection } from './projection.ts'
 import { tables } from './tables.ts'
@@ -20,7 +20,7 @@ export interface EventRow {
 }
 
 export const toEventRow = (record: LogRecord): EventRow => {
-  const parsed = TelemetryEvent.safeParse(record.data)
+  const parsed = parseTelemetryEvent(record.data)
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
   const event = parsed.data
   return {

@@ -1,5 +1,5 @@
 import type { LogRecord } from '@hourglass/log'
-import { EventDefined, statisticsAttributes, TELEMETRY_EVENT, TelemetryEvent } from '@hourglass/schemas'
+import { EventDefined, parseTelemetryEvent, statisticsAttributes, TELEMETRY_EVENT } from '@hourglass/schemas'
 import { z } from 'zod'
 import { toErasure } from './erasure.ts'
 import { InvalidLogRecordError, type Projection } from './projection.ts'
@@ -165,7 +165,7 @@ function addEvent(plans: Plans, stats: Map<string, UserStatRow>, record: LogReco
   if (typeof data.sourceId !== 'string' || typeof data.name !== 'string') return
   const definition = plans.get(data.sourceId)?.get(data.name)
   if (!definition || definition.position >= record.position) return
-  const parsed = TelemetryEvent.safeParse(record.data)
+  const parsed = parseTelemetryEvent(record.data)
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
   const event = parsed.data
   if (!event.subject) return
