@@ -29,14 +29,19 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { code: string; message: string }> =
 /** The deepest nesting of arrays and objects in a JSON text, stopping early past `limit`. */
 export function jsonDepthExceeds(text: string, limit: number): boolean {
   let depth = 0
-  let inString = false
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 92 /* \ */) i++
-      else if (c === 34 /* " */) inString = false
-    } else if (c === 34) inString = true
-    else if (c === 123 /* { */ || c === 91 /* [ */) {
+    if (c === 34 /* " */) {
+      // Jump to the closing quote: strings are most of a body and cannot change the depth.
+      for (;;) {
+        const end = text.indexOf('"', i + 1)
+        if (end < 0) return false
+        let backslashes = 0
+        while (text.charCodeAt(end - 1 - backslashes) === 92 /* \ */) backslashes++
+        i = end
+        if (backslashes % 2 === 0) break
+      }
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (++depth > limit) return true
     } else if (c === 125 /* } */ || c === 93 /* ] */) depth--
   }
@@ -71,7 +76,12 @@ export function registerJsonParser(app: FastifyInstance) {
       )
     }
     try {
-      if (typeof value === 'object' && value !== null) {
+      // Only a body that spells one of the keys can hold it: most are spared the walk.
+      if (
+        typeof value === 'object' &&
+        value !== null &&
+        (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u'))
+      ) {
         secureJson.scan(value, { protoAction: 'error', constructorAction: 'error' })
       }
     } catch {

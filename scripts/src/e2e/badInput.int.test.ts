@@ -143,6 +143,20 @@ describe('bad input to POST /v1/events', () => {
       'FORBIDDEN_KEY',
     ],
     [
+      'a __proto__ key spelled with escapes',
+      () => ({ payload: '{"events":[{"name":"v","timestamp":1,"\\u005f_proto__":{"admin":true}}]}' }),
+      400,
+      'FORBIDDEN_KEY',
+    ],
+    [
+      'nesting deeper than 32 after strings holding quotes and brackets',
+      () => ({
+        payload: `{"events":[{"name":"a\\\\","attrs":{"s":"${']'.repeat(20)}\\"${']'.repeat(20)}"}},${JSON.stringify(nested(40))}]}`,
+      }),
+      400,
+      'NESTING_TOO_DEEP',
+    ],
+    [
       'a constructor.prototype key',
       () => ({ payload: '{"events":[],"constructor":{"prototype":{"x":1}}}' }),
       400,
