@@ -84,6 +84,8 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
   let closed = false
   let queue: Work[] = []
   let scheduled = false
+  /** Commits whose transaction has not settled yet: close waits for them. */
+  const committing = new Set<Promise<void>>()
   const waiters = new Set<{ position: number; wake: () => void }>()
   // Records appended through this instance, by position modulo the window: several projections
   // tail the same records moments after they were written, and decoding each of them again per
@@ -118,13 +120,17 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
       queue.push(make({ resolve, reject }))
       if (!scheduled) {
         scheduled = true
-        setImmediate(commit)
+        setImmediate(startCommit)
       }
     })
   }
 
-  /** Runs every queued append in one LMDB write transaction, then settles them all. */
-  function commit() {
+  /**
+   * Runs every queued append in one LMDB write transaction, then settles them all once it is
+   * durable. The transaction's body runs on this thread; its commit and fsync run on LMDB's
+   * write thread, so the next group can form while the disk syncs.
+   */
+  async function commit() {
     scheduled = false
     const work = queue
     queue = []
@@ -134,7 +140,7 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     const results: unknown[] = []
     const written: LogRecord[] = []
     try {
-      env.transactionSync(() => {
+      await env.transaction(() => {
         next = storedHead()
         for (const item of work) {
           if (item.kind === 'events') {
@@ -201,10 +207,16 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
       return
     }
     commits += 1
-    head = next
+    head = Math.max(head, next)
     for (const record of written) remember(record)
     for (const [index, item] of work.entries()) (item.done as Settle<unknown>).resolve(results[index])
     for (const waiter of waiters) if (waiter.position < head) waiter.wake()
+  }
+
+  function startCommit() {
+    const done = commit()
+    committing.add(done)
+    void done.finally(() => committing.delete(done))
   }
 
   const read = async (from: number, limit: number): Promise<LogRecord[]> => {
@@ -277,8 +289,9 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     stats: () => ({ commits, head }),
     async close() {
       if (closed) return
-      if (queue.length > 0) commit()
+      if (queue.length > 0) startCommit()
       closed = true
+      await Promise.allSettled(committing)
       for (const waiter of waiters) waiter.wake()
       await env.close()
     },
