@@ -2,6 +2,7 @@ import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
 import type { BenchAccount, HourglassApi } from './hourglassApi.ts'
 import { sleep } from './loopbackClient.ts'
 import type { RssSampler, WarehouseProbe } from './measures.ts'
+import type { ProducerPool } from './producerPool.ts'
 
 /** Progress lines go to stderr, so long phases are not silent and stdout keeps only the report. */
 export interface Progress {
@@ -34,8 +35,10 @@ export function createProgress(): Progress {
 
 export interface BenchContext {
   readonly runtime: EmbeddedRuntime
-  /** Producers: sends events. */
+  /** Account and source set-up. */
   readonly api: HourglassApi
+  /** Producers: build and send event batches from a thread of their own. */
+  readonly producers: ProducerPool
   /** An analyst: reads rollups on connections of its own, so reads never queue behind sends in the client. */
   readonly reader: HourglassApi
   /** The account that owns every source the benchmark writes to and reads. */

@@ -85,7 +85,7 @@ export async function measureFreshness(
   events: EventFactory,
   plan: FreshnessPlan,
 ): Promise<FreshnessResult> {
-  const { runtime, api, reader, progress } = ctx
+  const { runtime, producers, reader, progress } = ctx
   const runner = runtime.runners.get('events')!
   const intervalMs = (plan.batchSize / plan.eventsPerSecond) * 1000
   const totalBatches = Math.round((plan.rampMs + plan.measureMs) / intervalMs)
@@ -108,8 +108,13 @@ export async function measureFreshness(
     inFlight += 1
     maxInFlight = Math.max(maxInFlight, inFlight)
     // Event times are "now" give or take a device clock's couple of seconds.
-    const body = events.batchBody(index * plan.batchSize, plan.batchSize, (i) => Date.now() - (i % 2000))
-    api.postEvents(source, body).then(
+    const order = {
+      events,
+      from: index * plan.batchSize,
+      count: plan.batchSize,
+      times: { kind: 'at-send' } as const,
+    }
+    producers.post(source, order).then(
       (answer) => {
         inFlight -= 1
         if (answer.status !== 200) {
@@ -118,9 +123,7 @@ export async function measureFreshness(
         }
         batch.ackAt = answer.at
         acknowledged += batch.size
-        const { results } = JSON.parse(answer.body) as { results: { position?: number }[] }
-        let last = -1
-        for (const result of results) last = Math.max(last, result.position ?? -1)
+        const last = answer.lastPosition
         batch.lastPosition = last
         runner.caughtUpTo(last + 1, stopWaiting.signal).then(
           () => {

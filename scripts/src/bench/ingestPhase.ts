@@ -2,15 +2,15 @@ import { type BenchContext, pollUntil } from './benchContext.ts'
 import type { BenchSource } from './hourglassApi.ts'
 import { inParallel } from './loopbackClient.ts'
 import { meterPhase, type PhaseUsage } from './measures.ts'
-import type { EventFactory } from './producerEvents.ts'
+import type { EventFactory, EventTimes } from './producerEvents.ts'
 
 export interface IngestPlan {
   readonly events: number
   readonly batchSize: number
   readonly concurrency: number
-  /** Event time of the event with this index (epoch ms). */
-  readonly timeOf: (index: number) => number
-  /** The rollup range that holds every event time `timeOf` gives. */
+  /** Event times of the events. */
+  readonly times: EventTimes
+  /** The rollup range that holds every event time `times` gives. */
   readonly rollupRange: { from: number; to: number }
   readonly visibleTimeoutMs: number
   /** No request is sent after this long, so a slow (or shared) machine still finishes the run. */
@@ -38,8 +38,8 @@ export interface IngestResult {
 
 /**
  * Closed-loop ingest: `concurrency` clients each send a batch and send the next when answered.
- * Bodies are built just before sending, so the whole run never holds more than the batches in
- * flight (holding them all would inflate the process's RSS, which the benchmark also measures).
+ * Bodies are built by the producers' thread just before sending, so the whole run never holds
+ * more than the batches in flight (holding them all would inflate the RSS the benchmark measures).
  */
 export async function measureIngest(
   ctx: BenchContext,
@@ -47,7 +47,7 @@ export async function measureIngest(
   events: EventFactory,
   plan: IngestPlan,
 ): Promise<IngestResult> {
-  const { runtime, api, reader, progress } = ctx
+  const { runtime, producers, reader, progress } = ctx
   const plannedRequests = Math.ceil(plan.events / plan.batchSize)
   let requests = 0
   let acknowledged = 0
@@ -69,13 +69,13 @@ export async function measureIngest(
       const from = request * plan.batchSize
       const count = Math.min(plan.batchSize, plan.events - from)
       try {
-        const answer = await api.postEvents(source, events.batchBody(from, count, plan.timeOf))
+        const answer = await producers.post(source, { events, from, count, times: plan.times })
         if (answer.status === 200) {
           acknowledged += count
           lastAckAt = Math.max(lastAckAt, answer.at)
           return
         }
-        firstFailure ??= `HTTP ${answer.status}: ${answer.body.slice(0, 300)}`
+        firstFailure ??= `HTTP ${answer.status}: ${answer.failure}`
       } catch (error) {
         // A refused or reset connection is a failed request, not the end of the benchmark.
         firstFailure ??= error instanceof Error ? error.message : String(error)

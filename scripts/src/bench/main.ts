@@ -21,7 +21,8 @@ import { measureIngest } from './ingestPhase.ts'
 import { createLoopbackClient } from './loopbackClient.ts'
 import { machineCoresBusy, osMaxRss, probeWarehouse, rssMakeUp, sampleRss } from './measures.ts'
 import { perUserStatsBench } from './perUserStatsBench.ts'
-import { createEventFactory, spreadOver, toBaselineRow } from './producerEvents.ts'
+import { createEventFactory, type EventTimes, eventTimes, toBaselineRow } from './producerEvents.ts'
+import { createProducerPool } from './producerPool.ts'
 import { receiptsBench } from './receiptsBench.ts'
 import { printReport } from './report.ts'
 import { measureRollupQueries } from './rollupQueryPhase.ts'
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
   const runtime = await startEmbedded(config, pino({ level: config.logLevel }))
   const client = createLoopbackClient(runtime.url, PLAN.concurrency * 2)
   const readerClient = createLoopbackClient(runtime.url, 2)
+  const producers = createProducerPool(runtime.url, PLAN.concurrency * 2)
   try {
     const idleRss = process.memoryUsage.rss()
     const api = hourglassApi(client)
@@ -90,13 +92,14 @@ async function main(): Promise<void> {
     )
     const probe = probeWarehouse(runtime.warehouse)
     const reader = hourglassApi(readerClient)
-    const ctx: BenchContext = { runtime, api, reader, account, probe, rss, progress }
+    const ctx: BenchContext = { runtime, api, producers, reader, account, probe, rss, progress }
     const settle = async () => {
       if (!(await projectionsSettled(runtime, PLAN.visibleTimeoutMs)))
         progress.note('projection did not settle')
     }
     const now = Date.now()
-    const nearNow = (index: number) => now - (index % 600) * 1000
+    const recent: EventTimes = { kind: 'recent', now }
+    const nearNow = eventTimes(recent)
     const nearNowRange = { from: now - DAY_MS, to: now + DAY_MS }
 
     // Warm-up, not reported: JIT, connection pool, the first parts of each table.
@@ -105,7 +108,7 @@ async function main(): Promise<void> {
       events: PLAN.warmupEvents,
       batchSize: PLAN.batched.batchSize,
       concurrency: PLAN.concurrency,
-      timeOf: nearNow,
+      times: recent,
       rollupRange: nearNowRange,
       visibleTimeoutMs: PLAN.visibleTimeoutMs,
       sendBudgetMs: PLAN.sendBudgetMs,
@@ -123,7 +126,8 @@ async function main(): Promise<void> {
     // The baseline first, on an idle engine: the fairest chance for the figure it is compared with.
     progress.phase('direct chDB baseline')
     const batchedEvents = createEventFactory('batched', 2)
-    const spread = spreadOver(now, PLAN.spreadDays, 2)
+    const spreadTimes: EventTimes = { kind: 'spread', now, days: PLAN.spreadDays, seed: 2 }
+    const spread = eventTimes(spreadTimes)
     const spreadRange = { from: now - (PLAN.spreadDays + 1) * DAY_MS, to: now + DAY_MS }
     const baselineResult = await measureDirectBaseline(ctx, baseline, batchedSource!, batchedEvents, {
       events: PLAN.batched.events,
@@ -137,7 +141,7 @@ async function main(): Promise<void> {
     const batched = await measureIngest(ctx, batchedSource!, batchedEvents, {
       ...PLAN.batched,
       concurrency: PLAN.concurrency,
-      timeOf: spread,
+      times: spreadTimes,
       rollupRange: spreadRange,
       visibleTimeoutMs: PLAN.visibleTimeoutMs,
       sendBudgetMs: PLAN.sendBudgetMs,
@@ -149,7 +153,7 @@ async function main(): Promise<void> {
       events: PLAN.singleRequests,
       batchSize: 1,
       concurrency: PLAN.concurrency,
-      timeOf: nearNow,
+      times: recent,
       rollupRange: nearNowRange,
       visibleTimeoutMs: PLAN.visibleTimeoutMs,
       sendBudgetMs: PLAN.sendBudgetMs,
@@ -174,7 +178,8 @@ async function main(): Promise<void> {
       setting: [
         `Node ${process.version}; ${availableParallelism()} cores (${cpu}); ${Math.round(totalmem() / 1024 ** 3)} GiB RAM.`,
         `Machine busy before the run: ${busyBefore === null ? 'unknown' : `${busyBefore.toFixed(2)} cores`} (other processes; see "others" per phase below).`,
-        'Server (Fastify, LMDB log, chDB) and load generator run in ONE process and share those cores;',
+        'Server (Fastify, LMDB log, chDB) and load generator run in ONE process and share those cores; the load',
+        "generator builds and sends its requests on a worker thread, off the server's event loop;",
         `HTTP/1.1 over loopback with keep-alive, ${PLAN.concurrency} concurrent clients (the freshness run is open-loop).`,
         `Projections running: ${[...runtime.runners.keys()].join(', ')}; each tails the whole log, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}.`,
         `Event times of the batched run (and of its baseline) spread over the last ${PLAN.spreadDays} days.`,
@@ -208,6 +213,7 @@ async function main(): Promise<void> {
     rss.stop()
     client.close()
     readerClient.close()
+    await producers.close()
     progress.phase('shutdown')
     await runtime.close()
     rmSync(dataDir, { recursive: true, force: true })

@@ -40,6 +40,9 @@ const mix = (value: number): number => {
 const pick = <T>(values: readonly T[], hash: number): T => values[hash % values.length]!
 
 export interface EventFactory {
+  /** What makes this factory's events: the same phase and seed give the same events anywhere. */
+  readonly phase: string
+  readonly seed: number
   /** The event with this index; `timestamp` is its event time in epoch ms. */
   event(index: number, timestamp: number): ProducerEvent
   /** A `POST /v1/events` body with the events `[from, from + count)`, each timed by `timeOf`. */
@@ -71,6 +74,8 @@ export function createEventFactory(phase: string, seed: number): EventFactory {
     }
   }
   return {
+    phase,
+    seed,
     event,
     batchBody(from, count, timeOf) {
       const events: ProducerEvent[] = new Array(count)
@@ -98,6 +103,27 @@ export function toBaselineRow(
     subject: event.subject,
     session: event.session,
     attrs: JSON.stringify(event.attrs),
+  }
+}
+
+/**
+ * Event times as data, so that a load generator on another thread makes the same ones:
+ * `spread` over the `days` before `now`; `recent`, within the ten minutes before `now`; `at-send`,
+ * the moment the batch is built give or take a device clock's couple of seconds.
+ */
+export type EventTimes =
+  | { readonly kind: 'spread'; readonly now: number; readonly days: number; readonly seed: number }
+  | { readonly kind: 'recent'; readonly now: number }
+  | { readonly kind: 'at-send' }
+
+export const eventTimes = (times: EventTimes): ((index: number) => number) => {
+  switch (times.kind) {
+    case 'spread':
+      return spreadOver(times.now, times.days, times.seed)
+    case 'recent':
+      return (index) => times.now - (index % 600) * 1000
+    case 'at-send':
+      return (index) => Date.now() - (index % 2000)
   }
 }
 

@@ -1,0 +1,39 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import { createLoopbackClient } from './loopbackClient.ts'
+import { createEventFactory, type EventFactory, eventTimes } from './producerEvents.ts'
+import type { BatchMessage, BatchReply } from './producerPool.ts'
+
+/** The load generator's thread: builds each batch's body and sends it (see producerPool.ts). */
+const { baseUrl, maxSockets } = workerData as { baseUrl: string; maxSockets: number }
+const client = createLoopbackClient(baseUrl, maxSockets)
+const factories = new Map<string, EventFactory>()
+const port = parentPort!
+
+port.on('message', async (message: BatchMessage) => {
+  const key = `${message.phase}:${message.seed}`
+  let events = factories.get(key)
+  if (!events) {
+    events = createEventFactory(message.phase, message.seed)
+    factories.set(key, events)
+  }
+  let reply: BatchReply
+  try {
+    const body = events.batchBody(message.from, message.count, eventTimes(message.times))
+    const answer = await client.send('POST', '/v1/events', { token: message.token, body })
+    let lastPosition = -1
+    if (answer.status >= 200 && answer.status < 300) {
+      const { results } = JSON.parse(answer.body) as { results: { position?: number }[] }
+      for (const result of results) lastPosition = Math.max(lastPosition, result.position ?? -1)
+    }
+    reply = {
+      id: message.id,
+      status: answer.status,
+      at: performance.timeOrigin + answer.at,
+      lastPosition,
+      failure: answer.status === 200 ? '' : answer.body.slice(0, 300),
+    }
+  } catch (error) {
+    reply = { id: message.id, error: error instanceof Error ? error.message : String(error) }
+  }
+  port.postMessage(reply)
+})
