@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { open } from 'lmdb'
 import { afterAll, describe, expect, it } from 'vitest'
 import { describeEventLogContract } from './contract/eventLogContract.ts'
 import { createEmbeddedEventLog } from './embeddedEventLog.ts'
@@ -73,5 +74,42 @@ describe('embedded event log', () => {
     expect(await reopened.read(0, 100)).toEqual(fromMemory)
     expect(await reopened.readStream('account-1')).toEqual(fromMemory.slice(20))
     await reopened.close()
+  })
+
+  it('reads records stored each with its own structure, as logs written before shared structures hold them', async () => {
+    const path = join(root, 'inline-structures')
+    const env = open({ path, maxDbs: 8 })
+    const legacy = env.openDB({ name: 'records' })
+    const stored = (i: number) => ({
+      s: 'source-1',
+      r: null,
+      i: `e${i}`,
+      t: 'telemetry.event',
+      d: { name: 'view', attrs: { n: i } },
+      at: 1_700_000_000_000 + i,
+    })
+    await legacy.transaction(() => {
+      for (let i = 0; i < 3; i++) legacy.putSync(i, stored(i))
+    })
+    await env.close()
+
+    const log = createEmbeddedEventLog({ path, recentRecords: 0 })
+    await log.appendEvents([
+      { stream: 'source-1', id: 'e3', type: 'telemetry.event', data: { name: 'view' } },
+    ])
+    const records = await log.read(0, 10)
+    expect(records.slice(0, 3)).toEqual(
+      [0, 1, 2].map((i) => ({
+        position: i,
+        stream: 'source-1',
+        revision: null,
+        id: `e${i}`,
+        type: 'telemetry.event',
+        data: { name: 'view', attrs: { n: i } },
+        recordedAt: 1_700_000_000_000 + i,
+      })),
+    )
+    expect(records[3]).toMatchObject({ position: 3, id: 'e3', data: { name: 'view' } })
+    await log.close()
   })
 })

