@@ -48,14 +48,24 @@ const scalarAttrs = (value: unknown): value is Record<string, string | number | 
   return true
 }
 
+const viaSchema = (value: string) => {
+  const parsed = EventTime.safeParse(value)
+  return parsed.success ? parsed.data : undefined
+}
+
 const eventTime = (value: unknown): number | undefined => {
   let ms: number
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 0) return undefined
     ms = value
   } else if (typeof value === 'string') {
-    const parsed = EventTime.safeParse(value)
-    return parsed.success ? parsed.data : undefined
+    // The form `Date#toISOString` writes (most producers send it): it is a real UTC date-time
+    // exactly when it survives the round trip. Any other form is left to the schema.
+    if (value.length === 24 && value.charCodeAt(23) === 90 /* Z */) {
+      const parsed = Date.parse(value)
+      if (Number.isFinite(parsed) && new Date(parsed).toISOString() === value) ms = parsed
+      else return viaSchema(value)
+    } else return viaSchema(value)
   } else return undefined
   return ms >= MIN_EVENT_TIME && ms <= Date.now() + MAX_FUTURE_SKEW_MS ? ms : undefined
 }
