@@ -89,9 +89,10 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
   let commits = 0
   let closed = false
   let queue: Work[] = []
+  /** A commit is due or under way: appends arriving meanwhile wait for the next one. */
   let scheduled = false
-  /** Commits whose transaction has not settled yet: close waits for them. */
-  const committing = new Set<Promise<void>>()
+  /** The commit under way, which close waits for. */
+  let committing: Promise<void> | null = null
   const waiters = new Set<{ position: number; wake: () => void }>()
   // Records appended through this instance, by position modulo the window: several projections
   // tail the same records moments after they were written, and decoding each of them again per
@@ -137,7 +138,6 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
    * write thread, so the next group can form while the disk syncs.
    */
   async function commit() {
-    scheduled = false
     const work = queue
     queue = []
     if (work.length === 0) return
@@ -219,10 +219,16 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     for (const waiter of waiters) if (waiter.position < head) waiter.wake()
   }
 
+  /**
+   * One commit at a time: appends that arrive while one is syncing share the next, so the number
+   * of fsyncs follows the disk's pace rather than the number of requests.
+   */
   function startCommit() {
-    const done = commit()
-    committing.add(done)
-    void done.finally(() => committing.delete(done))
+    committing = commit().finally(() => {
+      committing = null
+      if (queue.length > 0 && !closed) setImmediate(startCommit)
+      else scheduled = false
+    })
   }
 
   const read = async (from: number, limit: number): Promise<LogRecord[]> => {
@@ -295,9 +301,9 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     stats: () => ({ commits, head }),
     async close() {
       if (closed) return
-      if (queue.length > 0) startCommit()
       closed = true
-      await Promise.allSettled(committing)
+      await committing
+      if (queue.length > 0) await commit()
       for (const waiter of waiters) waiter.wake()
       await env.close()
     },
