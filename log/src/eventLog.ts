@@ -121,6 +121,8 @@ export interface PartitionLease extends PartitionedLogReader {
   start(): Promise<void>
   /** The partitions this member holds right now. */
   assigned(): readonly number[]
+  /** This member's id in the group (Kafka's member id) once it has joined; null before. */
+  memberId(): string | null
   /** Records at offsets `>= from` that have arrived, at most `limit`, waiting up to `waitMs` for some. */
   poll(
     partition: number,

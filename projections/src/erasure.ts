@@ -1,13 +1,22 @@
 import type { LogRecord } from '@hourglass/log'
-import { ERASURE_TYPES, PersonErased, PersonEventsErased } from '@hourglass/schemas'
+import {
+  ERASURE_TYPES,
+  PersonErased,
+  PersonEventsErased,
+  STORE_EVENT,
+  TELEMETRY_EVENT,
+} from '@hourglass/schemas'
 import { z } from 'zod'
 import type { Warehouse } from './warehouse.ts'
 
 /** An erasure read from the log: a person's rows below a position are to go. */
 export interface Erasure {
+  /** The erasure record's position (in distributed mode, in the control log). */
   readonly position: number
   readonly personId: string
-  /** Rows from log positions below this are erased. */
+  /** `person`: the person and every event of theirs, whenever it reached the log; `events`: their events so far. */
+  readonly kind: 'person' | 'events'
+  /** Rows from log positions below this are erased (in distributed mode, offsets of one partition). */
   readonly before: number
 }
 
@@ -18,10 +27,28 @@ export const toErasure = (record: LogRecord): Erasure | null => {
   const whole = PersonErased.safeParse(data)
   // Erasing the person covers every event of theirs, whenever it reached the log.
   if (whole.success)
-    return { position: record.position, personId: whole.data.personId, before: Number.MAX_SAFE_INTEGER }
+    return {
+      position: record.position,
+      personId: whole.data.personId,
+      kind: 'person',
+      before: Number.MAX_SAFE_INTEGER,
+    }
   const events = PersonEventsErased.safeParse(data)
   if (events.success)
-    return { position: record.position, personId: events.data.personId, before: record.position }
+    return {
+      position: record.position,
+      personId: events.data.personId,
+      kind: 'events',
+      before: record.position,
+    }
+  return null
+}
+
+/** The person a telemetry record names (an event's subject, a store event's person), if any. */
+export const personOf = (record: Pick<LogRecord, 'type' | 'data'>): string | null => {
+  const data = record.data as { subject?: unknown; personId?: unknown } | null
+  if (record.type === TELEMETRY_EVENT) return typeof data?.subject === 'string' ? data.subject : null
+  if (record.type === STORE_EVENT) return typeof data?.personId === 'string' ? data.personId : null
   return null
 }
 
@@ -38,18 +65,31 @@ export interface RollupSpec {
   readonly groupBy: string
 }
 
-const Touched = z.array(z.object({ scope: z.string(), hour_s: z.coerce.number() }))
-const Count = z.array(z.object({ n: z.coerce.number() }))
+/** Which scopes an erasure step may change: all of them, or those a partition owns. */
+export type ScopeFilter = ((scope: string) => boolean) | undefined
 
-/** How many raw rows an erasure removes (before it runs). */
-export async function countErased(warehouse: Warehouse, spec: RollupSpec, erasure: Erasure): Promise<number> {
+const Touched = z.array(z.object({ scope: z.string(), hour_s: z.coerce.number() }))
+const ScopeCount = z.array(z.object({ scope: z.string(), n: z.coerce.number() }))
+
+const personRows = (spec: RollupSpec) =>
+  `${spec.personColumn} = {personId:String} AND position < {before:UInt64}`
+
+/** How many raw rows an erasure removes (before it runs), in the scopes it may change. */
+export async function countErased(
+  warehouse: Warehouse,
+  spec: RollupSpec,
+  erasure: Erasure,
+  ownsScope?: ScopeFilter,
+): Promise<number> {
   const result = await warehouse.client.query({
-    query: `SELECT count() AS n FROM ${warehouse.table(spec.raw)}
-            WHERE ${spec.personColumn} = {personId:String} AND position < {before:UInt64}`,
+    query: `SELECT ${spec.scopeColumn} AS scope, count() AS n FROM ${warehouse.table(spec.raw)}
+            WHERE ${personRows(spec)} GROUP BY scope`,
     query_params: { personId: erasure.personId, before: erasure.before },
     format: 'JSONEachRow',
   })
-  return Count.parse(await result.json())[0]?.n ?? 0
+  return ScopeCount.parse(await result.json())
+    .filter((row) => !ownsScope || ownsScope(row.scope))
+    .reduce((sum, row) => sum + row.n, 0)
 }
 
 /**
@@ -57,16 +97,20 @@ export async function countErased(warehouse: Warehouse, spec: RollupSpec, erasur
  * a crash at any step be repeated: the rollup is rebuilt from raw rows that exclude the
  * person while those rows still exist, and the raw rows go last, so a retry finds the same
  * hours again. Rebuilt rows are inserted without deduplication: a retry must write them again.
+ *
+ * With `ownsScope` (a partitioned worker), only the scopes it owns are touched: the rows of
+ * other scopes are another worker's, which inserts into their hours concurrently.
  */
 export async function eraseFromRollup(
   warehouse: Warehouse,
   spec: RollupSpec,
   erasure: Erasure,
+  ownsScope?: ScopeFilter,
 ): Promise<void> {
   const { client } = warehouse
   const raw = warehouse.table(spec.raw)
   const rollup = warehouse.table(spec.rollup)
-  const person = `${spec.personColumn} = {personId:String} AND position < {before:UInt64}`
+  const person = personRows(spec)
   const params = { personId: erasure.personId, before: erasure.before }
   const touched = await client.query({
     query: `SELECT DISTINCT ${spec.scopeColumn} AS scope, toUnixTimestamp(toStartOfHour(ts)) AS hour_s
@@ -76,6 +120,7 @@ export async function eraseFromRollup(
   })
   const hoursByScope = new Map<string, number[]>()
   for (const { scope, hour_s } of Touched.parse(await touched.json())) {
+    if (ownsScope && !ownsScope(scope)) continue
     hoursByScope.set(scope, [...(hoursByScope.get(scope) ?? []), hour_s])
   }
   for (const [scope, hours] of hoursByScope) {
@@ -95,9 +140,19 @@ export async function eraseFromRollup(
       clickhouse_settings: { insert_deduplicate: 0 },
     })
   }
+  if (!ownsScope) {
+    await client.command({
+      query: `ALTER TABLE ${raw} DELETE WHERE ${person}`,
+      query_params: params,
+      clickhouse_settings: { mutations_sync: '2' },
+    })
+    return
+  }
+  const scopes = [...hoursByScope.keys()]
+  if (scopes.length === 0) return
   await client.command({
-    query: `ALTER TABLE ${raw} DELETE WHERE ${person}`,
-    query_params: params,
+    query: `ALTER TABLE ${raw} DELETE WHERE ${person} AND ${spec.scopeColumn} IN {scopes:Array(String)}`,
+    query_params: { ...params, scopes },
     clickhouse_settings: { mutations_sync: '2' },
   })
 }

@@ -72,6 +72,9 @@ export const eventsProjection: Projection = {
     }
     await context.insert(tables.eventsRaw, rows)
   },
+  async erase(erasure, context) {
+    await eraseFromRollup(context.warehouse, eventsRollup, erasure, context.ownsScope)
+  },
   async reset(warehouse) {
     for (const table of [tables.eventsRaw, tables.rollupHourly]) {
       await warehouse.client.command({ query: `TRUNCATE TABLE IF EXISTS ${warehouse.table(table)}` })

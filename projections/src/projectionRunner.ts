@@ -2,7 +2,7 @@ import type { EventLog, LogRecord } from '@hourglass/log'
 import type { Logger } from 'pino'
 import type { CheckpointStore } from './checkpointStore.ts'
 import { type Projection, projectionKey } from './projection.ts'
-import type { Warehouse } from './warehouse.ts'
+import { insertDeduplicated, type Warehouse } from './warehouse.ts'
 
 export interface ProjectionRunnerOptions {
   readonly log: EventLog
@@ -89,17 +89,12 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       insert: async (table, rows) => {
         if (rows.length === 0) return
         if (n === 0) await beforeFirstInsert?.()
-        await warehouse.client.insert({
-          table: warehouse.table(table),
-          values: rows as object[],
-          format: 'JSONEachRow',
-          clickhouse_settings: {
-            insert_deduplicate: 1,
-            insert_deduplication_token: `${key}:g${generation}:${from}-${to}:${table}:${n++}`,
-            deduplicate_blocks_in_dependent_materialized_views: 1,
-            async_insert: 0,
-          },
-        })
+        await insertDeduplicated(
+          warehouse,
+          table,
+          rows,
+          `${key}:g${generation}:${from}-${to}:${table}:${n++}`,
+        )
       },
     })
   }

@@ -1,7 +1,12 @@
 import type { LogRecord } from '@hourglass/log'
 import { STORE_EVENT, StoreEvent } from '@hourglass/schemas'
-import { countErased, eraseFromRollup, type RollupSpec, toErasure } from './erasure.ts'
-import { InvalidLogRecordError, type Projection } from './projection.ts'
+import { countErased, type Erasure, eraseFromRollup, type RollupSpec, toErasure } from './erasure.ts'
+import {
+  type BatchContext,
+  type ErasureContext,
+  InvalidLogRecordError,
+  type Projection,
+} from './projection.ts'
 import { tables } from './tables.ts'
 import type { Warehouse } from './warehouse.ts'
 
@@ -44,6 +49,19 @@ export const storeRollup: RollupSpec = {
   groupBy: 'account_id, store_id, type, hour',
 }
 
+/** The answer to an erasure request: how many store events of the person it removed. */
+const insertReport = (context: BatchContext, erasure: Erasure, events: number) =>
+  context.insert(tables.storeErasures, [{ position: erasure.position, person_id: erasure.personId, events }])
+
+/**
+ * The count goes first: a step done again after a crash keeps the first count (its report is
+ * deduplicated), then the rows go and the hours they touched are recomputed.
+ */
+async function eraseStoreEvents(erasure: Erasure, context: ErasureContext): Promise<void> {
+  await context.report(await countErased(context.warehouse, storeRollup, erasure, context.ownsScope))
+  await eraseFromRollup(context.warehouse, storeRollup, erasure, context.ownsScope)
+}
+
 /** Store events per type and hour (counts and durations), and the erasure of people's events. */
 export const storeStatsProjection: Projection = {
   name: 'store-stats',
@@ -60,15 +78,15 @@ export const storeStatsProjection: Projection = {
       // Events before the erasure must be in the table for it to remove them.
       await context.insert(tables.storeEvents, pending)
       pending = []
-      // The report goes first: its deduplication token keeps the count of the first attempt.
-      const events = await countErased(context.warehouse, storeRollup, erasure)
-      await context.insert(tables.storeErasures, [
-        { position: erasure.position, person_id: erasure.personId, events },
-      ])
-      await eraseFromRollup(context.warehouse, storeRollup, erasure)
+      await eraseStoreEvents(erasure, {
+        ...context,
+        report: (events) => insertReport(context, erasure, events),
+      })
     }
     await context.insert(tables.storeEvents, pending)
   },
+  erase: eraseStoreEvents,
+  erasureCompleted: (erasure, events, context) => insertReport(context, erasure, events),
   async reset(warehouse: Warehouse) {
     for (const table of [tables.storeEvents, tables.storeHourly, tables.storeErasures]) {
       await warehouse.client.command({ query: `TRUNCATE TABLE IF EXISTS ${warehouse.table(table)}` })

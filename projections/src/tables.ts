@@ -9,6 +9,14 @@ export const tables = {
   projectionBatches: 'projection_batches',
   /** Every (stream, id) a partitioned log's projections have counted, with its partition and offset. */
   logIds: 'log_ids',
+  /** Where each erasure falls in each partition of a partitioned log: the offsets it covers. */
+  erasureCuts: 'erasure_cuts',
+  /** Each projection's steps of an erasure in each partition: counted, then applied. */
+  erasureSteps: 'erasure_steps',
+  /** Replays of a projection over a partitioned log: each generation requested, then opened. */
+  projectionReplays: 'projection_replays',
+  /** The workers that have stopped writing a projection's earlier generation. */
+  projectionReplayAcks: 'projection_replay_acks',
   /** Event definitions as the per-user statistics projection has seen them, with their log positions. */
   eventDefinitions: 'event_definitions',
   /** Per-user statistics of defined events: a sum per user, key (attribute value) and hour. */

@@ -1,23 +1,16 @@
 import type { LogRecord } from '@hourglass/log'
-import { EventDefined, parseTelemetryEvent, statisticsAttributes, TELEMETRY_EVENT } from '@hourglass/schemas'
+import { parseTelemetryEvent, TELEMETRY_EVENT } from '@hourglass/schemas'
 import { z } from 'zod'
-import { toErasure } from './erasure.ts'
-import { InvalidLogRecordError, type Projection } from './projection.ts'
+import { type Erasure, toErasure } from './erasure.ts'
+import { type BatchContext, InvalidLogRecordError, type Projection } from './projection.ts'
 import { tables } from './tables.ts'
+import {
+  createTrackingPlans,
+  type StatisticsDefinition,
+  type TrackingPlans,
+  toStatisticsDefinition,
+} from './trackingPlans.ts'
 import type { Warehouse } from './warehouse.ts'
-
-/** What the projection keeps of an event definition. */
-interface KnownDefinition {
-  readonly accountId: string
-  readonly name: string
-  readonly eventCode: string
-  /** Attribute whose values are the keys ('' when the event has no string attribute: the name is the key). */
-  readonly keyAttr: string
-  /** Attribute whose values are summed ('' when it has no integer attribute: events are counted). */
-  readonly amountAttr: string
-  /** Log position of the definition: it applies to events after it only. */
-  readonly position: number
-}
 
 export interface UserStatRow {
   account_id: string
@@ -41,16 +34,15 @@ const DefinitionRow = z.object({
   position: z.coerce.number(),
 })
 
-/** sourceId → event name → definition. */
-type Plans = Map<string, Map<string, KnownDefinition>>
-
 /**
- * Definitions seen so far, per warehouse. Loaded once from the projection's own table (so a
- * restart knows what earlier batches defined), then kept up to date as batches are applied.
+ * Embedded mode: definitions seen so far, per warehouse. Loaded once from the projection's own
+ * table (so a restart knows what earlier batches defined), then kept up to date in memory as
+ * batches are applied — no warehouse read per batch. Distributed mode does not use it: the
+ * worker passes the definitions of the control log (`BatchContext.definitions`).
  */
-const plansByWarehouse = new WeakMap<Warehouse, Promise<Plans>>()
+const plansByWarehouse = new WeakMap<Warehouse, Promise<TrackingPlans>>()
 
-const loadPlans = (warehouse: Warehouse): Promise<Plans> => {
+const loadPlans = (warehouse: Warehouse): Promise<TrackingPlans> => {
   let plans = plansByWarehouse.get(warehouse)
   if (!plans) {
     plans = (async () => {
@@ -59,10 +51,11 @@ const loadPlans = (warehouse: Warehouse): Promise<Plans> => {
                 FROM ${warehouse.table(tables.eventDefinitions)} ORDER BY position`,
         format: 'JSONEachRow',
       })
-      const loaded: Plans = new Map()
+      const loaded = createTrackingPlans()
       for (const row of z.array(DefinitionRow).parse(await result.json())) {
-        remember(loaded, row.source_id, {
+        loaded.remember({
           accountId: row.account_id,
+          sourceId: row.source_id,
           name: row.name,
           eventCode: row.event_code,
           keyAttr: row.key_attr,
@@ -78,14 +71,10 @@ const loadPlans = (warehouse: Warehouse): Promise<Plans> => {
   return plans
 }
 
-const remember = (plans: Plans, sourceId: string, definition: KnownDefinition) => {
-  const plan = plans.get(sourceId) ?? new Map<string, KnownDefinition>()
-  // Definitions do not change: the first one recorded for a name stands.
-  if (!plan.has(definition.name)) plan.set(definition.name, definition)
-  plans.set(sourceId, plan)
-}
-
 const HOUR_MS = 3600_000
+
+/** The definition an event is counted under: one its source made at an earlier log position. */
+type DefinitionOf = (record: LogRecord, sourceId: string, name: string) => StatisticsDefinition | undefined
 
 /**
  * Per-user statistics of defined events: for each event whose name its source had defined at
@@ -96,13 +85,23 @@ const HOUR_MS = 3600_000
  * keeps the all-time sums per user and key.
  *
  * Whether a definition applies depends only on log positions, so a replay, or a batch written
- * again after a crash, gives the same rows.
+ * again after a crash, gives the same rows. In distributed mode definitions live in the
+ * control log, not among the batch's records: the worker passes those recorded before the
+ * batch's control cut (`BatchContext.definitions`), which every attempt at the batch shares.
  */
 export const userStatsProjection: Projection = {
   name: 'user-stats',
   version: 1,
-  async apply(records, { warehouse, insert }) {
-    const plans = await loadPlans(warehouse)
+  async apply(records, context) {
+    const { warehouse, insert } = context
+    const given = context.definitions
+    const plans = given ? null : await loadPlans(warehouse)
+    const definitionOf: DefinitionOf = given
+      ? (_record, sourceId, name) => given(sourceId, name)
+      : (record, sourceId, name) => {
+          const definition = plans!.find(sourceId, name)
+          return definition && definition.position < record.position ? definition : undefined
+        }
     const definitionRows: z.infer<typeof DefinitionRow>[] = []
     let stats = new Map<string, UserStatRow>()
     const flush = async () => {
@@ -111,46 +110,33 @@ export const userStatsProjection: Projection = {
     }
     for (const record of records) {
       if (record.type === TELEMETRY_EVENT) {
-        addEvent(plans, stats, record)
-      } else if (record.type === 'event.defined') {
-        const parsed = EventDefined.safeParse({ ...(record.data as object), type: record.type })
-        if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
-        const { keyAttr, amountAttr } = statisticsAttributes(parsed.data.attrs)
-        const definition: KnownDefinition = {
-          accountId: parsed.data.accountId,
-          name: parsed.data.name,
-          eventCode: parsed.data.eventCode,
-          keyAttr: keyAttr ?? '',
-          amountAttr: amountAttr ?? '',
-          position: record.position,
-        }
-        remember(plans, parsed.data.sourceId, definition)
+        addEvent(definitionOf, stats, record)
+        continue
+      }
+      const definition = plans ? toStatisticsDefinition(record) : null
+      if (definition) {
+        plans!.remember(definition)
         definitionRows.push({
           account_id: definition.accountId,
-          source_id: parsed.data.sourceId,
+          source_id: definition.sourceId,
           name: definition.name,
           event_code: definition.eventCode,
           key_attr: definition.keyAttr,
           amount_attr: definition.amountAttr,
           position: definition.position,
         })
-      } else {
-        const erasure = toErasure(record)
-        if (!erasure) continue
-        // An erased person leaves every answer: what is summed so far goes in, then their rows go.
-        await flush()
-        for (const table of [tables.userStatsHourly, tables.userStatsTotal]) {
-          await warehouse.client.command({
-            query: `ALTER TABLE ${warehouse.table(table)} DELETE WHERE subject = {personId:String}`,
-            query_params: { personId: erasure.personId },
-            clickhouse_settings: { mutations_sync: '2' },
-          })
-        }
+        continue
       }
+      const erasure = toErasure(record)
+      if (!erasure) continue
+      // An erased person leaves every answer: what is summed so far goes in, then their rows go.
+      await flush()
+      await eraseUserStats(erasure, context)
     }
     await insert(tables.eventDefinitions, definitionRows)
     await flush()
   },
+  erase: eraseUserStats,
   async reset(warehouse) {
     plansByWarehouse.delete(warehouse)
     for (const table of [tables.eventDefinitions, tables.userStatsHourly, tables.userStatsTotal]) {
@@ -159,12 +145,40 @@ export const userStatsProjection: Projection = {
   },
 }
 
+const SourceRow = z.array(z.object({ source_id: z.string() }))
+
+/** Deletes the person's statistics (the hourly sums carry no positions: all of them), in the sources the context owns. */
+async function eraseUserStats(erasure: Erasure, context: BatchContext): Promise<void> {
+  const { warehouse, ownsScope } = context
+  let sources: string[] | null = null
+  if (ownsScope) {
+    const result = await warehouse.client.query({
+      query: `SELECT DISTINCT source_id FROM ${warehouse.table(tables.userStatsHourly)}
+              WHERE subject = {personId:String}`,
+      query_params: { personId: erasure.personId },
+      format: 'JSONEachRow',
+    })
+    sources = SourceRow.parse(await result.json())
+      .map((row) => row.source_id)
+      .filter(ownsScope)
+    if (sources.length === 0) return
+  }
+  for (const table of [tables.userStatsHourly, tables.userStatsTotal]) {
+    await warehouse.client.command({
+      query: `ALTER TABLE ${warehouse.table(table)} DELETE WHERE subject = {personId:String}
+              ${sources ? 'AND source_id IN {sources:Array(String)}' : ''}`,
+      query_params: { personId: erasure.personId, ...(sources ? { sources } : {}) },
+      clickhouse_settings: { mutations_sync: '2' },
+    })
+  }
+}
+
 /** Adds an event to the batch's sums when its source defined its name before it. */
-function addEvent(plans: Plans, stats: Map<string, UserStatRow>, record: LogRecord) {
+function addEvent(definitionOf: DefinitionOf, stats: Map<string, UserStatRow>, record: LogRecord) {
   const data = record.data as { sourceId?: unknown; name?: unknown }
   if (typeof data.sourceId !== 'string' || typeof data.name !== 'string') return
-  const definition = plans.get(data.sourceId)?.get(data.name)
-  if (!definition || definition.position >= record.position) return
+  const definition = definitionOf(record, data.sourceId, data.name)
+  if (!definition) return
   const parsed = parseTelemetryEvent(record.data)
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
   const event = parsed.data

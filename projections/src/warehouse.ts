@@ -9,6 +9,11 @@ export interface WarehouseConfig {
   readonly embeddedPath?: string | undefined
   /** Database holding Hourglass's tables. */
   readonly database: string
+  /**
+   * Creates the database when missing (the default). A process that only reads a server's
+   * tables sets false: it then starts, and does its other work, while the server is away.
+   */
+  readonly createDatabase?: boolean
 }
 
 export interface Warehouse {
@@ -65,11 +70,37 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
     }) as unknown as ClientConnection
     client = createClient({ connection, clickhouse_settings: REQUEST_DEFAULTS })
   }
-  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` })
+  if (config.createDatabase !== false) {
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` })
+  }
   return {
     client,
     database: config.database,
     table: (name) => `${config.database}.${name}`,
     close: () => client.close(),
   }
+}
+
+/**
+ * Inserts rows under a deduplication token: the same token again (a batch written again after a
+ * crash) leaves the table, and the materialized views fed from it, as if written once.
+ */
+export async function insertDeduplicated(
+  warehouse: Warehouse,
+  table: string,
+  rows: readonly object[],
+  token: string,
+): Promise<void> {
+  if (rows.length === 0) return
+  await warehouse.client.insert({
+    table: warehouse.table(table),
+    values: rows as object[],
+    format: 'JSONEachRow',
+    clickhouse_settings: {
+      insert_deduplicate: 1,
+      insert_deduplication_token: token,
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      async_insert: 0,
+    },
+  })
 }

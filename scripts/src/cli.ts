@@ -3,6 +3,7 @@ import { SingleBar } from 'cli-progress'
 import { pino } from 'pino'
 import type { AdminStatus } from './adminRoutes.ts'
 import { ConfigError, type EmbeddedConfig, loadEmbeddedConfig } from './config.ts'
+import { replayDistributed } from './distributed/distributedReplay.ts'
 import { distributedCommands, isDistributedCommand, runService } from './distributed/serviceMain.ts'
 import { openEmbeddedStorage, projections, startEmbedded } from './embeddedRuntime.ts'
 import { createOperatorClient, NotRunningError } from './operatorClient.ts'
@@ -13,6 +14,9 @@ Usage:
   hourglass start                  run ingest, projections and query on one port (embedded mode)
   hourglass status                 log head, and each projection's checkpoint and lag
   hourglass replay <projection>    rebuild a projection from position 0 (projections: ${projections.map((p) => p.name).join(', ')})
+  hourglass replay --distributed <projection>
+                                   distributed mode: rebuild it through the running \`hourglass project\`
+                                   workers, from offset 0 of every partition (their KAFKA_* and CLICKHOUSE_*)
 
 Configuration comes from environment variables: PORT (8080), HOST (127.0.0.1),
 HOURGLASS_DATA_DIR (./data), CLICKHOUSE_URL (unset: ClickHouse in-process), LOG_LEVEL (info).
@@ -142,14 +146,42 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
   )
 }
 
+/** Distributed mode: the workers rebuild the projection; this asks them to and follows them. */
+async function replayThroughWorkers(projection: string | undefined, env: Record<string, string | undefined>) {
+  const logger = pino({ level: env.LOG_LEVEL ?? 'warn' }, pino.destination(2))
+  const bar = progressBar(projection ?? '')
+  const started = Date.now()
+  let waitingSaid = -1
+  let barStarted = false
+  const result = await replayDistributed(projection ?? '', env, logger, {
+    onWaiting: ({ acknowledged, members }) => {
+      if (acknowledged === members || acknowledged === waitingSaid) return
+      waitingSaid = acknowledged
+      out(`waiting for the workers to stop ${projection}: ${acknowledged}/${members}`)
+    },
+    onProgress: ({ committed, target }) => {
+      if (!barStarted) bar.start(target)
+      barStarted = true
+      bar.update(committed, target)
+    },
+  })
+  bar.stop()
+  const seconds = (Date.now() - started) / 1000
+  out(
+    `replayed ${projection} (generation ${result.generation}): ${result.committed}/${result.target} records ` +
+      `in ${seconds.toFixed(1)} s (${Math.round(result.committed / Math.max(seconds, 0.001))} records/s)`,
+  )
+}
+
 async function main() {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' } },
+    options: { help: { type: 'boolean', short: 'h' }, distributed: { type: 'boolean' } },
   })
   const [command, ...rest] = positionals
   if (values.help || !command || command === 'help') return out(USAGE)
   if (isDistributedCommand(command)) return runService(command, process.env)
+  if (command === 'replay' && values.distributed) return replayThroughWorkers(rest[0], process.env)
   const config = loadEmbeddedConfig(process.env)
   switch (command) {
     case 'start':

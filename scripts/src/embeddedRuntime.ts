@@ -2,11 +2,9 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
   createControlPlane,
-  createMemberTokens,
   createPersonKeyStore,
-  createStoreAccess,
   createStoreRegistry,
-  createUserTokens,
+  shredErasedPeople,
 } from '@hourglass/ingest'
 import { createEmbeddedEventLog, type EmbeddedEventLog } from '@hourglass/log'
 import {
@@ -20,12 +18,13 @@ import {
   type ProjectionRunner,
   receiptsProjection,
   storeStatsProjection,
-  tables,
   userStatsProjection,
   type Warehouse,
 } from '@hourglass/projections'
+import { erasureReportQuery, runQuery } from '@hourglass/query'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { createApiTokens } from './apiRoutes.ts'
 import { buildApp } from './app.ts'
 import type { EmbeddedConfig } from './config.ts'
 import { localSecret } from './localSecrets.ts'
@@ -105,25 +104,16 @@ export async function startEmbedded(
     const keys = createPersonKeyStore({
       path: join(resolve(config.dataDir), 'keys'),
       masterKey: Buffer.from(config.masterKey ?? localSecret(config.dataDir, 'master-key'), 'base64url'),
-    })
-    const registry = createStoreRegistry({
-      log: storage.log,
-      keys,
       indexKey: Buffer.from(localSecret(config.dataDir, 'email-index-key'), 'base64url'),
     })
+    await shredErasedPeople(storage.log, keys)
+    const registry = createStoreRegistry({ log: storage.log, keys })
     await registry.start()
     const storeStats = storage.runners.get(storeStatsProjection.name)!
-    const userTokens = createUserTokens({
+    const { userTokens, memberTokens, access } = createApiTokens({
       secret: jwtSecret,
-      issuer: 'hourglass',
-      audience: 'hourglass',
       ttlSeconds: config.tokenTtlSeconds,
-    })
-    const memberTokens = createMemberTokens({
-      secret: jwtSecret,
-      issuer: 'hourglass',
-      audience: 'hourglass',
-      ttlSeconds: config.tokenTtlSeconds,
+      stores: registry,
     })
     const app = await buildApp(
       { logger, logRequests: config.logRequests },
@@ -136,16 +126,22 @@ export async function startEmbedded(
         runners: storage.runners,
         adminToken: localSecret(config.dataDir, 'admin-token'),
         registry,
-        access: createStoreAccess({ secret: jwtSecret, issuer: 'hourglass', registry }),
-        erasureReport: async (position) => {
-          await storeStats.caughtUpTo(position + 1)
-          const result = await storage.warehouse.client.query({
-            query: `SELECT events FROM ${storage.warehouse.table(tables.storeErasures)} WHERE position = {position:UInt64}`,
-            query_params: { position },
-            format: 'JSONEachRow',
-          })
-          const [row] = (await result.json()) as { events: string | number }[]
-          return Number(row?.events ?? 0)
+        access,
+        // The projection runs in this process: the answer waits until it has applied the erasure.
+        erasureReport: async (erasure) => {
+          await storeStats.caughtUpTo(erasure.position + 1)
+          const [row] = await runQuery(storage.warehouse, erasureReportQuery, erasure)
+          return row?.events ?? 0
+        },
+        projectionProgress: () => Promise.all([...storage.runners.values()].map((runner) => runner.status())),
+        awaitProjected: async (projection, timeoutMs) => {
+          const runner = storage.runners.get(projection)
+          if (!runner) return false
+          const head = await storage.log.head()
+          const [caughtUp] = await Promise.allSettled([
+            runner.caughtUpTo(head, AbortSignal.timeout(timeoutMs)),
+          ])
+          return caughtUp.status === 'fulfilled'
         },
       },
     )

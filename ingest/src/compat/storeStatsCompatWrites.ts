@@ -137,14 +137,17 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       schema: {
         tags,
         summary: 'Erase a user: their personal fields become unreadable and their events are removed',
+        description:
+          'The personal fields are unreadable at once (their key is destroyed). The answer waits for the events ' +
+          'to leave the statistics; distributed mode bounds that wait, so they may follow shortly after it.',
         params: z.object({ user_id: z.uuid({ error: 'must be a user id' }) }),
         response: { 200: Message },
       },
     },
     async (request) => {
       const store = await deps.access.authenticate(request)
-      const position = await deps.registry.erase(store.storeId, request.params.user_id)
-      await deps.erasureReport(position)
+      const personId = request.params.user_id
+      await deps.erasureReport({ position: await deps.registry.erase(store.storeId, personId), personId })
       return { message: 'User successfully deleted' }
     },
   )
@@ -199,14 +202,19 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       schema: {
         tags,
         summary: "Erase a user's events recorded so far",
+        description:
+          '200 with the number of events deleted; 202 when the projections had not removed them within the wait ' +
+          '(distributed mode bounds it): the erasure is recorded and the events follow shortly.',
         params: z.object({ user_id: z.uuid({ error: 'must be a user id' }) }),
-        response: { 200: Message },
+        response: { 200: Message, 202: Message },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const store = await deps.access.authenticate(request)
-      const position = await deps.registry.eraseEvents(store.storeId, request.params.user_id)
-      const erased = await deps.erasureReport(position)
+      const personId = request.params.user_id
+      const position = await deps.registry.eraseEvents(store.storeId, personId)
+      const erased = await deps.erasureReport({ position, personId })
+      if (erased === null) return reply.code(202).send({ message: 'The events are being deleted' })
       return { message: `${erased} events were deleted` }
     },
   )

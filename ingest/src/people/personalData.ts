@@ -35,40 +35,67 @@ export const emailIndexOf = (indexKey: Buffer, storeId: string, email: string) =
   createHmac('sha256', indexKey).update(`${storeId}\n${email.trim().toLowerCase()}`).digest('hex')
 
 /**
- * The per-person keys. Unlike the log, this store is mutable: destroying a key is what
- * makes a person's sealed fields unreadable everywhere the log has been copied to.
- * Keys are kept wrapped (AES-256-GCM) under a master key.
+ * The keys of personal data: a key per person, and the key of the e-mail index. Unlike the
+ * log, this store is mutable: destroying a person's key is what makes their sealed fields
+ * unreadable everywhere the log has been copied to. Embedded mode keeps it in the process
+ * (`createPersonKeyStore`); distributed mode keeps it in the control service, and ingest
+ * processes reach it over HTTP (`createHttpPersonKeyStore`), so every process sees one set of
+ * keys and an erasure destroys the only copy.
  */
 export interface PersonKeyStore {
-  create(personId: string): Buffer
-  get(personId: string): Buffer | null
-  destroy(personId: string): void
-  has(personId: string): boolean
+  /** A new random key for a person who has none. */
+  create(personId: string): Promise<Buffer>
+  /** The person's key; null once destroyed (or never made). */
+  get(personId: string): Promise<Buffer | null>
+  /** Destroys the person's key, if it exists. */
+  destroy(personId: string): Promise<void>
+  /** The keyed hash of a store's e-mail address: equal for equal addresses, useless without the key. */
+  emailIndex(storeId: string, email: string): Promise<string>
   close(): Promise<void>
 }
 
-export function createPersonKeyStore(options: { path: string; masterKey: Buffer }): PersonKeyStore {
+/** The person already has a key: a key is never replaced, which would lose what is sealed under it. */
+export class PersonKeyExistsError extends Error {
+  readonly code = 'PERSON_KEY_EXISTS'
+  readonly retryable = false
+  constructor() {
+    super('this person already has a key')
+  }
+}
+
+/** Per-person keys in LMDB, each wrapped (AES-256-GCM) under the master key. */
+export function createPersonKeyStore(options: {
+  path: string
+  masterKey: Buffer
+  indexKey: Buffer
+}): PersonKeyStore {
   if (options.masterKey.length !== 32) throw new Error('the master key must be 32 bytes')
   mkdirSync(options.path, { recursive: true })
   const env: RootDatabase = open({ path: options.path, noSync: false, overlappingSync: false, maxDbs: 2 })
   const keys: Database<string, string> = env.openDB({ name: 'person-keys', encoding: 'string' })
   return {
-    create(personId) {
+    async create(personId) {
       const key = randomBytes(32)
-      keys.putSync(personId, sealBytes(options.masterKey, `key:${personId}`, key))
+      const wrapped = sealBytes(options.masterKey, `key:${personId}`, key)
+      const created = env.transactionSync(() => {
+        if (keys.doesExist(personId)) return false
+        keys.putSync(personId, wrapped)
+        return true
+      })
+      if (!created) throw new PersonKeyExistsError()
       return key
     },
-    get(personId) {
+    async get(personId) {
       const wrapped = keys.get(personId)
       return wrapped === undefined ? null : openBytes(options.masterKey, `key:${personId}`, wrapped)
     },
-    has: (personId) => keys.get(personId) !== undefined,
     // LMDB may keep the freed page's bytes until it reuses the page; they are the key wrapped
     // under the master key, which is why the docs say to rotate the master key after erasures
     // when disks may be imaged.
-    destroy(personId) {
+    async destroy(personId) {
       keys.removeSync(personId)
     },
+    emailIndex: async (storeId, email) => emailIndexOf(options.indexKey, storeId, email),
     close: () => env.close(),
   }
 }

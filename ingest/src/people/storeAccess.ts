@@ -18,7 +18,7 @@ export interface StoreAccess {
 export function createStoreAccess(options: {
   secret: Uint8Array
   issuer: string
-  registry: StoreRegistry
+  registry: Pick<StoreRegistry, 'store'>
 }): StoreAccess {
   const audience = 'hourglass-store'
   return {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { EventLog, LogRecord } from '@hourglass/log'
 import { errors, PeopleEvent, type PersonalFields, peopleStreams, SourceCreated } from '@hourglass/schemas'
-import { emailIndexOf, openPersonalFields, type PersonKeyStore, sealPersonalFields } from './personalData.ts'
+import { openPersonalFields, type PersonKeyStore, sealPersonalFields } from './personalData.ts'
 
 export interface Store {
   readonly storeId: string
@@ -46,14 +46,11 @@ const MAX_ATTEMPTS = 8
 
 /**
  * Stores and the people they know. State is a fold of control-plane records; personal
- * fields stay sealed in it and are opened only to answer a request.
+ * fields stay sealed in it and are opened only to answer a request, with the person's key
+ * from the key store (never cached here: an erasure in another process must count at once).
  */
-export function createStoreRegistry(options: {
-  log: EventLog
-  keys: PersonKeyStore
-  indexKey: Buffer
-}): StoreRegistry {
-  const { log, keys, indexKey } = options
+export function createStoreRegistry(options: { log: EventLog; keys: PersonKeyStore }): StoreRegistry {
+  const { log, keys } = options
   const stores = new Map<
     string,
     { accountId: string; name: string; number: number; isActive: boolean; revision: number | null }
@@ -102,8 +99,7 @@ export function createStoreRegistry(options: {
         if (!person) break
         person.erased = true
         if (byEmail.get(person.emailIndex) === person.personId) byEmail.delete(person.emailIndex)
-        // A key outliving its erasure (a crash between the two) is destroyed on the next fold.
-        keys.destroy(person.personId)
+        // A key that outlived its erasure (a crash between the two) goes with shredErasedPeople.
         break
       }
       case 'person.events-erased':
@@ -127,6 +123,17 @@ export function createStoreRegistry(options: {
     return refreshing
   }
 
+  /**
+   * Reads every record appended before this call, also by other processes (distributed mode has
+   * one ingest process per machine, and a store's token or a person's id is used on any of them).
+   * A refresh already under way may have asked before those records were appended: wait for it,
+   * then read again. Its failure is its caller's to report; ours comes from our own refresh.
+   */
+  const catchUp = async () => {
+    if (refreshing) await refreshing.catch(() => undefined)
+    return refresh()
+  }
+
   const toStore = (storeId: string): Store | null => {
     const s = stores.get(storeId)
     return s
@@ -134,9 +141,9 @@ export function createStoreRegistry(options: {
       : null
   }
 
-  const open = (state: PersonState): Person | null => {
+  const open = async (state: PersonState): Promise<Person | null> => {
     if (state.erased) return null
-    const key = keys.get(state.personId)
+    const key = await keys.get(state.personId)
     if (!key) return null
     return {
       personId: state.personId,
@@ -145,12 +152,10 @@ export function createStoreRegistry(options: {
     }
   }
 
+  /** The person as of now: an update or erasure made through another process counts at once. */
   const livePerson = async (storeId: string, personId: string) => {
-    let state = people.get(personId)
-    if (!state) {
-      await refresh()
-      state = people.get(personId)
-    }
+    await catchUp()
+    const state = people.get(personId)
     return state && !state.erased && state.storeId === storeId ? state : null
   }
 
@@ -173,24 +178,25 @@ export function createStoreRegistry(options: {
     throw errors.unavailable('the people directory of this store is too busy; retry')
   }
 
-  const emailTaken = (storeId: string, email: string, except?: string) => {
-    const owner = byEmail.get(emailIndexOf(indexKey, storeId, email))
+  const emailTaken = (emailIndex: string, except?: string) => {
+    const owner = byEmail.get(emailIndex)
     return owner !== undefined && owner !== except
   }
 
   return {
     start: refresh,
+    // As of now: a store switched off through another process is refused at once.
     async store(storeId) {
-      if (!stores.has(storeId)) await refresh()
+      await catchUp()
       return toStore(storeId)
     },
     async storeByNumber(number) {
-      if (!storeNumbers.has(number)) await refresh()
+      await catchUp()
       const storeId = storeNumbers.get(number)
       return storeId ? toStore(storeId) : null
     },
     async storesOf(accountId) {
-      await refresh()
+      await catchUp()
       return [...stores.keys()]
         .map((id) => toStore(id)!)
         .filter((s) => s.accountId === accountId)
@@ -210,10 +216,11 @@ export function createStoreRegistry(options: {
     },
     async register(store, fields) {
       const personId = randomUUID()
-      const key = keys.create(personId)
+      const emailIndex = await keys.emailIndex(store.storeId, fields.email)
+      const key = await keys.create(personId)
       try {
         await appendToDirectory(store.storeId, () => {
-          if (emailTaken(store.storeId, fields.email)) {
+          if (emailTaken(emailIndex)) {
             throw errors.conflict('this store already has a person with this e-mail address')
           }
           return {
@@ -222,21 +229,21 @@ export function createStoreRegistry(options: {
               personId,
               storeId: store.storeId,
               accountId: store.accountId,
-              emailIndex: emailIndexOf(indexKey, store.storeId, fields.email),
+              emailIndex,
               sealed: sealPersonalFields(key, personId, fields),
               at: Date.now(),
             },
           }
         })
       } catch (error) {
-        keys.destroy(personId)
+        await keys.destroy(personId)
         throw error
       }
       return { personId, storeId: store.storeId, ...fields }
     },
     async findByEmail(storeId, email) {
-      await refresh()
-      const personId = byEmail.get(emailIndexOf(indexKey, storeId, email))
+      const [emailIndex] = await Promise.all([keys.emailIndex(storeId, email), catchUp()])
+      const personId = byEmail.get(emailIndex)
       const state = personId ? people.get(personId) : undefined
       return state && state.storeId === storeId ? open(state) : null
     },
@@ -246,18 +253,19 @@ export function createStoreRegistry(options: {
     },
     async update(storeId, personId, fields) {
       const state = await livePerson(storeId, personId)
-      const key = state && keys.get(personId)
+      const key = state && (await keys.get(personId))
       if (!state || !key) throw errors.notFound('the person')
+      const emailIndex = await keys.emailIndex(storeId, fields.email)
       await appendToDirectory(storeId, () => {
         if (state.erased) throw errors.notFound('the person')
-        if (emailTaken(storeId, fields.email, personId)) {
+        if (emailTaken(emailIndex, personId)) {
           throw errors.conflict('this store already has a person with this e-mail address')
         }
         return {
           type: 'person.updated',
           data: {
             personId,
-            emailIndex: emailIndexOf(indexKey, storeId, fields.email),
+            emailIndex,
             sealed: sealPersonalFields(key, personId, fields),
             at: Date.now(),
           },
@@ -272,7 +280,7 @@ export function createStoreRegistry(options: {
         if (state.erased) throw errors.notFound('the person')
         return { type: 'person.erased', data: { personId, storeId, at: Date.now() } }
       })
-      keys.destroy(personId)
+      await keys.destroy(personId)
       return position
     },
     async eraseEvents(storeId, personId) {

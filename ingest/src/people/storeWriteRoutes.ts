@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { EventLog } from '@hourglass/log'
 import { EventTime, errors, STORE_EVENT, type StoreEvent, telemetryStream } from '@hourglass/schemas'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { ControlPlane } from '../controlPlane.ts'
@@ -16,8 +16,18 @@ export interface StoreWriteDeps {
   readonly userTokens: UserTokens
   readonly registry: StoreRegistry
   readonly access: StoreAccess
-  /** How many events the erasure at this log position removed, once projections applied it. */
-  erasureReport(position: number): Promise<number>
+  /**
+   * How many events the erasure at this log position removed, once the store-statistics
+   * projection has applied it; null when it had not within the wait the deployment allows
+   * (distributed mode: the projection workers run apart, and a wait is bounded).
+   */
+  erasureReport(erasure: ErasureRecorded): Promise<number | null>
+}
+
+/** An erasure as the log holds it: its position, and whose it is. */
+export interface ErasureRecorded {
+  readonly position: number
+  readonly personId: string
 }
 
 export const PersonFieldsBody = z.strictObject({
@@ -246,7 +256,15 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
     },
   )
 
-  const ErasureView = z.object({ erasedEvents: z.number() })
+  const ErasureView = z.object({ erasedEvents: z.number().nullable() })
+  const ERASURE_ANSWER =
+    'Answers 200 with the number of events erased once the projections have removed them and recomputed every ' +
+    'hour they touched; or 202 with `erasedEvents: null` when they had not yet within the wait (distributed ' +
+    'mode bounds it): the erasure is recorded and the key destroyed, and the events follow shortly.'
+  const erasureAnswer = async (reply: FastifyReply, erasure: ErasureRecorded) => {
+    const erasedEvents = await deps.erasureReport(erasure)
+    return reply.code(erasedEvents === null ? 202 : 200).send({ erasedEvents })
+  }
 
   app.delete(
     '/v1/people/:id',
@@ -254,17 +272,15 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       schema: {
         tags: peopleTags,
         summary: 'Erase a person and all their events',
-        description:
-          'Appends an erasure to the log and destroys the key of the personal fields. Answers once projections ' +
-          'have removed the events and recomputed every hour they touched, with the number of events erased.',
+        description: `Appends an erasure to the log and destroys the key of the personal fields. ${ERASURE_ANSWER}`,
         params: PersonParams,
-        response: { 200: ErasureView },
+        response: { 200: ErasureView, 202: ErasureView },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const store = await deps.access.authenticate(request)
-      const position = await deps.registry.erase(store.storeId, request.params.id)
-      return { erasedEvents: await deps.erasureReport(position) }
+      const personId = request.params.id
+      return erasureAnswer(reply, { position: await deps.registry.erase(store.storeId, personId), personId })
     },
   )
 
@@ -274,14 +290,16 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       schema: {
         tags: peopleTags,
         summary: "Erase a person's events recorded so far (the person stays)",
+        description: ERASURE_ANSWER,
         params: PersonParams,
-        response: { 200: ErasureView },
+        response: { 200: ErasureView, 202: ErasureView },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const store = await deps.access.authenticate(request)
-      const position = await deps.registry.eraseEvents(store.storeId, request.params.id)
-      return { erasedEvents: await deps.erasureReport(position) }
+      const personId = request.params.id
+      const position = await deps.registry.eraseEvents(store.storeId, personId)
+      return erasureAnswer(reply, { position, personId })
     },
   )
 

@@ -43,6 +43,13 @@ export interface KafkaEventLog extends EventLog, PartitionedLogReader {
   lease(options: { groupId: string; sessionTimeoutMs?: number; maxBuffered?: number }): PartitionLease
   /** Sends made so far: concurrent appends share one, as the embedded log shares a commit. */
   stats(): { sends: number }
+  /**
+   * Per partition, the first offset the broker still holds (above 0 once retention has
+   * deleted records): a rebuild from offset 0 needs every one of them to be 0.
+   */
+  partitionStarts(): Promise<number[]>
+  /** The member ids of a consumer group's live members (none when the group is empty or unknown). */
+  groupMembers(groupId: string): Promise<string[]>
 }
 
 interface Pending {
@@ -110,6 +117,9 @@ export async function openKafkaEventLog(options: KafkaEventLogOptions): Promise<
           topic,
           numPartitions: options.partitions ?? 1,
           replicationFactor: options.replicationFactor ?? 1,
+          // The log is the source of truth: a replay reads every partition from offset 0, so
+          // records are kept for good (an existing topic keeps its own setting).
+          configEntries: [{ name: 'retention.ms', value: '-1' }],
         },
       ],
     })
@@ -212,16 +222,17 @@ export async function openKafkaEventLog(options: KafkaEventLogOptions): Promise<
     }
   }
 
-  const partitionHeads = async () => {
+  const watermarks = async (which: 'low' | 'high') => {
     try {
       const offsets = await withTimeout(admin.fetchTopicOffsets(topic), appendTimeoutMs, 'reading offsets')
-      const heads = new Array<number>(partitions).fill(0)
-      for (const entry of offsets) heads[entry.partition] = Number(entry.high)
-      return heads
+      const marks = new Array<number>(partitions).fill(0)
+      for (const entry of offsets) marks[entry.partition] = Number(entry[which])
+      return marks
     } catch (error) {
       throw unavailable('reading offsets', error)
     }
   }
+  const partitionHeads = () => watermarks('high')
 
   let reader: PartitionLease | null = null
   const ownReader = () => {
@@ -271,6 +282,19 @@ export async function openKafkaEventLog(options: KafkaEventLogOptions): Promise<
     readPartition: (partition, from, limit) => ownReader().readPartition(partition, from, limit),
     lease,
     stats: () => ({ sends }),
+    partitionStarts: () => watermarks('low'),
+    async groupMembers(groupId) {
+      try {
+        const described = await withTimeout(
+          admin.describeGroups([groupId]),
+          appendTimeoutMs,
+          'describing the consumer group',
+        )
+        return (described.groups[0]?.members ?? []).map((member) => member.memberId)
+      } catch (error) {
+        throw unavailable('describing the consumer group', error)
+      }
+    },
     appendEvents(records) {
       if (closed) return Promise.reject(new LogClosedError())
       if (records.length === 0) return Promise.resolve([])

@@ -63,6 +63,7 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
   })
   const buffers = new Map<number, Buffer>()
   let assigned: number[] = []
+  let memberId: string | null = null
   let joined: () => void = () => {}
   const firstJoin = new Promise<void>((resolve) => {
     joined = resolve
@@ -76,6 +77,7 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
 
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     assigned = [...(event.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b)
+    memberId = event.payload.memberId
     for (const partition of [...buffers.keys()]) if (!assigned.includes(partition)) buffers.delete(partition)
     // A partition paused before it was taken away must not stay paused when it comes back.
     if (assigned.length > 0)
@@ -215,6 +217,7 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
     topic,
     start,
     assigned: () => assigned,
+    memberId: () => memberId,
     poll,
     readPartition,
     partitionCount: async () => (await options.partitionHeads()).length,

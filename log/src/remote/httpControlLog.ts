@@ -11,12 +11,40 @@ import {
 /** The control-plane half of the event log: streams with expected revisions, and their records in order. */
 export type ControlLog = Pick<EventLog, 'appendToStream' | 'readStream' | 'readControl' | 'close'>
 
-export interface HttpControlLogOptions {
+export interface ControlServiceOptions {
   /** The control service, e.g. http://127.0.0.1:8090. */
   readonly url: string
   /** Shared secret of the services (HOURGLASS_CONTROL_TOKEN): the records hold password and token hashes. */
   readonly token: string
   readonly timeoutMs?: number
+}
+
+export type HttpControlLogOptions = ControlServiceOptions
+
+/**
+ * One request to the control service with the services' token. Resolves with its answer,
+ * whatever the status; a service that does not answer in time is unavailable (retry later).
+ */
+export async function requestControlService(
+  options: ControlServiceOptions,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<Response> {
+  const base = options.url.replace(/\/$/, '')
+  try {
+    return await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${options.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
+    })
+  } catch (error) {
+    throw new LogUnavailableError(`the control service at ${base} did not answer`, { cause: error })
+  }
 }
 
 /**
@@ -25,23 +53,8 @@ export interface HttpControlLogOptions {
  * single writer, so an expected-revision append is as atomic as in embedded mode.
  */
 export function createHttpControlLog(options: HttpControlLogOptions): ControlLog {
-  const base = options.url.replace(/\/$/, '')
-  const timeoutMs = options.timeoutMs ?? 5_000
   const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
-    let response: Response
-    try {
-      response = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${options.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
-      })
-    } catch (error) {
-      throw new LogUnavailableError(`the control service at ${base} did not answer`, { cause: error })
-    }
+    const response = await requestControlService(options, method, path, body)
     if (!response.ok) {
       throw new LogUnavailableError(
         `the control service answered ${response.status}: ${await response.text()}`,

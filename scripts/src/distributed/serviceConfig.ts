@@ -21,6 +21,13 @@ const Brokers = z
   })
 const Secret = (what: string) =>
   z.string({ error: `is required: ${what}` }).min(32, { error: `must be at least 32 characters (${what})` })
+/** 32 random bytes in base64url, e.g. from `node -e "console.log(crypto.randomBytes(32).toString('base64url'))"`. */
+const Key = (what: string) =>
+  z
+    .string({ error: `is required: ${what} (32 random bytes in base64url)` })
+    .refine((value) => Buffer.from(value, 'base64url').length === 32, {
+      error: `must be 32 random bytes in base64url (${what})`,
+    })
 const HttpUrl = (example: string) =>
   z.url({ protocol: /^https?$/, error: `must be an http(s) URL such as ${example}` })
 const Database = z
@@ -71,27 +78,38 @@ export const serviceSchemas = {
     PORT: Port(8090),
     HOURGLASS_DATA_DIR: z.string().min(1).default('./data'),
     HOURGLASS_CONTROL_TOKEN: control.HOURGLASS_CONTROL_TOKEN,
+    /** Wraps the per-person keys of personal data, which the control service keeps for every process. */
+    HOURGLASS_MASTER_KEY: Key('wraps the per-person keys of personal data'),
+    /** Keys the hash that finds a person by e-mail address without keeping the address. */
+    HOURGLASS_EMAIL_INDEX_KEY: Key('keys the index of e-mail addresses'),
   }),
   ingest: z.object({
     ...common,
     ...kafka,
     ...control,
     ...accounts,
+    // Read only: the erasure reports of the projection workers.
+    ...clickhouse,
     PORT: Port(8080),
     /** Longest wait for Kafka to acknowledge an append before the producer gets 503. */
     HOURGLASS_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
+    /** Longest wait of an erasure for the workers to report it before it answers 202 (pending). */
+    HOURGLASS_ERASURE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
   }),
   project: z.object({
     ...common,
     ...kafka,
     ...clickhouse,
+    // Event definitions and erasures, which the projections apply, are control-plane records.
+    ...control,
     PORT: Port(9464),
     KAFKA_GROUP_ID: z.string().min(1).default('hourglass-projections'),
     HOURGLASS_PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(10_000),
     /** How long a silent worker keeps its partitions (Kafka's minimum is 6 s). */
     HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
   }),
-  query: z.object({ ...common, ...control, ...clickhouse, ...accounts, PORT: Port(8081) }),
+  // Kafka: the partitions' heads, for the dashboard's lag and for reads that wait for their writes.
+  query: z.object({ ...common, ...control, ...clickhouse, ...accounts, ...kafka, PORT: Port(8081) }),
 } as const
 
 export type ServiceName = keyof typeof serviceSchemas

@@ -13,8 +13,8 @@ export const distributedCommands = `
 Distributed mode (each a separate process, configured by environment variables; see deploy/):
   hourglass ingest                 the write API; events to Kafka (KAFKA_BROKERS)
   hourglass project                a projection worker of the consumer group (KAFKA_BROKERS, CLICKHOUSE_URL)
-  hourglass query                  the read API (CLICKHOUSE_URL)
-  hourglass control                accounts, sources and tokens for the other services (one process)
+  hourglass query                  the read API and the dashboard (CLICKHOUSE_URL)
+  hourglass control                accounts, sources, tokens and the keys of personal data (one process)
   hourglass warehouse              chDB behind a ClickHouse-compatible HTTP endpoint (a stand-in for tests)`
 
 export const isDistributedCommand = (command: string): command is ServiceName => isServiceName(command)

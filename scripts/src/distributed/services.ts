@@ -1,6 +1,14 @@
 import { timingSafeEqual } from 'node:crypto'
 import { join, resolve } from 'node:path'
-import { authenticateUser, createControlPlane, createUserTokens, ingestRoutes } from '@hourglass/ingest'
+import {
+  createControlPlane,
+  createHttpPersonKeyStore,
+  createPersonKeyStore,
+  createStoreRegistry,
+  erasedPersonOf,
+  personKeyRoutes,
+  shredErasedPeople,
+} from '@hourglass/ingest'
 import {
   combineEventLogs,
   controlOnlyEventLog,
@@ -19,14 +27,21 @@ import {
   type Projection,
   receiptsProjection,
   storeStatsProjection,
+  userStatsProjection,
 } from '@hourglass/projections'
-import { queryRoutes } from '@hourglass/query'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import type { FastifyInstance } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { z } from 'zod'
-import { registerErrorHandler, registerJsonParser } from '../httpErrors.ts'
+import {
+  createApiServer,
+  createApiTokens,
+  registerApiDocs,
+  registerReadRoutes,
+  registerWriteRoutes,
+} from '../apiRoutes.ts'
+import { awaitErasureReport, createPartitionedProgress } from './readYourWrites.ts'
 import type { ServiceConfig } from './serviceConfig.ts'
 import { startWarehouseServer } from './warehouseServer.ts'
 
@@ -42,14 +57,16 @@ export interface RunningService {
 }
 
 /**
- * Projections the workers run over the telemetry topic. Per-user statistics and erasures also
- * need control-plane records in the same order as telemetry, which only the embedded log has.
+ * Projections the workers run over the telemetry topic: all of embedded mode's. Definitions
+ * (per-user statistics) and erasures come from the control service's log, merged into each
+ * partition at points the workers record (see partitionedProjectionWorker.ts).
  */
 export const partitionedProjections: readonly Projection[] = [
   eventsProjection,
   storeStatsProjection,
   receiptsProjection,
   deviceReadingsProjection,
+  userStatsProjection,
 ]
 
 const serviceApp = async (
@@ -57,26 +74,23 @@ const serviceApp = async (
   config: { HOURGLASS_LOG_REQUESTS: string },
   registry: Registry,
   health: () => Promise<Record<string, unknown>>,
+  options: { docs?: boolean; maxParamLength?: number } = {},
 ) => {
-  const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: config.HOURGLASS_LOG_REQUESTS !== 'true' }),
-    bodyLimit: 1024 * 1024,
-    return503OnClosing: true,
-    forceCloseConnections: 'idle',
+  const app = createApiServer({
+    logger,
+    logRequests: config.HOURGLASS_LOG_REQUESTS === 'true',
+    ...(options.maxParamLength ? { maxParamLength: options.maxParamLength } : {}),
   })
-  app.setValidatorCompiler(validatorCompiler)
-  app.setSerializerCompiler(serializerCompiler)
-  registerJsonParser(app)
-  registerErrorHandler(app)
-  app.get('/healthz', async (_request, reply) => {
+  // The public services document their own routes at /docs.
+  if (options.docs) await registerApiDocs(app)
+  app.get('/healthz', { schema: { hide: true } }, async (_request, reply) => {
     try {
       return { status: 'ok', ...(await health()) }
     } catch (error) {
       return reply.code(503).send({ status: 'unavailable', reason: (error as Error).message })
     }
   })
-  app.get('/metrics', async (_request, reply) =>
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   )
   return app
@@ -91,6 +105,9 @@ const newRegistry = (service: string) => {
 
 const listen = async (app: FastifyInstance, config: { HOST: string; PORT: number }) =>
   app.listen({ host: config.HOST, port: config.PORT })
+
+/** Longest control-plane stream name the control service takes. */
+const STREAM_NAME_MAX = 512
 
 /** `hourglass warehouse`: the chDB warehouse behind a ClickHouse-compatible HTTP endpoint (a stand-in). */
 export async function startWarehouseService(
@@ -107,12 +124,30 @@ export async function startWarehouseService(
   return server
 }
 
-/** `hourglass control`: accounts, sources, tokens and definitions, in one embedded log, for every other process. */
+/**
+ * `hourglass control`: accounts, sources, tokens and definitions, in one embedded log, for every
+ * other process; and the keys of personal data (per-person keys under the master key, the
+ * e-mail index key), which every ingest process must share and an erasure must destroy once,
+ * for all of them. The keys stay beside the control log: one process, one copy.
+ */
 export async function startControlService(
   config: ServiceConfig<'control'>,
   logger: Logger,
 ): Promise<RunningService> {
-  const log = createEmbeddedEventLog({ path: join(resolve(config.HOURGLASS_DATA_DIR), 'control-log') })
+  const dataDir = resolve(config.HOURGLASS_DATA_DIR)
+  const log = createEmbeddedEventLog({ path: join(dataDir, 'control-log') })
+  const keys = createPersonKeyStore({
+    path: join(dataDir, 'keys'),
+    masterKey: Buffer.from(config.HOURGLASS_MASTER_KEY, 'base64url'),
+    indexKey: Buffer.from(config.HOURGLASS_EMAIL_INDEX_KEY, 'base64url'),
+  })
+  try {
+    await shredErasedPeople(log, keys)
+  } catch (error) {
+    await keys.close()
+    await log.close()
+    throw error
+  }
   const registry = newRegistry('control')
   const appends = new Counter({
     name: 'hourglass_control_appends_total',
@@ -120,7 +155,11 @@ export async function startControlService(
     labelNames: ['outcome'],
     registers: [registry],
   })
-  const app = await serviceApp(logger, config, registry, async () => ({ head: await log.head() }))
+  // Stream names are longer than fastify's default limit of a path parameter (a device user's
+  // stream holds a source id and a hash), and percent-encoded in the path.
+  const app = await serviceApp(logger, config, registry, async () => ({ head: await log.head() }), {
+    maxParamLength: 3 * STREAM_NAME_MAX,
+  })
   const expected = Buffer.from(config.HOURGLASS_CONTROL_TOKEN)
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith('/control/')) return
@@ -137,7 +176,7 @@ export async function startControlService(
     '/control/streams/:stream',
     {
       schema: {
-        params: z.object({ stream: z.string().min(1).max(512) }),
+        params: z.object({ stream: z.string().min(1).max(STREAM_NAME_MAX) }),
         body: z.object({
           records: z.array(z.object({ type: z.string().min(1), data: z.unknown() })).max(1000),
           expected: Expected,
@@ -151,14 +190,23 @@ export async function startControlService(
         request.body.expected,
       )
       appends.inc({ outcome: outcome.status })
+      // An erasure destroys the person's key here, before anyone hears it was recorded: the
+      // ingest process that asked may die before it destroys the key itself.
+      if (outcome.status === 'appended') {
+        for (const record of request.body.records) {
+          const personId = erasedPersonOf(record)
+          if (personId !== null) await keys.destroy(personId)
+        }
+      }
       return outcome
     },
   )
+  await app.register(personKeyRoutes, { keys })
   routes.get(
     '/control/streams/:stream',
     {
       schema: {
-        params: z.object({ stream: z.string().min(1).max(512) }),
+        params: z.object({ stream: z.string().min(1).max(STREAM_NAME_MAX) }),
         querystring: z.object({ from: z.coerce.number().int().min(0).default(0) }),
       },
     },
@@ -181,10 +229,28 @@ export async function startControlService(
     url,
     async close() {
       await app.close()
+      await keys.close()
       await log.close()
     },
   }
 }
+
+/** The telemetry topic, as a service of this name sees it (kafkajs's log lines go to the service's log). */
+const openTelemetryLog = (
+  config: ServiceConfig<'ingest' | 'project' | 'query'>,
+  service: string,
+  logger: Logger,
+  options: { appendTimeoutMs?: number } = {},
+) =>
+  openKafkaEventLog({
+    brokers: config.KAFKA_BROKERS,
+    topic: config.KAFKA_TOPIC,
+    partitions: config.KAFKA_PARTITIONS,
+    clientId: `hourglass-${service}`,
+    ...options,
+    onClientLog: ({ level, message }) =>
+      logger[level === 'info' ? 'debug' : 'warn']({ kafka: true }, message),
+  })
 
 /** Counts appends and their latency, for /metrics. */
 const measuredLog = (log: EventLog, registry: Registry): EventLog => {
@@ -228,40 +294,70 @@ export async function startIngestService(
   logger: Logger,
 ): Promise<RunningService> {
   const registry = newRegistry('ingest')
-  const telemetry = await openKafkaEventLog({
-    brokers: config.KAFKA_BROKERS,
-    topic: config.KAFKA_TOPIC,
-    partitions: config.KAFKA_PARTITIONS,
+  const telemetry = await openTelemetryLog(config, 'ingest', logger, {
     appendTimeoutMs: config.HOURGLASS_APPEND_TIMEOUT_MS,
-    clientId: 'hourglass-ingest',
-    onClientLog: ({ level, message }) =>
-      logger[level === 'info' ? 'debug' : 'warn']({ kafka: true }, message),
   })
   const control = createHttpControlLog({
     url: config.HOURGLASS_CONTROL_URL,
     token: config.HOURGLASS_CONTROL_TOKEN,
   })
   const log = measuredLog(combineEventLogs(telemetry, control), registry)
-  const controlPlane = createControlPlane(log)
-  await controlPlane.start()
-  const userTokens = createUserTokens({
-    secret: new TextEncoder().encode(config.HOURGLASS_JWT_SECRET),
-    issuer: 'hourglass',
-    audience: 'hourglass',
-    ttlSeconds: config.HOURGLASS_TOKEN_TTL_SECONDS,
+  // Only erasure reports are read here; the workers make the tables. Ingest starts, and takes
+  // events, while the warehouse is away.
+  const warehouse = await openWarehouse({ ...warehouseConfig(config), createDatabase: false })
+  const app = await serviceApp(
+    logger,
+    config,
+    registry,
+    async () => ({ partitions: (await telemetry.partitionHeads()).length }),
+    { docs: true },
+  )
+  await registerWriteRoutes(app, {
+    log,
+    ...(await controlPlaneClient(config, log)),
+    // The store-statistics projection runs in the workers: wait, bounded, for their report.
+    erasureReport: (erasure) =>
+      awaitErasureReport(warehouse, erasure, { timeoutMs: config.HOURGLASS_ERASURE_WAIT_MS, logger }),
   })
-  const app = await serviceApp(logger, config, registry, async () => ({
-    partitions: (await telemetry.partitionHeads()).length,
-  }))
-  await app.register(ingestRoutes, { log, controlPlane, userTokens })
   const url = await listen(app, config)
   return {
     url,
     async close() {
       await app.close()
       await log.close()
+      await warehouse.close()
     },
   }
+}
+
+const warehouseConfig = (config: ServiceConfig<'ingest' | 'project' | 'query'>) => ({
+  url: config.CLICKHOUSE_URL,
+  username: config.CLICKHOUSE_USER,
+  password: config.CLICKHOUSE_PASSWORD,
+  database: config.CLICKHOUSE_DATABASE,
+})
+
+/**
+ * The control plane as an ingest or query process sees it: a fold of the control service's
+ * records, the stores and their people (personal fields opened with keys the control service
+ * keeps), and the tokens of accounts, members and stores (one secret shared by every process).
+ */
+async function controlPlaneClient(config: ServiceConfig<'ingest' | 'query'>, log: EventLog) {
+  const controlPlane = createControlPlane(log)
+  const stores = createStoreRegistry({
+    log,
+    keys: createHttpPersonKeyStore({
+      url: config.HOURGLASS_CONTROL_URL,
+      token: config.HOURGLASS_CONTROL_TOKEN,
+    }),
+  })
+  await Promise.all([controlPlane.start(), stores.start()])
+  const tokens = createApiTokens({
+    secret: new TextEncoder().encode(config.HOURGLASS_JWT_SECRET),
+    ttlSeconds: config.HOURGLASS_TOKEN_TTL_SECONDS,
+    stores,
+  })
+  return { controlPlane, registry: stores, ...tokens }
 }
 
 /** `hourglass project`: one projection worker of the consumer group. */
@@ -270,20 +366,8 @@ export async function startProjectService(
   logger: Logger,
 ): Promise<RunningService> {
   const registry = newRegistry('project')
-  const log = await openKafkaEventLog({
-    brokers: config.KAFKA_BROKERS,
-    topic: config.KAFKA_TOPIC,
-    partitions: config.KAFKA_PARTITIONS,
-    clientId: 'hourglass-project',
-    onClientLog: ({ level, message }) =>
-      logger[level === 'info' ? 'debug' : 'warn']({ kafka: true }, message),
-  })
-  const warehouse = await openWarehouse({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    database: config.CLICKHOUSE_DATABASE,
-  })
+  const log = await openTelemetryLog(config, 'project', logger)
+  const warehouse = await openWarehouse(warehouseConfig(config))
   await migrateWarehouse(warehouse, logger)
   const records = new Counter({
     name: 'hourglass_projection_records_total',
@@ -302,11 +386,18 @@ export async function startProjectService(
       groupId: config.KAFKA_GROUP_ID,
       sessionTimeoutMs: config.HOURGLASS_KAFKA_SESSION_TIMEOUT_MS,
     }),
+    // Rebuilding projections read behind the others through the log's own reader.
+    reader: log,
     warehouse,
     checkpoints: createWarehouseCheckpointStore(warehouse),
     projections: partitionedProjections,
     group: config.KAFKA_GROUP_ID,
     logger,
+    control: createHttpControlLog({
+      url: config.HOURGLASS_CONTROL_URL,
+      token: config.HOURGLASS_CONTROL_TOKEN,
+    }),
+    partitionOf: (stream) => log.partitionOf(stream),
     batchSize: config.HOURGLASS_PROJECTION_BATCH_SIZE,
     onBatch: (batch) => {
       records.inc({ partition: String(batch.partition) }, batch.fresh)
@@ -343,46 +434,52 @@ export async function startProjectService(
   }
 }
 
-/** `hourglass query`: the read API over the warehouse. */
+/**
+ * `hourglass query`: the read API over the warehouse, and the dashboard. Reads that wait for
+ * their writes (The Eye, Metrica) and the dashboard's lag compare the workers' checkpoints in
+ * the warehouse with the heads of the topic's partitions.
+ */
 export async function startQueryService(
   config: ServiceConfig<'query'>,
   logger: Logger,
 ): Promise<RunningService> {
   const registry = newRegistry('query')
-  const warehouse = await openWarehouse({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-    database: config.CLICKHOUSE_DATABASE,
-  })
+  const warehouse = await openWarehouse(warehouseConfig(config))
   await migrateWarehouse(warehouse, logger)
+  const telemetry = await openTelemetryLog(config, 'query', logger)
   const control = createHttpControlLog({
     url: config.HOURGLASS_CONTROL_URL,
     token: config.HOURGLASS_CONTROL_TOKEN,
   })
-  const controlPlane = createControlPlane(controlOnlyEventLog(control))
-  await controlPlane.start()
-  const userTokens = createUserTokens({
-    secret: new TextEncoder().encode(config.HOURGLASS_JWT_SECRET),
-    issuer: 'hourglass',
-    audience: 'hourglass',
-    ttlSeconds: config.HOURGLASS_TOKEN_TTL_SECONDS,
-  })
-  const app = await serviceApp(logger, config, registry, async () => {
-    const ping = await warehouse.client.ping()
-    if (!ping.success) throw new Error('the warehouse does not answer')
-    return {}
-  })
-  await app.register(queryRoutes, {
+  const progress = createPartitionedProgress({
     warehouse,
-    authenticate: (request) => authenticateUser(userTokens, request),
-    sources: controlPlane,
+    projections: partitionedProjections,
+    heads: () => telemetry.partitionHeads(),
+    logger,
+  })
+  const app = await serviceApp(
+    logger,
+    config,
+    registry,
+    async () => {
+      const ping = await warehouse.client.ping()
+      if (!ping.success) throw new Error('the warehouse does not answer')
+      return {}
+    },
+    { docs: true },
+  )
+  await registerReadRoutes(app, {
+    warehouse,
+    ...(await controlPlaneClient(config, controlOnlyEventLog(control))),
+    projectionProgress: () => progress.progress(),
+    awaitProjected: (projection, timeoutMs) => progress.awaitProjected(projection, timeoutMs),
   })
   const url = await listen(app, config)
   return {
     url,
     async close() {
       await app.close()
+      await telemetry.close()
       await warehouse.close()
     },
   }

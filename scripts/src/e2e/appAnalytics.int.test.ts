@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { productView, TRACKING_PLAN } from '../testing/featureFlows.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
 let hg: TestHourglass
@@ -10,21 +11,7 @@ afterAll(() => hg?.close())
 const HOUR = 3600_000
 const base = Date.UTC(2026, 10, 2)
 
-const PLAN = {
-  events: [
-    {
-      name: 'product_view',
-      attrs: [
-        { name: 'product', type: 'string' },
-        { name: 'quantity', type: 'integer' },
-        { name: 'price', type: 'number' },
-        { name: 'logged_in', type: 'boolean' },
-      ],
-    },
-    { name: 'app_open', attrs: [{ name: 'screen', type: 'string' }] },
-    { name: 'purchase', attrs: [{ name: 'total', type: 'integer' }] },
-  ],
-}
+const PLAN = TRACKING_PLAN
 
 /** An account with an app source whose tracking plan is PLAN. */
 const appWithPlan = async () => {
@@ -41,13 +28,8 @@ const appWithPlan = async () => {
   return { token, source, codes }
 }
 
-const view = (subject: string, product: string, quantity: number, timestamp = base, extra = {}) => ({
-  name: 'product_view',
-  timestamp,
-  subject,
-  attrs: { product, quantity, price: 9.99, logged_in: true },
-  ...extra,
-})
+const view = (subject: string, product: string, quantity: number, timestamp = base, extra = {}) =>
+  productView(subject, product, quantity, timestamp, extra)
 
 const post = (apiToken: string, events: unknown[]) =>
   hg.request('POST', '/v1/events', { token: apiToken, body: { events } })

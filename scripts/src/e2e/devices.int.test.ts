@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectSummaryOf } from '../testing/featureFlows.ts'
 import { sendMalformedRequests } from '../testing/malformedRequests.ts'
-import {
-  closeTo,
-  exactQuantile,
-  expectedSummary,
-  quantileWithinTolerance,
-} from '../testing/readingStatistics.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
 const HOUR = 3600_000
@@ -126,47 +121,6 @@ beforeAll(async () => {
   }
 })
 afterAll(() => hg?.close())
-
-interface MetricSummary {
-  count: number
-  min: number
-  max: number
-  mean: number
-  sum: number
-  median: number
-  p95: number
-}
-
-/** Checks every figure of a summary against the same figures computed here from the readings sent. */
-function expectSummaryOf(actual: Record<string, MetricSummary>, expected: readonly Reading[], label: string) {
-  const values = new Map<string, number[]>()
-  for (const reading of expected) {
-    for (const [metric, value] of Object.entries(reading.metrics)) {
-      values.set(metric, [...(values.get(metric) ?? []), value])
-    }
-  }
-  expect(Object.keys(actual).sort(), label).toEqual([...values.keys()].sort())
-  for (const [metric, list] of values) {
-    const want = expectedSummary(list)
-    const got = actual[metric]!
-    const where = `${label}, ${metric}`
-    expect(got.count, where).toBe(want.count)
-    expect(got.min, where).toBe(want.min)
-    expect(got.max, where).toBe(want.max)
-    expect(closeTo(got.sum, want.sum), `${where}: sum ${got.sum} vs ${want.sum}`).toBe(true)
-    expect(closeTo(got.mean, want.mean), `${where}: mean ${got.mean} vs ${want.mean}`).toBe(true)
-    for (const [q, name] of [
-      [0.5, 'median'],
-      [0.95, 'p95'],
-    ] as const) {
-      const estimate = got[name]
-      expect(
-        quantileWithinTolerance(want.sorted, q, estimate),
-        `${where}: ${name} ${estimate}, exact ${exactQuantile(want.sorted, q)} of ${want.count}`,
-      ).toBe(true)
-    }
-  }
-}
 
 const periods: { label: string; from?: number; to?: number; query: string }[] = [
   { label: 'all time', query: '' },

@@ -1,12 +1,7 @@
 import { DEVICE_READING } from '@hourglass/schemas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expectSummaryOf } from '../testing/featureFlows.ts'
 import { sendMalformedRequests } from '../testing/malformedRequests.ts'
-import {
-  closeTo,
-  exactQuantile,
-  expectedSummary,
-  quantileWithinTolerance,
-} from '../testing/readingStatistics.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
 const HOUR = 3600_000
@@ -93,36 +88,6 @@ beforeAll(async () => {
   fleet = await hg.createSource(token, 'device')
 })
 afterAll(() => hg?.close())
-
-function expectSummaryOf(
-  actual: Record<string, Record<string, number>>,
-  expected: readonly Reading[],
-  label: string,
-) {
-  const values = new Map<string, number[]>()
-  for (const reading of expected)
-    for (const [metric, value] of Object.entries(reading.metrics))
-      values.set(metric, [...(values.get(metric) ?? []), value])
-  expect(Object.keys(actual).sort(), label).toEqual([...values.keys()].sort())
-  for (const [metric, list] of values) {
-    const want = expectedSummary(list)
-    const got = actual[metric]!
-    const where = `${label}, ${metric}`
-    expect(got.count, where).toBe(want.count)
-    expect(got.min, where).toBe(want.min)
-    expect(got.max, where).toBe(want.max)
-    expect(closeTo(got.sum!, want.sum), `${where}: sum ${got.sum} vs ${want.sum}`).toBe(true)
-    expect(closeTo(got.mean!, want.mean), `${where}: mean ${got.mean} vs ${want.mean}`).toBe(true)
-    expect(
-      quantileWithinTolerance(want.sorted, 0.5, got.median!),
-      `${where}: median ${got.median} vs ${exactQuantile(want.sorted, 0.5)}`,
-    ).toBe(true)
-    expect(
-      quantileWithinTolerance(want.sorted, 0.95, got.p95!),
-      `${where}: p95 ${got.p95} vs ${exactQuantile(want.sorted, 0.95)}`,
-    ).toBe(true)
-  }
-}
 
 describe('seed 004 compatibility (/compat/devices)', () => {
   it('creates users with the fleet token and stores only a scrypt hash of their passwords', async () => {

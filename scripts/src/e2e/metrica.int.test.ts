@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  expectedMetricaStats,
+  METRICA as M,
+  metricaMessage,
+  metricaUserWithApp,
+  PRODUCT_VIEWS,
+} from '../testing/featureFlows.ts'
 import { sendMalformedRequests } from '../testing/malformedRequests.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
@@ -9,72 +16,12 @@ beforeAll(async () => {
 })
 afterAll(() => hg?.close())
 
-const M = '/compat/metrica'
 const HOUR = 3600_000
 
-/** The seed's event definition, verbatim. */
-const PRODUCT_VIEWS = {
-  events: [
-    {
-      name: 'number of product views',
-      attrs: [
-        { name: 'product_name', type: 'string' },
-        { name: 'quantity', type: 'integer' },
-      ],
-    },
-  ],
-}
-
-/** The seed's device message, with the values it leaves out. */
-const message = (user: string, product: string, quantity: number, extra: Record<string, unknown> = {}) => ({
-  user_code: user,
-  event_name: 'number of product views',
-  attrs: [
-    { name: 'product_name', type: 'string', value: product },
-    { name: 'quantity', type: 'integer', value: quantity },
-  ],
-  ...extra,
-})
-
-/** Per-user sums of quantity per product, computed here from what was sent. */
-const expectedStats = (sent: readonly [string, string, number][]) => {
-  const byUser = new Map<string, Record<string, number | string>>()
-  for (const [user, product, quantity] of sent) {
-    const row = byUser.get(user) ?? { user_code: user }
-    row[product] = ((row[product] as number | undefined) ?? 0) + quantity
-    byUser.set(user, row)
-  }
-  return [...byUser.keys()].sort().map((user) => byUser.get(user)!)
-}
-
+const message = metricaMessage
+const expectedStats = expectedMetricaStats
 /** A Metrica user with an app and the seed's event defined. */
-const userWithApp = async () => {
-  const signup = await hg.request('POST', `${M}/auth/signup`, {
-    body: {
-      name: 'Ana',
-      surname: 'Lima',
-      email: `ana-${randomUUID()}@example.com`,
-      password: 'secret-1',
-      phone: '+351 912 345 678',
-    },
-  })
-  expect(signup.statusCode).toBe(200)
-  const jwt = signup.json().jwt_token as string
-  const created = await hg.request('POST', `${M}/app/create`, { token: jwt, body: { app_name: 'shop' } })
-  expect(created.statusCode).toBe(200)
-  const { api_token: apiToken, app_code: appCode } = created.json()
-  const defined = await hg.request('POST', `${M}/app/create_event/${appCode}`, {
-    token: jwt,
-    body: PRODUCT_VIEWS,
-  })
-  expect(defined.statusCode).toBe(200)
-  return {
-    jwt,
-    apiToken: apiToken as string,
-    appCode: appCode as string,
-    eventCode: defined.json().event_code as string,
-  }
-}
+const userWithApp = () => metricaUserWithApp(hg.api)
 
 describe('Metrica (seed 000) at /compat/metrica', () => {
   it('walks the seed: sign-up, sign-in, refresh, an app, its event, device messages, per-user statistics', async () => {

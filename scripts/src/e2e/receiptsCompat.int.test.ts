@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RECEIPTS as C, registerAnalyst, seedBreakdown } from '../testing/featureFlows.ts'
 import { sendMalformedRequests } from '../testing/malformedRequests.ts'
-import {
-  expectedTotals,
-  type GeneratedReceipt,
-  generateReceipts,
-  money,
-  seedFigures,
-  seedReceipt,
-} from '../testing/receiptFixtures.ts'
+import { expectedTotals, generateReceipts, seedFigures, seedReceipt } from '../testing/receiptFixtures.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
 let hg: TestHourglass
@@ -18,23 +12,8 @@ afterAll(() => hg?.close())
 
 const HOUR = 3600_000
 const base = Date.UTC(2026, 8, 14)
-const C = '/compat/receipts'
 
-/** A seed 003 analyst: registered and signed in through the compat API, then granted the role natively. */
-const analyst = async (adminToken: string | null) => {
-  const username = `analyst_${Math.random().toString(36).slice(2, 10)}`
-  const registered = await hg.request('POST', `${C}/auth/registration/`, {
-    body: { username, password1: 'secret', password2: 'secret' },
-  })
-  expect(registered.statusCode, registered.body).toBe(201)
-  const login = await hg.request('POST', `${C}/auth/login/`, { body: { username, password: 'secret' } })
-  expect(login.statusCode, login.body).toBe(200)
-  if (adminToken) {
-    const granted = await hg.request('PUT', `/v1/account/analysts/${username}`, { token: adminToken })
-    expect(granted.statusCode).toBe(200)
-  }
-  return { username, key: login.json().key as string }
-}
+const analyst = (adminToken: string | null) => registerAnalyst(hg.api, adminToken)
 
 /** GET with `Authorization: Token <key>`, as Django REST framework clients send it. */
 const get = (url: string, key: string) =>
@@ -124,18 +103,7 @@ describe('compat: seed 003 receipts', () => {
     const { key } = await analyst(admin.token)
 
     const byPlaceId = (placeId: string) => receipts.filter((r) => places[r.place]!.placeId === placeId)
-    const breakdown = (rs: readonly GeneratedReceipt[]) => {
-      const expected = expectedTotals(rs)
-      return {
-        ...seedFigures(expected.totals),
-        categories: [...expected.categories]
-          .sort(([a], [b]) => a.localeCompare(b))
-          .map(([category, c]) => ({ category, items_sold: c.items, total_amount: money(c.revenue) })),
-        hourly: [...expected.hours]
-          .sort(([a], [b]) => a - b)
-          .map(([hour, f]) => ({ hour: new Date(hour).toISOString(), ...seedFigures(f) })),
-      }
-    }
+    const breakdown = seedBreakdown
     const placeIds = ['011', '012', '031']
     const names: Record<string, string> = { '011': 'Магазин №1', '012': 'Магазин №2', '031': 'Кафе' }
 

@@ -1,6 +1,16 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  STORE_STATS as C,
+  createStore as createStoreVia,
+  expectStoreStatistics,
+  filesUnder,
+  compatPerson as person,
+  type StoreEventSent,
+  type StoreHandle,
+  storeEventOf,
+  warehouseText,
+} from '../testing/featureFlows.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
 let hg: TestHourglass
@@ -9,41 +19,9 @@ beforeAll(async () => {
 })
 afterAll(() => hg?.close())
 
-const C = '/compat/store-stats'
-const DAY = 86_400_000
 const day0 = Date.UTC(2026, 9, 5)
 
-interface StoreHandle {
-  id: string
-  number: number
-  apiKey: string
-  token: string
-}
-
-const createStore = async (adminToken: string, name: string): Promise<StoreHandle> => {
-  const created = await hg.request('POST', '/v1/stores', { token: adminToken, body: { name } })
-  expect(created.statusCode).toBe(201)
-  const { id, number, apiKey } = created.json()
-  const auth = await hg.request('POST', `${C}/api/auth`, { body: { api_key: apiKey } })
-  expect(auth.statusCode).toBe(200)
-  expect(auth.json().token_type).toBe('Bearer')
-  return { id, number, apiKey, token: auth.json().access_token }
-}
-
-const person = (tag: string) => ({
-  email: `${tag}.zebulon@example.org`,
-  username: `${tag}_user`,
-  first_name: `Firstname${tag}Xq`,
-  last_name: `Lastname${tag}Zv`,
-  phone: 79161234567,
-})
-
-/** Every file under a folder, as one buffer per file. */
-const filesUnder = (dir: string): Buffer[] =>
-  readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name)
-    return statSync(path).isDirectory() ? filesUnder(path) : [readFileSync(path)]
-  })
+const createStore = (adminToken: string, name: string) => createStoreVia(hg.api, adminToken, name)
 
 describe('store user statistics (seed 001)', () => {
   let admin: string
@@ -51,7 +29,7 @@ describe('store user statistics (seed 001)', () => {
   let other: StoreHandle
   const ids: Record<string, string> = {}
   /** What the test sent, to compute every expected figure independently. */
-  const sent: { person: string; type: string; day: number; duration?: number }[] = []
+  const sent: StoreEventSent[] = []
 
   beforeAll(async () => {
     admin = (await hg.signUp()).token
@@ -98,23 +76,11 @@ describe('store user statistics (seed 001)', () => {
   })
 
   it('records events and answers daily amounts and average durations from the hourly rollup', async () => {
-    const types = ['page_view', 'checkout']
     for (let i = 0; i < 60; i++) {
-      const who = ['ann', 'bob', 'cyd'][i % 3]!
-      const type = types[i % 2]!
-      const day = day0 + (i % 4) * DAY
-      const duration = i % 5 === 0 ? undefined : (i % 7) + 0.5
-      const response = await hg.request('POST', '/v1/store-events', {
-        token: store.token,
-        body: {
-          type,
-          userId: ids[who],
-          timestamp: day + (i % 24) * 3600_000,
-          data: duration === undefined ? { page: i } : { duration },
-        },
-      })
+      const event = storeEventOf(i, { ids, day0, days: 4 })
+      const response = await hg.request('POST', '/v1/store-events', { token: store.token, body: event.body })
       expect(response.statusCode).toBe(201)
-      sent.push({ person: who, type, day, ...(duration === undefined ? {} : { duration }) })
+      sent.push(event.sent)
     }
     // The seed's own endpoint records "now".
     const compat = await hg.request('POST', `${C}/api/event`, {
@@ -133,44 +99,8 @@ describe('store user statistics (seed 001)', () => {
     await expectStatistics()
   })
 
-  const expected = (filter: (e: (typeof sent)[number]) => boolean) => {
-    const byDay = new Map<string, { n: number; durations: number[] }>()
-    for (const e of sent.filter(filter)) {
-      const date = new Date(e.day).toISOString().slice(0, 10)
-      const entry = byDay.get(date) ?? { n: 0, durations: [] }
-      entry.n++
-      if (e.duration !== undefined) entry.durations.push(e.duration)
-      byDay.set(date, entry)
-    }
-    return [...byDay.entries()].sort(([a], [b]) => a.localeCompare(b))
-  }
-
-  const expectStatistics = async () => {
-    for (const type of ['page_view', 'checkout']) {
-      const amount = await hg.request('GET', `${C}/api/event/amount/${type}`, { token: store.token })
-      expect(amount.json()).toEqual(
-        expected((e) => e.type === type).map(([date, { n }]) => ({ date, event_amount: n })),
-      )
-      const avg = await hg.request('GET', `${C}/api/event/avg-time/${type}`, { token: store.token })
-      const expectedAvg = expected((e) => e.type === type)
-        .filter(([, { durations }]) => durations.length > 0)
-        .map(([date, { durations }]) => ({
-          date,
-          event_avg_time: durations.reduce((a, b) => a + b, 0) / durations.length,
-        }))
-      expect(avg.json().length).toBe(expectedAvg.length)
-      for (const [i, row] of avg.json().entries()) {
-        expect(row.date).toBe(expectedAvg[i]!.date)
-        expect(row.event_avg_time).toBeCloseTo(expectedAvg[i]!.event_avg_time, 9)
-      }
-    }
-    const storeAmount = await hg.request('GET', `${C}/api/event/store-events-amount/${store.number}`, {
-      token: store.token,
-    })
-    const days = storeAmount.json() as { date: string; event_amount: number }[]
-    const historic = days.filter((d) => d.date < '2026-11-01')
-    expect(historic).toEqual(expected(() => true).map(([date, { n }]) => ({ date, event_amount: n })))
-  }
+  const expectStatistics = () =>
+    expectStoreStatistics(hg.api, store, sent, { types: ['page_view', 'checkout'], before: '2026-11-01' })
 
   it('never lets one store read or write the people and events of another', async () => {
     const headBefore = await hg.runtime.log.head()
@@ -284,15 +214,7 @@ describe('store user statistics (seed 001)', () => {
     for (const file of filesUnder(join(hg.config.dataDir, 'log'))) {
       for (const secret of secrets) expect(file.includes(secret)).toBe(false)
     }
-    const { client, database } = hg.runtime.warehouse
-    const tablesResult = await client.query({
-      query: `SELECT name FROM system.tables WHERE database = {db:String} AND engine NOT IN ('MaterializedView')`,
-      query_params: { db: database },
-      format: 'JSONEachRow',
-    })
-    for (const { name } of (await tablesResult.json()) as { name: string }[]) {
-      const dump = await client.query({ query: `SELECT * FROM ${database}.${name}`, format: 'TabSeparated' })
-      const text = await dump.text()
+    for (const [name, text] of Object.entries(await warehouseText(hg.runtime.warehouse))) {
       for (const secret of [...secrets, ids.ann!]) {
         if (name === 'store_erasures' && secret === ids.ann) continue
         expect(text.includes(secret), `${secret} in ${name}`).toBe(false)

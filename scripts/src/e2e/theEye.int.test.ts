@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ctaClick, THE_EYE as E } from '../testing/featureFlows.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
 let hg: TestHourglass
@@ -8,8 +9,6 @@ beforeAll(async () => {
   hg = await startTestHourglass()
 })
 afterAll(() => hg?.close())
-
-const E = '/compat/the-eye'
 
 /** A request as The Eye's clients send it: JSON content type and `Authorization: Token <token>`. */
 const eye = (method: 'GET' | 'POST', url: string, token?: string, body?: unknown) =>
@@ -49,15 +48,6 @@ const newestIs = async (token: string, id: number) => {
   }
   return false
 }
-
-const ctaClick = (sessionId: string, extra: Record<string, unknown> = {}) => ({
-  session_id: sessionId,
-  category: 'page interaction',
-  name: 'cta click',
-  data: { host: 'www.consumeraffairs.com', path: '/', element: 'chat bubble' },
-  timestamp: '2021-01-01 09:15:27.243860',
-  ...extra,
-})
 
 describe('The Eye (seed 002) at /compat/the-eye', () => {
   it('walks the seed: a token, a session, an event, the list, the filters and the event by id', async () => {

@@ -8,11 +8,18 @@ import { fileURLToPath } from 'node:url'
 import { openKafkaEventLog } from '@hourglass/log/kafka'
 import {
   createWarehouseCheckpointStore,
-  eventsProjection,
   openWarehouse,
   projectionKey,
   type Warehouse,
 } from '@hourglass/projections'
+import { partitionedProjections } from '../distributed/services.ts'
+import {
+  type ApiAnswer,
+  type ApiCall,
+  type ApiMethod,
+  type ApiRequestOptions,
+  apiAnswer,
+} from './apiClient.ts'
 
 /**
  * Hourglass in distributed mode for tests: every service a real process started through the
@@ -42,6 +49,11 @@ export interface DistributedOptions {
 }
 
 export interface DistributedHourglass {
+  /** The data folder of the control service (its log and key store) and the warehouse. */
+  readonly dataDir: string
+  readonly control: ServiceProcess
+  /** HOURGLASS_CONTROL_TOKEN of this instance. */
+  readonly controlToken: string
   readonly topic: string
   readonly group: string
   readonly ingest: ServiceProcess[]
@@ -52,17 +64,19 @@ export interface DistributedHourglass {
   readonly warehouse: Warehouse
   request(
     service: ServiceProcess,
-    method: 'GET' | 'POST',
+    method: ApiMethod,
     path: string,
-    options?: { token?: string; body?: unknown; timeoutMs?: number },
-  ): Promise<{ status: number; body: unknown; ms: number }>
+    options?: ApiRequestOptions & { timeoutMs?: number },
+  ): Promise<ApiAnswer & { ms: number }>
+  /** Requests to one service, for flows shared with embedded mode. */
+  api(service: ServiceProcess): ApiCall
   signUp(via?: ServiceProcess): Promise<{ token: string; accountId: string; email: string; password: string }>
-  createSource(token: string, via?: ServiceProcess): Promise<{ id: string; apiToken: string }>
+  createSource(token: string, via?: ServiceProcess, kind?: string): Promise<{ id: string; apiToken: string }>
   /** Starts (again) worker `index`. */
   startWorker(index: number): Promise<ServiceProcess>
   /** SIGKILLs worker `index` and waits for it to be gone. */
   killWorker(index: number): Promise<void>
-  /** Resolves once the events projection has every record of every partition in the warehouse. */
+  /** Resolves once every projection of the workers has every record of every partition in the warehouse. */
   settled(timeoutMs?: number): Promise<void>
   close(): Promise<void>
 }
@@ -133,6 +147,10 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
   const group = `hourglass-projections-${id}`
   const controlToken = randomBytes(32).toString('base64url')
   const jwtSecret = randomBytes(32).toString('base64url')
+  const keysEnv = {
+    HOURGLASS_MASTER_KEY: randomBytes(32).toString('base64url'),
+    HOURGLASS_EMAIL_INDEX_KEY: randomBytes(32).toString('base64url'),
+  }
   const all: ServiceProcess[] = []
   const workers: (ServiceProcess | null)[] = []
   const keep = (service: ServiceProcess) => {
@@ -147,6 +165,7 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
           PORT: '0',
           HOURGLASS_DATA_DIR: dataDir,
           HOURGLASS_CONTROL_TOKEN: controlToken,
+          ...keysEnv,
           ...options.env,
         }),
       ])
@@ -165,16 +184,26 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
       ...kafkaEnv,
       PORT: '0',
       CLICKHOUSE_URL: warehouseService.url,
+      // Definitions and erasures come from the control service.
+      HOURGLASS_CONTROL_URL: control.url,
+      HOURGLASS_CONTROL_TOKEN: controlToken,
       KAFKA_GROUP_ID: group,
       HOURGLASS_PROJECTION_BATCH_SIZE: String(options.batchSize ?? 2000),
       HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: '6000',
       ...options.env,
     }
     // The first ingest creates the topic; the other services then find it.
-    const ingestEnv = { PORT: '0', ...kafkaEnv, ...accountsEnv, ...options.env }
+    const ingestEnv = {
+      PORT: '0',
+      ...kafkaEnv,
+      ...accountsEnv,
+      CLICKHOUSE_URL: warehouseService.url,
+      ...options.env,
+    }
     const ingest: ServiceProcess[] = [keep(await startService('ingest', ingestEnv))]
     const queryStarting = startService('query', {
       PORT: '0',
+      ...kafkaEnv,
       ...accountsEnv,
       CLICKHOUSE_URL: warehouseService.url,
       ...options.env,
@@ -200,16 +229,12 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
         headers: {
           ...(requestOptions.token ? { authorization: `Bearer ${requestOptions.token}` } : {}),
           ...(requestOptions.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...requestOptions.headers,
         },
         ...(requestOptions.body !== undefined ? { body: JSON.stringify(requestOptions.body) } : {}),
         signal: AbortSignal.timeout(requestOptions.timeoutMs ?? 30_000),
       })
-      const text = await response.text()
-      let body: unknown = text
-      try {
-        body = JSON.parse(text)
-      } catch {}
-      return { status: response.status, body, ms: performance.now() - started }
+      return { ...apiAnswer(response.status, await response.text()), ms: performance.now() - started }
     }
     const expectStatus = <T>(result: { status: number; body: unknown }, status: number) => {
       if (result.status !== status)
@@ -218,6 +243,9 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
     }
 
     const instance: DistributedHourglass = {
+      dataDir,
+      control,
+      controlToken,
       topic,
       group,
       ingest,
@@ -226,6 +254,7 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
       warehouseUrl: warehouseService.url,
       warehouse,
       request,
+      api: (service) => (method, path, options) => request(service, method, path, options),
       async signUp(via = ingest[0]!) {
         const email = `user-${randomUUID()}@example.com`
         const password = 'correct horse battery'
@@ -235,11 +264,11 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
         )
         return { token: body.token, accountId: body.accountId, email, password }
       },
-      async createSource(token, via = ingest[0]!) {
+      async createSource(token, via = ingest[0]!, kind = 'app') {
         return expectStatus<{ id: string; apiToken: string }>(
           await request(via, 'POST', '/v1/sources', {
             token,
-            body: { kind: 'app', name: `source-${randomUUID()}` },
+            body: { kind, name: `source-${randomUUID()}` },
           }),
           201,
         )
@@ -258,13 +287,15 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
       },
       async settled(timeoutMs = 180_000) {
         const deadline = Date.now() + timeoutMs
-        const key = projectionKey(eventsProjection)
+        const keys = partitionedProjections.map(projectionKey)
         for (;;) {
           const heads = await telemetry.partitionHeads()
           const behind: string[] = []
-          for (const [partition, head] of heads.entries()) {
-            const { committed } = await checkpoints.load(key, partition)
-            if (committed < head) behind.push(`partition ${partition}: ${committed}/${head}`)
+          for (const key of keys) {
+            for (const [partition, head] of heads.entries()) {
+              const { committed } = await checkpoints.load(key, partition)
+              if (committed < head) behind.push(`${key} partition ${partition}: ${committed}/${head}`)
+            }
           }
           if (behind.length === 0) return
           if (Date.now() > deadline) throw new Error(`projections did not catch up: ${behind.join(', ')}`)

@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { type EmbeddedConfig, loadEmbeddedConfig } from '../config.ts'
 import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
 import { localSecret } from '../localSecrets.ts'
+import { type ApiCall, apiAnswer } from './apiClient.ts'
 
 export interface TestHourglass {
   /** The running instance; replaced by `restart()`. */
@@ -19,6 +20,8 @@ export interface TestHourglass {
     url: string,
     options?: { token?: string; body?: unknown; payload?: string; headers?: Record<string, string> },
   ): Promise<LightMyRequestResponse>
+  /** The same requests as `request`, for flows shared with distributed mode. */
+  readonly api: ApiCall
   /** A new account with its token. */
   signUp(): Promise<{ token: string; accountId: string; email: string; password: string }>
   /** A new source of an account, with its API token. */
@@ -69,6 +72,10 @@ export async function startTestHourglass(env: Record<string, string> = {}): Prom
     config,
     adminToken: localSecret(dataDir, 'admin-token'),
     request,
+    api: async (method, url, options) => {
+      const response = await request(method, url, options)
+      return apiAnswer(response.statusCode, response.body)
+    },
     async signUp() {
       const email = `user-${randomUUID()}@example.com`
       const password = 'correct horse battery'

@@ -1,0 +1,33 @@
+import type { EventLog, LogRecord } from '@hourglass/log'
+import { PersonErased } from '@hourglass/schemas'
+import type { PersonKeyStore } from './personalData.ts'
+
+/** The person a control-plane record erases, if it is an erasure of a whole person. */
+export const erasedPersonOf = (record: Pick<LogRecord, 'type' | 'data'>): string | null => {
+  if (record.type !== 'person.erased') return null
+  const parsed = PersonErased.safeParse({ ...(record.data as object), type: record.type })
+  return parsed.success ? parsed.data.personId : null
+}
+
+/**
+ * Destroys the key of every person the control-plane records erase. An erasure appends its
+ * record first and destroys the key after; a crash between the two leaves a key that this
+ * removes at the next start, before anything is served. Returns how many erasures it read.
+ */
+export async function shredErasedPeople(
+  log: Pick<EventLog, 'readControl'>,
+  keys: Pick<PersonKeyStore, 'destroy'>,
+): Promise<number> {
+  let erasures = 0
+  for (let next = 0; ; ) {
+    const batch = await log.readControl(next, 1000)
+    if (batch.length === 0) return erasures
+    for (const record of batch) {
+      const personId = erasedPersonOf(record)
+      if (personId === null) continue
+      await keys.destroy(personId)
+      erasures++
+    }
+    next = batch[batch.length - 1]!.position + 1
+  }
+}
