@@ -112,4 +112,25 @@ describe('embedded event log', () => {
     expect(records[3]).toMatchObject({ position: 3, id: 'e3', data: { name: 'view' } })
     await log.close()
   })
+
+  it('holds a small batch until its first record is lingerMs old, gathering what arrives meanwhile', async () => {
+    const log = createEmbeddedEventLog({ path: join(root, 'linger') })
+    const append = (id: string) => log.appendEvents([{ stream: 's', id, type: 't', data: {} }])
+    const firstBatch = async (lingerMs: number, from: number) => {
+      const abort = new AbortController()
+      for await (const batch of log.subscribe(from, { batchSize: 100, lingerMs, signal: abort.signal })) {
+        abort.abort()
+        return batch.map((record) => record.id)
+      }
+      return []
+    }
+    await append('a')
+    const later = new Promise<void>((resolve) => setTimeout(() => void append('b').then(() => resolve()), 50))
+    expect(await firstBatch(400, 0)).toEqual(['a', 'b'])
+    await later
+    await append('c')
+    setTimeout(() => void append('d'), 50)
+    expect(await firstBatch(0, 2)).toEqual(['c'])
+    await log.close()
+  })
 })

@@ -43,6 +43,12 @@ export type StreamAppendOutcome =
 export interface SubscribeOptions {
   /** Most records handed over in one batch. */
   readonly batchSize?: number
+  /**
+   * A batch smaller than `batchSize` is held until its first record is this old (milliseconds
+   * since it was recorded), gathering what arrives meanwhile: fewer, larger batches under load,
+   * at most this much later. 0 (the default) hands over what there is at once.
+   */
+  readonly lingerMs?: number
   readonly signal?: AbortSignal
 }
 

@@ -12,6 +12,8 @@ export interface ProjectionRunnerOptions {
   readonly logger: Logger
   /** Most log records in one batch (one insert per table). */
   readonly batchSize?: number
+  /** How long a small batch waits for more records (fewer, larger inserts under load). */
+  readonly lingerMs?: number
 }
 
 export interface ProjectionStatus {
@@ -138,7 +140,11 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       signal,
     )
     notify()
-    for await (const batch of log.subscribe(committed, { batchSize, signal })) {
+    for await (const batch of log.subscribe(committed, {
+      batchSize,
+      lingerMs: options.lingerMs ?? 0,
+      signal,
+    })) {
       const from = batch[0]!.position
       const to = batch[batch.length - 1]!.position + 1
       await persistently(

@@ -33,6 +33,7 @@ export const EmbeddedConfigSchema = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { error: 'must be letters, digits and underscores' })
     .default('hourglass'),
   HOURGLASS_PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  HOURGLASS_PROJECTION_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   LOG_LEVEL: LogLevel.default('info'),
   HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
 })
@@ -52,6 +53,8 @@ export interface EmbeddedConfig {
     readonly database: string
   }
   readonly projectionBatchSize: number
+  /** How long a projection holds a small batch to gather more records (see SubscribeOptions.lingerMs). */
+  readonly projectionLingerMs: number
   readonly logLevel: z.infer<typeof LogLevel>
   readonly logRequests: boolean
 }
@@ -84,6 +87,7 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined>): Emb
       database: e.CLICKHOUSE_DATABASE,
     }),
     projectionBatchSize: e.HOURGLASS_PROJECTION_BATCH_SIZE,
+    projectionLingerMs: e.HOURGLASS_PROJECTION_LINGER_MS,
     logLevel: e.LOG_LEVEL,
     logRequests: e.HOURGLASS_LOG_REQUESTS === 'true',
   })

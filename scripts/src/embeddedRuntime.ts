@@ -69,6 +69,7 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
         projection,
         logger,
         batchSize: config.projectionBatchSize,
+        lingerMs: config.projectionLingerMs,
       }),
     ]),
   )

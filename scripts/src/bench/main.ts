@@ -73,9 +73,12 @@ async function main(): Promise<void> {
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'warn',
-    // The one knob worth trying from the command line; the default is what `npm start` runs.
+    // The knobs worth trying from the command line; the defaults are what `npm start` runs.
     ...(process.env.HOURGLASS_PROJECTION_BATCH_SIZE
       ? { HOURGLASS_PROJECTION_BATCH_SIZE: process.env.HOURGLASS_PROJECTION_BATCH_SIZE }
+      : {}),
+    ...(process.env.HOURGLASS_PROJECTION_LINGER_MS
+      ? { HOURGLASS_PROJECTION_LINGER_MS: process.env.HOURGLASS_PROJECTION_LINGER_MS }
       : {}),
   })
   progress.note(`starting an embedded Hourglass in ${dataDir}`)
@@ -181,7 +184,7 @@ async function main(): Promise<void> {
         'Server (Fastify, LMDB log, chDB) and load generator run in ONE process and share those cores; the load',
         "generator builds and sends its requests on a worker thread, off the server's event loop;",
         `HTTP/1.1 over loopback with keep-alive, ${PLAN.concurrency} concurrent clients (the freshness run is open-loop).`,
-        `Projections running: ${[...runtime.runners.keys()].join(', ')}; each tails the whole log, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}.`,
+        `Projections running: ${[...runtime.runners.keys()].join(', ')}; each tails the whole log, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}, held up to ${config.projectionLingerMs} ms to fill.`,
         `Event times of the batched run (and of its baseline) spread over the last ${PLAN.spreadDays} days.`,
         'Freshness: from a 2xx to the first read of GET /v1/sources/:id/rollups/hourly that counts the batch,',
         `read every ${PLAN.freshness.pollMs} ms (an upper bound); the first ${PLAN.freshness.rampMs / 1000} s of the run are left out as ramp-up.`,
