@@ -8,6 +8,9 @@ export interface PlannedEvent {
   readonly attrs: Readonly<Record<string, unknown>>
 }
 
+/** Shared and frozen: callers only read it. */
+const NO_ISSUES = Object.freeze([]) as unknown as FieldIssue[]
+
 /**
  * What is wrong with an event under its source's rules, each at its path below `prefix`
  * (`events[3]`): an event of a defined name must carry exactly the defined attributes, each of
@@ -15,9 +18,16 @@ export interface PlannedEvent {
  * refuses sessions it does not know.
  */
 export function checkAgainstPlan(event: PlannedEvent, rules: IngestRules, prefix: string): FieldIssue[] {
+  const definition = rules.definition(event.name)
+  // Most events of most sources: nothing defined, nothing refused. Answered before any work.
+  if (
+    !definition &&
+    rules.settings.undefinedEvents !== 'reject' &&
+    (event.session === undefined || rules.settings.unknownSessions !== 'reject')
+  )
+    return NO_ISSUES
   const issues: FieldIssue[] = []
   const at = (path: string) => `${prefix}.${path}`
-  const definition = rules.definition(event.name)
   if (definition) {
     const defined = new Map(definition.attrs.map((attr) => [attr.name, attr.type]))
     for (const { name, type } of definition.attrs) {
