@@ -152,9 +152,12 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
           if (item.kind === 'events') {
             const outcomes: AppendOutcome[] = []
             for (const record of item.records) {
-              const existing = ids.get([record.stream, record.id])
-              if (existing !== undefined) {
-                outcomes.push({ status: 'duplicate', position: existing })
+              // One index write that fails if the id is taken: no separate lookup for new ids.
+              const key: [string, string] = [record.stream, record.id]
+              // (lmdb types putSync as void; inside a transaction it answers whether it wrote.)
+              const indexed = ids.putSync(key, next, { noOverwrite: true }) as unknown as boolean
+              if (!indexed) {
+                outcomes.push({ status: 'duplicate', position: ids.get(key)! })
                 continue
               }
               const position = next++
@@ -168,7 +171,6 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
               }
               records.putSync(position, stored)
               written.push(toRecord(position, stored))
-              ids.putSync([record.stream, record.id], position)
               outcomes.push({ status: 'appended', position })
             }
             results.push(outcomes)

@@ -98,7 +98,8 @@ export function parseEventInput(raw: unknown): EventInputResult {
         attrs:
           raw.attrs === undefined
             ? {}
-            : { ...(raw.attrs as Record<string, string | number | boolean | null>) },
+            : // The request's own object, freshly parsed and owned by nothing else: no copy.
+              (raw.attrs as Record<string, string | number | boolean | null>),
       }
       if (raw.id !== undefined) data.id = raw.id as string
       if (raw.subject !== undefined) data.subject = raw.subject as string
