@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { loadEmbeddedConfig } from '../config.ts'
+import { partitionedProjections } from '../distributed/services.ts'
 import { startEmbedded } from '../embeddedRuntime.ts'
 import { type LocalKafka, startLocalKafka } from '../kafka/localKafka.ts'
 import { startDistributedHourglass } from '../testing/distributedHourglass.ts'
@@ -88,7 +89,7 @@ async function distributed(brokers: string, workers: number): Promise<ModeResult
     await hg.settled(300_000)
     const done = performance.now()
     return {
-      mode: `Kafka, ${workers} worker${workers > 1 ? 's' : ''} (4 projections)`,
+      mode: `Kafka, ${workers} worker${workers > 1 ? 's' : ''} (${partitionedProjections.length} projections)`,
       ingestRate: PLAN.events / ((sent - started) / 1000),
       endToEndRate: PLAN.events / ((done - started) / 1000),
     }
