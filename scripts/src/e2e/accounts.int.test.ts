@@ -1,3 +1,4 @@
+import { parseApiToken } from '@hourglass/ingest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
@@ -64,7 +65,7 @@ describe('accounts', () => {
     expect(listed.body).not.toContain(source.apiToken)
     const control = await hg.runtime.log.readControl(0, 10_000)
     const serialized = JSON.stringify(control.map((r) => r.data))
-    expect(serialized).not.toContain(source.apiToken.split('_').pop())
+    expect(serialized).not.toContain(parseApiToken(source.apiToken)!.secret)
   })
 })
 
