@@ -13,6 +13,7 @@ import {
 } from '@hourglass/schemas'
 import { mintApiToken, parseApiToken, secretMatches } from './apiTokens.ts'
 import { type AppControl, createAppControl } from './apps/appControl.ts'
+import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.ts'
 
@@ -95,8 +96,6 @@ export function createControlPlane(log: EventLog): ControlPlane {
   const membersByUsername = new Map<string, Member>()
   /** accountId → userId → when the analyst role was granted. */
   const analysts = new Map<string, Map<string, number>>()
-  let next = 0
-  let refreshing: Promise<void> | null = null
 
   const apply = (record: LogRecord) => {
     const parsed = ControlEvent.safeParse({ ...(record.data as object), type: record.type })
@@ -135,21 +134,7 @@ export function createControlPlane(log: EventLog): ControlPlane {
     }
   }
 
-  const refresh = () => {
-    refreshing ??= (async () => {
-      try {
-        for (;;) {
-          const batch = await log.readControl(next, 1000)
-          if (batch.length === 0) return
-          for (const record of batch) apply(record)
-          next = batch[batch.length - 1]!.position + 1
-        }
-      } finally {
-        refreshing = null
-      }
-    })()
-    return refreshing
-  }
+  const { refresh } = followControl(log, apply)
 
   /** A lookup that, on a miss, reads what other processes may have appended, then looks again. */
   const lookup = async <T>(find: () => T | undefined): Promise<T | null> => {

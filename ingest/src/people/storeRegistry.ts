@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { EventLog, LogRecord } from '@hourglass/log'
 import { errors, PeopleEvent, type PersonalFields, peopleStreams, SourceCreated } from '@hourglass/schemas'
+import { followControl } from '../controlFollower.ts'
 import { openPersonalFields, type PersonKeyStore, sealPersonalFields } from './personalData.ts'
 
 export interface Store {
@@ -59,8 +60,6 @@ export function createStoreRegistry(options: { log: EventLog; keys: PersonKeySto
   const people = new Map<string, PersonState>()
   const byEmail = new Map<string, string>()
   const directoryRevision = new Map<string, number>()
-  let next = 0
-  let refreshing: Promise<void> | null = null
 
   const apply = (record: LogRecord) => {
     if (record.type === 'source.created') {
@@ -107,32 +106,7 @@ export function createStoreRegistry(options: { log: EventLog; keys: PersonKeySto
     }
   }
 
-  const refresh = () => {
-    refreshing ??= (async () => {
-      try {
-        for (;;) {
-          const batch = await log.readControl(next, 1000)
-          if (batch.length === 0) return
-          for (const record of batch) apply(record)
-          next = batch[batch.length - 1]!.position + 1
-        }
-      } finally {
-        refreshing = null
-      }
-    })()
-    return refreshing
-  }
-
-  /**
-   * Reads every record appended before this call, also by other processes (distributed mode has
-   * one ingest process per machine, and a store's token or a person's id is used on any of them).
-   * A refresh already under way may have asked before those records were appended: wait for it,
-   * then read again. Its failure is its caller's to report; ours comes from our own refresh.
-   */
-  const catchUp = async () => {
-    if (refreshing) await refreshing.catch(() => undefined)
-    return refresh()
-  }
+  const { refresh, catchUp } = followControl(log, apply)
 
   const toStore = (storeId: string): Store | null => {
     const s = stores.get(storeId)

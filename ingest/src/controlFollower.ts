@@ -1,0 +1,42 @@
+import type { EventLog, LogRecord } from '@hourglass/log'
+
+export interface ControlFollower {
+  /** Applies every control record appended since the last call; concurrent calls share one read. */
+  refresh(): Promise<void>
+  /**
+   * Like `refresh`, but also sees records appended while a refresh already under way was
+   * reading: it waits for that one (its failure is its caller's), then reads again.
+   */
+  catchUp(): Promise<void>
+}
+
+/** Folds the log's control records into an in-memory view with `apply`, in log order. */
+export function followControl(
+  log: Pick<EventLog, 'readControl'>,
+  apply: (record: LogRecord) => void,
+): ControlFollower {
+  let next = 0
+  let refreshing: Promise<void> | null = null
+  const refresh = () => {
+    refreshing ??= (async () => {
+      try {
+        for (;;) {
+          const batch = await log.readControl(next, 1000)
+          if (batch.length === 0) return
+          for (const record of batch) apply(record)
+          next = batch[batch.length - 1]!.position + 1
+        }
+      } finally {
+        refreshing = null
+      }
+    })()
+    return refreshing
+  }
+  return {
+    refresh,
+    async catchUp() {
+      if (refreshing) await refreshing.catch(() => undefined)
+      return refresh()
+    },
+  }
+}
