@@ -67,4 +67,14 @@ export const appAnalyticsMigrations: readonly Migration[] = [
         GROUP BY account_id, source_id, name, subject, stat_key`,
     ],
   },
+  {
+    version: 12,
+    name: 'per-user statistics rows carry their log position',
+    statements: [
+      // The first log position of the batch part that summed a row: a batch written again after a
+      // crash finds its own rows by it. In the sorting key, so rows of different batches stay apart.
+      `ALTER TABLE {db}.${tables.userStatsHourly} ADD COLUMN IF NOT EXISTS position UInt64,
+        MODIFY ORDER BY (account_id, source_id, name, subject, stat_key, hour, position)`,
+    ],
+  },
 ]

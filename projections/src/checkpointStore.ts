@@ -4,8 +4,7 @@ import type { Warehouse } from './warehouse.ts'
 
 /**
  * Where a projection stands in the log. `pending` is the exact range of the batch being
- * written: after a crash that range is written again, identically, so its deduplication
- * token matches and nothing is counted twice.
+ * written: after a crash that range is repaired, so nothing of it is lost or counted twice.
  */
 export interface Checkpoint {
   /** Every record before this position is in the warehouse. */

@@ -279,7 +279,7 @@ beforeAll(async () => {
   let typicalReadyMs = 1_000
   let appliedSoFar = 0
   let attempts = 0
-  /** A run that starts by applying a batch an earlier run had finished inserting relies on deduplication. */
+  /** A run that starts by applying a batch an earlier run had finished inserting relies on the repair. */
   const noteRewrite = (run: WorkerRun) => {
     if (run.firstAppliedFrom !== null && run.firstAppliedFrom < appliedSoFar) rewrittenBatches++
     appliedSoFar = Math.max(appliedSoFar, run.appliedTo)
@@ -343,7 +343,7 @@ describe('a projection worker killed with SIGKILL at random points', () => {
       MIN_KILLS_MID_PROJECTION,
     )
     expect(kills.some((run) => run.phase === 'start-up')).toBe(true)
-    // Some kills fell between a batch's inserts and its checkpoint, so deduplication was put to work.
+    // Some kills fell between a batch's inserts and its checkpoint, so the repair was put to work.
     expect(rewrittenBatches).toBeGreaterThan(0)
   })
 

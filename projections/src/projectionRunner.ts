@@ -1,5 +1,6 @@
 import type { EventLog, LogRecord } from '@hourglass/log'
 import type { Logger } from 'pino'
+import { createBatchRepair } from './batchRepair.ts'
 import type { CheckpointStore } from './checkpointStore.ts'
 import { type Projection, projectionKey } from './projection.ts'
 import { insertDeduplicated, type Warehouse } from './warehouse.ts'
@@ -51,7 +52,9 @@ const RETRY_MAX_MS = 10_000
 /**
  * Runs one projection: reads the log from its checkpoint in batches and applies each batch
  * exactly once in effect. Before a batch is written its range is saved as pending; after a
- * crash the runner first rewrites that exact range under the same deduplication tokens.
+ * crash the runner first repairs that exact range: what of it is missing is written, what
+ * its views hold is recomputed (`createBatchRepair`). A batch written the first time carries
+ * deduplication tokens derived from its range as well.
  */
 export function createProjectionRunner(options: ProjectionRunnerOptions): ProjectionRunner {
   const { log, warehouse, checkpoints, projection, logger } = options
@@ -81,16 +84,28 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
    * Applies one batch. `beforeFirstInsert` runs once, just before the batch's first insert:
    * that is where its range is saved as pending. A batch that inserts nothing (most batches of
    * a projection whose records are rare) costs no checkpoint write at all.
+   *
+   * A batch in doubt (pending when the projection stopped, or after a failed attempt) is
+   * repaired rather than written again under its tokens: see `createBatchRepair`.
    */
-  const applyBatch = async (records: readonly LogRecord[], beforeFirstInsert?: () => Promise<void>) => {
+  const applyBatch = async (
+    records: readonly LogRecord[],
+    inDoubt: boolean,
+    beforeFirstInsert?: () => Promise<void>,
+  ) => {
     const from = records[0]!.position
     const to = records[records.length - 1]!.position + 1
+    const repair = inDoubt ? createBatchRepair(warehouse, { from, to }, log_) : null
     let n = 0
     await projection.apply(records, {
       warehouse,
       insert: async (table, rows) => {
         if (rows.length === 0) return
         if (n === 0) await beforeFirstInsert?.()
+        if (repair) {
+          n++
+          return repair.insert(table, rows)
+        }
         await insertDeduplicated(
           warehouse,
           table,
@@ -99,14 +114,18 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         )
       },
     })
+    await repair?.finish()
   }
 
-  /** Retries a step until it succeeds or the runner stops: an unwritten batch is never skipped. */
-  const persistently = async (what: string, step: () => Promise<void>, signal: AbortSignal) => {
+  /**
+   * Retries a step until it succeeds or the runner stops: an unwritten batch is never skipped.
+   * The step learns whether an earlier attempt failed (and so may have written part of it).
+   */
+  const persistently = async (what: string, step: (retry: boolean) => Promise<void>, signal: AbortSignal) => {
     let delay = RETRY_MIN_MS
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       try {
-        await step()
+        await step(attempt > 0)
         lastError = null
         return
       } catch (error) {
@@ -131,8 +150,8 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
         if (checkpoint.pending) {
           const { from, to } = checkpoint.pending
           const records = await log.read(from, to - from)
-          log_.info({ from, to }, 'rewriting the batch that was in flight when the projection stopped')
-          if (records.length > 0) await applyBatch(records)
+          log_.info({ from, to }, 'repairing the batch that was in flight when the projection stopped')
+          if (records.length > 0) await applyBatch(records, true)
           committed = to
           await checkpoints.save(key, { committed, pending: null, generation })
         }
@@ -149,8 +168,8 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       const to = batch[batch.length - 1]!.position + 1
       await persistently(
         'apply batch',
-        () =>
-          applyBatch(batch, () =>
+        (retry) =>
+          applyBatch(batch, retry, () =>
             checkpoints.save(key, { committed: from, pending: { from, to }, generation }),
           ),
         signal,

@@ -156,7 +156,7 @@ export const receiptsProjection: Projection = {
     if (receipts.length === 0) return
     await insert(tables.receiptsRaw, receipts)
     // `computed_at` is the one value a rewritten batch does not repeat: harmless, because a
-    // rewrite carries the same deduplication token and ClickHouse drops it whatever it holds.
+    // batch in doubt finds its journal rows by `from_position` and leaves them as they are.
     const from = records[0]!.position
     const to = records[records.length - 1]!.position + 1
     await insert(tables.receiptRuns, toRunRows(from, to, receipts, Date.now()))

@@ -22,6 +22,8 @@ export interface UserStatRow {
   hour: number
   amount: number
   events: number
+  /** The first log position of the batch part that summed the row: how a rewritten batch finds it. */
+  position: number
 }
 
 const DefinitionRow = z.object({
@@ -104,13 +106,15 @@ export const userStatsProjection: Projection = {
         }
     const definitionRows: z.infer<typeof DefinitionRow>[] = []
     let stats = new Map<string, UserStatRow>()
-    const flush = async () => {
+    let partFrom = records[0]?.position ?? 0
+    const flush = async (next: number) => {
       await insert(tables.userStatsHourly, [...stats.values()])
       stats = new Map()
+      partFrom = next
     }
     for (const record of records) {
       if (record.type === TELEMETRY_EVENT) {
-        addEvent(definitionOf, stats, record)
+        addEvent(definitionOf, stats, record, partFrom)
         continue
       }
       const definition = plans ? toStatisticsDefinition(record) : null
@@ -130,11 +134,11 @@ export const userStatsProjection: Projection = {
       const erasure = toErasure(record)
       if (!erasure) continue
       // An erased person leaves every answer: what is summed so far goes in, then their rows go.
-      await flush()
+      await flush(record.position + 1)
       await eraseUserStats(erasure, context)
     }
     await insert(tables.eventDefinitions, definitionRows)
-    await flush()
+    await flush(0)
   },
   erase: eraseUserStats,
   async reset(warehouse) {
@@ -174,7 +178,12 @@ async function eraseUserStats(erasure: Erasure, context: BatchContext): Promise<
 }
 
 /** Adds an event to the batch's sums when its source defined its name before it. */
-function addEvent(definitionOf: DefinitionOf, stats: Map<string, UserStatRow>, record: LogRecord) {
+function addEvent(
+  definitionOf: DefinitionOf,
+  stats: Map<string, UserStatRow>,
+  record: LogRecord,
+  partFrom: number,
+) {
   const data = record.data as { sourceId?: unknown; name?: unknown }
   if (typeof data.sourceId !== 'string' || typeof data.name !== 'string') return
   const definition = definitionOf(record, data.sourceId, data.name)
@@ -203,6 +212,7 @@ function addEvent(definitionOf: DefinitionOf, stats: Map<string, UserStatRow>, r
       hour,
       amount,
       events: 1,
+      position: partFrom,
     })
   }
 }
