@@ -133,31 +133,36 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
   }
 
   /**
-   * Runs every queued append in one LMDB write transaction, then settles them all once it is
-   * durable. The transaction's body runs on this thread; its commit and fsync run on LMDB's
-   * write thread, so the next group can form while the disk syncs.
+   * Writes every queued append in one LMDB transaction, then settles them all once it is
+   * durable. This thread only decides positions and duplicates (reads) and encodes the writes;
+   * LMDB's write thread applies them, commits and syncs, so the next group can form meanwhile.
+   * One commit at a time: each starts from what the previous one made durable.
    */
   async function commit() {
     const work = queue
     queue = []
     if (work.length === 0) return
-    let next = head
+    // Another process (a command run while no server ran) may have appended since.
+    let next = Math.max(head, storedHead())
     const now = Date.now()
     const results: unknown[] = []
     const written: LogRecord[] = []
+    /** Ids and stream heads this group writes: not yet readable from the file. */
+    const groupIds = new Map<string, number>()
+    const groupHeads = new Map<string, number | null>()
     try {
-      await env.transaction(() => {
-        next = storedHead()
+      // Nothing in the body throws on validated records (plain JSON values encode): a batch
+      // cannot be abandoned half-written the way a transaction aborts.
+      await env.batch(() => {
         for (const item of work) {
           if (item.kind === 'events') {
             const outcomes: AppendOutcome[] = []
             for (const record of item.records) {
-              // One index write that fails if the id is taken: no separate lookup for new ids.
               const key: [string, string] = [record.stream, record.id]
-              // (lmdb types putSync as void; inside a transaction it answers whether it wrote.)
-              const indexed = ids.putSync(key, next, { noOverwrite: true }) as unknown as boolean
-              if (!indexed) {
-                outcomes.push({ status: 'duplicate', position: ids.get(key)! })
+              const groupKey = `${record.stream}\u0000${record.id}`
+              const taken = groupIds.get(groupKey) ?? ids.get(key)
+              if (taken !== undefined) {
+                outcomes.push({ status: 'duplicate', position: taken })
                 continue
               }
               const position = next++
@@ -169,13 +174,17 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
                 d: record.data,
                 at: now,
               }
-              records.putSync(position, stored)
+              records.put(position, stored)
+              ids.put(key, position)
+              groupIds.set(groupKey, position)
               written.push(toRecord(position, stored))
               outcomes.push({ status: 'appended', position })
             }
             results.push(outcomes)
           } else {
-            const current = streamHeads.get(item.stream) ?? null
+            const current = groupHeads.has(item.stream)
+              ? groupHeads.get(item.stream)!
+              : (streamHeads.get(item.stream) ?? null)
             const ok =
               item.expected === 'any' ||
               (item.expected === 'no-stream' ? current === null : current === item.expected)
@@ -200,12 +209,13 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
                 d: record.data,
                 at: now,
               }
-              records.putSync(position, stored)
+              records.put(position, stored)
               written.push(toRecord(position, stored))
-              streams.putSync([item.stream, revision], position)
-              control.putSync(position, item.stream)
+              streams.put([item.stream, revision], position)
+              control.put(position, item.stream)
             }
-            streamHeads.putSync(item.stream, revision)
+            streamHeads.put(item.stream, revision)
+            groupHeads.set(item.stream, revision)
             results.push({ status: 'appended', firstPosition, revision })
           }
         }
