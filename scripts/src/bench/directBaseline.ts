@@ -87,7 +87,7 @@ export async function measureDirectBaseline(
   const inserts = Math.ceil(plan.events / plan.batchSize)
   let insertMs = 0
   let done = 0
-  const meter = meterPhase(ctx.probe, ctx.rss)
+  const meter = meterPhase(ctx.probe, ctx.rss, ctx.producers.cpuSeconds)
   const stopTicker = ctx.progress.every(2000, () => `${done.toLocaleString('en-US')} rows inserted`)
   try {
     for (let batch = 0; batch < inserts; batch++) {

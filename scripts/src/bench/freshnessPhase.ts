@@ -139,7 +139,7 @@ export async function measureFreshness(
     )
   }
 
-  const meter = meterPhase(ctx.probe, ctx.rss)
+  const meter = meterPhase(ctx.probe, ctx.rss, ctx.producers.cpuSeconds)
   const startedAt = performance.now()
   let pacing = true
   let pacingEndedAt = Number.POSITIVE_INFINITY

@@ -54,7 +54,7 @@ export async function measureIngest(
   let failures = 0
   let firstFailure: string | null = null
   const commitsBefore = runtime.log.stats().commits
-  const meter = meterPhase(ctx.probe, ctx.rss)
+  const meter = meterPhase(ctx.probe, ctx.rss, ctx.producers.cpuSeconds)
   const startedAt = performance.now()
   let lastAckAt = startedAt
   const stopTicker = progress.every(2000, () => {

@@ -181,8 +181,8 @@ async function main(): Promise<void> {
       setting: [
         `Node ${process.version}; ${availableParallelism()} cores (${cpu}); ${Math.round(totalmem() / 1024 ** 3)} GiB RAM.`,
         `Machine busy before the run: ${busyBefore === null ? 'unknown' : `${busyBefore.toFixed(2)} cores`} (other processes; see "others" per phase below).`,
-        'Server (Fastify, LMDB log, chDB) and load generator run in ONE process and share those cores; the load',
-        "generator builds and sends its requests on a worker thread, off the server's event loop;",
+        'Hourglass (Fastify, LMDB log, chDB) runs in this process; the load generator builds and sends its',
+        'requests from a child process. Both share the cores; RSS figures are of the Hourglass process alone.',
         `HTTP/1.1 over loopback with keep-alive, ${PLAN.concurrency} concurrent clients (the freshness run is open-loop).`,
         `Projections running: ${[...runtime.runners.keys()].join(', ')}; each tails the whole log, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}, held up to ${config.projectionLingerMs} ms to fill.`,
         `Event times of the batched run (and of its baseline) spread over the last ${PLAN.spreadDays} days.`,

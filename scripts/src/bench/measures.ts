@@ -167,6 +167,8 @@ export interface PhaseUsage {
   readonly wallMs: number
   /** CPU seconds per wall second over the whole process (server, chDB threads, load generator). */
   readonly cores: number
+  /** Cores the load generator's process kept busy (NaN where unknown). */
+  readonly producerCores: number
   /** Cores busy with other processes on the machine (NaN where unknown): they skew every figure. */
   readonly otherCores: number
   /** Share of the time the main thread's event loop was busy. */
@@ -177,9 +179,17 @@ export interface PhaseUsage {
   readonly peakRss: number
 }
 
-/** What a phase cost: wall time, CPU, event-loop load and warehouse statements. */
-export function meterPhase(probe: WarehouseProbe, rss: RssSampler): { stop(): PhaseUsage } {
+/**
+ * What a phase cost: wall time, CPU, event-loop load and warehouse statements. `producerCpu`
+ * gives the CPU seconds of the load generator's process, kept apart from other processes.
+ */
+export function meterPhase(
+  probe: WarehouseProbe,
+  rss: RssSampler,
+  producerCpu: () => number = () => Number.NaN,
+): { stop(): PhaseUsage } {
   const peakRss = rss.since()
+  const producerCpuBefore = producerCpu()
   const startedAt = performance.now()
   const cpu = process.cpuUsage()
   const machine = machineCpu()
@@ -195,6 +205,7 @@ export function meterPhase(probe: WarehouseProbe, rss: RssSampler): { stop(): Ph
         machine && machineNow && machineNow.total > machine.total
           ? ((machineNow.busy - machine.busy) / (machineNow.total - machine.total)) * availableParallelism()
           : Number.NaN
+      const producerCores = ((producerCpu() - producerCpuBefore) * 1000) / wallMs
       const after = probe.snapshot()
       const warehouse = new Map<string, WarehouseTally>()
       for (const [key, tally] of after) {
@@ -209,7 +220,8 @@ export function meterPhase(probe: WarehouseProbe, rss: RssSampler): { stop(): Ph
       return {
         wallMs,
         cores,
-        otherCores: Math.max(0, machineCores - cores),
+        producerCores,
+        otherCores: Math.max(0, machineCores - cores - (Number.isFinite(producerCores) ? producerCores : 0)),
         eventLoopBusy: performance.eventLoopUtilization(loop).utilization,
         warehouse,
         peakRss: peakRss(),

@@ -1,4 +1,6 @@
-import { Worker } from 'node:worker_threads'
+import { fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import type { BenchSource } from './hourglassApi.ts'
 import type { EventFactory, EventTimes } from './producerEvents.ts'
 
@@ -42,43 +44,68 @@ export type BatchReply =
   | { readonly id: number; readonly error: string }
 
 /**
- * The producers: a worker thread that builds each `POST /v1/events` body and sends it over its
+ * The producers: a child process that builds each `POST /v1/events` body and sends it over its
  * own kept-alive loopback connections. Producers are other machines in real use; here they share
- * the cores with the server, but not its event loop.
+ * the cores with the server, but neither its event loop nor its memory.
  */
 export interface ProducerPool {
   post(source: BenchSource, order: BatchOrder): Promise<BatchAnswer>
+  /** CPU seconds the producers' process has used so far (NaN where unknown). */
+  cpuSeconds(): number
   close(): Promise<void>
 }
 
+/** Linux reports a process's CPU time in clock ticks of 1/100 s. */
+const TICKS_PER_SECOND = 100
+
+/** User plus system CPU seconds of a process, from /proc; NaN elsewhere. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+  } catch {
+    return Number.NaN
+  }
+}
+
 export function createProducerPool(baseUrl: string, maxSockets: number): ProducerPool {
-  // The worker's module is TypeScript, like everything run through tsx: it registers tsx's loader first.
-  const tsx = import.meta.resolve('tsx/esm/api')
-  const entry = new URL('./producerWorker.ts', import.meta.url).href
-  const worker = new Worker(
-    `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}) })`,
-    { eval: true, workerData: { baseUrl, maxSockets } },
+  // The producers' module is TypeScript, like everything run through tsx.
+  const child = fork(
+    fileURLToPath(new URL('./producerWorker.ts', import.meta.url)),
+    [baseUrl, String(maxSockets)],
+    {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
   )
-  worker.unref()
+  child.unref()
+  child.channel?.unref()
+  let closing = false
   let failed: Error | null = null
   let nextId = 0
   const pending = new Map<number, { resolve(answer: BatchAnswer): void; reject(error: Error): void }>()
-  worker.on('message', (reply: BatchReply) => {
+  child.on('message', (reply: BatchReply) => {
     const waiter = pending.get(reply.id)
     if (!waiter) return
     pending.delete(reply.id)
     if ('error' in reply) waiter.reject(new Error(reply.error))
-    // The worker's clock has its own origin: its times arrive as epoch milliseconds.
+    // The producers' clock has its own origin: their times arrive as epoch milliseconds.
     else waiter.resolve({ ...reply, at: reply.at - performance.timeOrigin })
   })
-  worker.on('error', (error) => {
+  const fail = (error: Error) => {
     failed = error
     for (const waiter of pending.values()) waiter.reject(error)
     pending.clear()
+  }
+  child.on('error', fail)
+  child.on('exit', (code, signal) => {
+    if (!closing) fail(new Error(`the producers' process exited (code ${code}, signal ${signal})`))
   })
   return {
     post(source, order) {
-      if (failed) return Promise.reject(new Error(`the load generator thread failed: ${failed.message}`))
+      if (failed) return Promise.reject(new Error(`the load generator failed: ${failed.message}`))
       const id = nextId++
       const message: BatchMessage = {
         id,
@@ -91,11 +118,16 @@ export function createProducerPool(baseUrl: string, maxSockets: number): Produce
       }
       return new Promise<BatchAnswer>((resolve, reject) => {
         pending.set(id, { resolve, reject })
-        worker.postMessage(message)
+        child.send(message)
       })
     },
+    cpuSeconds: () => processCpuSeconds(child.pid),
     async close() {
-      await worker.terminate()
+      closing = true
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill()
+      await exited
     },
   }
 }

@@ -1,15 +1,15 @@
-import { parentPort, workerData } from 'node:worker_threads'
 import { createLoopbackClient } from './loopbackClient.ts'
 import { createEventFactory, type EventFactory, eventTimes } from './producerEvents.ts'
 import type { BatchMessage, BatchReply } from './producerPool.ts'
 
-/** The load generator's thread: builds each batch's body and sends it (see producerPool.ts). */
-const { baseUrl, maxSockets } = workerData as { baseUrl: string; maxSockets: number }
-const client = createLoopbackClient(baseUrl, maxSockets)
+/** The load generator's process: builds each batch's body and sends it (see producerPool.ts). */
+const [baseUrl, maxSocketsArg] = process.argv.slice(2)
+const client = createLoopbackClient(baseUrl!, Number(maxSocketsArg))
 const factories = new Map<string, EventFactory>()
-const port = parentPort!
 
-port.on('message', async (message: BatchMessage) => {
+// The bench that started this process has gone: so have its orders.
+process.on('disconnect', () => process.exit(0))
+process.on('message', async (message: BatchMessage) => {
   const key = `${message.phase}:${message.seed}`
   let events = factories.get(key)
   if (!events) {
@@ -35,5 +35,5 @@ port.on('message', async (message: BatchMessage) => {
   } catch (error) {
     reply = { id: message.id, error: error instanceof Error ? error.message : String(error) }
   }
-  port.postMessage(reply)
+  process.send!(reply)
 })

@@ -59,6 +59,7 @@ function usageLine(name: string, usage: PhaseUsage, tables: BenchReport['tables'
     name,
     `${(usage.wallMs / 1000).toFixed(1)} s`,
     `${usage.cores.toFixed(2)}`,
+    Number.isFinite(usage.producerCores) ? usage.producerCores.toFixed(2) : '?',
     Number.isFinite(usage.otherCores) ? usage.otherCores.toFixed(2) : '?',
     `${Math.round(usage.eventLoopBusy * 100)} %`,
     batches ? int(batches.statements) : '0',
@@ -200,8 +201,9 @@ export function printReport(report: BenchReport): void {
     if (failure) out.push(`first failure: ${failure}`)
 
   out.push(
-    'Where the time went, per phase. CPU: cores this process kept busy. others: cores other processes',
-    'kept busy (above about 0.1 they skew every figure). loop: main thread busy. inserts: into the events',
+    'Where the time went, per phase. CPU: cores the Hourglass process kept busy. producers: cores the load',
+    "generator's process kept busy. others: cores any other process kept busy (above about 0.1 they skew",
+    'every figure). loop: main thread busy. inserts: into the events',
     'table (the direct one for the baseline), rows each, mean time from call to answer, and the share of',
     'the wall time with one in flight. checkpoints: checkpoint inserts of all runners. selects: all reads.',
     '',
@@ -212,6 +214,7 @@ export function printReport(report: BenchReport): void {
         'phase',
         'wall',
         'CPU',
+        'producers',
         'others',
         'loop',
         'inserts',

@@ -29,7 +29,7 @@ export async function measureRollupQueries(
   let rows = 0
   const to = Date.now()
   const range = { from: to - plan.days * 24 * 3600_000, to }
-  const meter = meterPhase(ctx.probe, ctx.rss)
+  const meter = meterPhase(ctx.probe, ctx.rss, ctx.producers.cpuSeconds)
   const stopTicker = ctx.progress.every(2000, () => `${latencies.length} of ${plan.queries} queries answered`)
   try {
     const until = performance.now() + plan.budgetMs
