@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { tables } from './tables.ts'
-import type { Warehouse } from './warehouse.ts'
+import { insertDeduplicated, type Warehouse } from './warehouse.ts'
 
 /**
  * A batch written again after a crash (or after a failed attempt) cannot lean on insert
@@ -12,8 +13,9 @@ import type { Warehouse } from './warehouse.ts'
  *
  * So a batch in doubt is repaired instead of rewritten blindly:
  * 1. every insert looks first for its own rows, by the log positions they carry: all there,
- *    it is skipped; none, it is written; some (an erasure later in the batch removed some),
- *    the range is deleted and written again;
+ *    it is skipped; none, it is written under its token, and under a fresh one if that token
+ *    turns out to be recorded without its rows; some (an erasure later in the batch removed
+ *    some), the range is deleted and written again;
  * 2. every table a materialized view fills from a table the batch wrote is then recomputed,
  *    for the keys the batch touched, from that table's rows: the view's own query, over the
  *    source rows of those keys.
@@ -21,8 +23,8 @@ import type { Warehouse } from './warehouse.ts'
  * 1 wrote rows whose view part had survived.
  */
 export interface BatchRepair {
-  /** Stands in for `BatchContext.insert` while the batch is repaired. */
-  insert(table: string, rows: readonly object[]): Promise<void>
+  /** Stands in for `BatchContext.insert` while the batch is repaired; `token` is the first attempt's. */
+  insert(table: string, rows: readonly object[], token: string): Promise<void>
   /** Recomputes the views fed by the tables the batch wrote. */
   finish(): Promise<void>
 }
@@ -177,7 +179,7 @@ export function createBatchRepair(
   const { client } = warehouse
   const written = new Set<string>()
   return {
-    async insert(table, rows) {
+    async insert(table, rows, token) {
       if (rows.length === 0) return
       const column = positionColumnOf(table)
       let low = Number.POSITIVE_INFINITY
@@ -192,35 +194,39 @@ export function createBatchRepair(
       }
       const params = { low, high }
       const inRange = `${column} >= {low:UInt64} AND ${column} <= {high:UInt64}`
-      const [found] = CountRow.parse(
-        await (
-          await client.query({
-            query: `SELECT count() AS n FROM ${warehouse.table(table)} WHERE ${inRange}`,
-            query_params: params,
-            format: 'JSONEachRow',
-          })
-        ).json(),
-      )
+      const present = async () =>
+        CountRow.parse(
+          await (
+            await client.query({
+              query: `SELECT count() AS n FROM ${warehouse.table(table)} WHERE ${inRange}`,
+              query_params: params,
+              format: 'JSONEachRow',
+            })
+          ).json(),
+        )[0]?.n ?? 0
       written.add(table)
-      const present = found?.n ?? 0
-      if (present === rows.length) return
+      const found = await present()
+      if (found === rows.length) return
       logger.warn(
-        { table, from: low, to: high + 1, rows: rows.length, present },
+        { table, from: low, to: high + 1, rows: rows.length, present: found },
         'a batch in doubt lacks rows: writing them again',
       )
-      if (present > 0) {
+      if (found === 0) {
+        // Under the first attempt's token first: should that attempt still be running on a
+        // server (its answer timed out), one of the two is dropped as the other's duplicate.
+        await insertDeduplicated(warehouse, table, rows, token)
+        if ((await present()) === rows.length) return
+      } else {
+        // Some rows went after the first attempt had finished (an erasure later in the batch):
+        // nothing of it is still running, and its token is spent.
         await client.command({
           query: `ALTER TABLE ${warehouse.table(table)} DELETE WHERE ${inRange}`,
           query_params: params,
           clickhouse_settings: { mutations_sync: '2' },
         })
       }
-      await client.insert({
-        table: warehouse.table(table),
-        values: rows as object[],
-        format: 'JSONEachRow',
-        clickhouse_settings: { insert_deduplicate: 0, async_insert: 0 },
-      })
+      // The token was recorded without its rows (the process died between the two), or spent.
+      await insertDeduplicated(warehouse, table, rows, `${token}:repair:${randomUUID()}`)
     },
     async finish() {
       if (written.size > 0) await recomputeViewsOf(warehouse, [...written], range)

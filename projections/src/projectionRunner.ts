@@ -102,16 +102,9 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
       insert: async (table, rows) => {
         if (rows.length === 0) return
         if (n === 0) await beforeFirstInsert?.()
-        if (repair) {
-          n++
-          return repair.insert(table, rows)
-        }
-        await insertDeduplicated(
-          warehouse,
-          table,
-          rows,
-          `${key}:g${generation}:${from}-${to}:${table}:${n++}`,
-        )
+        const token = `${key}:g${generation}:${from}-${to}:${table}:${n++}`
+        if (repair) await repair.insert(table, rows, token)
+        else await insertDeduplicated(warehouse, table, rows, token)
       },
     })
     await repair?.finish()
