@@ -22,8 +22,9 @@ export interface BatchAnswer {
   readonly failure: string
 }
 
-/** What crosses to the worker (see producerWorker.ts). */
+/** What crosses to the producers' process (see producerWorker.ts): a batch to send. */
 export interface BatchMessage {
+  readonly kind: 'send'
   readonly id: number
   readonly token: string
   readonly phase: string
@@ -32,6 +33,21 @@ export interface BatchMessage {
   readonly count: number
   readonly times: EventTimes
 }
+
+/** Bodies to build ahead of a run: `events` events in batches of `batchSize`, from event 0. */
+export interface PrepareMessage {
+  readonly kind: 'prepare'
+  readonly id: number
+  readonly phase: string
+  readonly seed: number
+  readonly events: number
+  readonly batchSize: number
+  readonly times: EventTimes
+}
+
+/** Where a prepared body is kept until its batch is sent. */
+export const preparedKey = (m: { phase: string; seed: number; from: number; count: number }) =>
+  `${m.phase}:${m.seed}:${m.from}:${m.count}`
 
 export type BatchReply =
   | {
@@ -49,6 +65,11 @@ export type BatchReply =
  * the cores with the server, but neither its event loop nor its memory.
  */
 export interface ProducerPool {
+  /**
+   * Builds the bodies of a closed-loop run before it starts, so the run's clock times the
+   * server, not the building (event times must not depend on the moment of sending).
+   */
+  prepare(events: EventFactory, plan: { events: number; batchSize: number; times: EventTimes }): Promise<void>
   post(source: BenchSource, order: BatchOrder): Promise<BatchAnswer>
   /** CPU seconds the producers' process has used so far (NaN where unknown). */
   cpuSeconds(): number
@@ -103,22 +124,27 @@ export function createProducerPool(baseUrl: string, maxSockets: number): Produce
   child.on('exit', (code, signal) => {
     if (!closing) fail(new Error(`the producers' process exited (code ${code}, signal ${signal})`))
   })
+  const ask = (message: BatchMessage | PrepareMessage) => {
+    if (failed) return Promise.reject(new Error(`the load generator failed: ${failed.message}`))
+    return new Promise<BatchAnswer>((resolve, reject) => {
+      pending.set(message.id, { resolve, reject })
+      child.send(message)
+    })
+  }
   return {
+    async prepare(events, plan) {
+      await ask({ kind: 'prepare', id: nextId++, phase: events.phase, seed: events.seed, ...plan })
+    },
     post(source, order) {
-      if (failed) return Promise.reject(new Error(`the load generator failed: ${failed.message}`))
-      const id = nextId++
-      const message: BatchMessage = {
-        id,
+      return ask({
+        kind: 'send',
+        id: nextId++,
         token: source.apiToken,
         phase: order.events.phase,
         seed: order.events.seed,
         from: order.from,
         count: order.count,
         times: order.times,
-      }
-      return new Promise<BatchAnswer>((resolve, reject) => {
-        pending.set(id, { resolve, reject })
-        child.send(message)
       })
     },
     cpuSeconds: () => processCpuSeconds(child.pid),
