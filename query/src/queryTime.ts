@@ -1,14 +1,34 @@
 import { z } from 'zod'
 
-/** A point in time in a query string: ISO-8601 (date or date-time) or epoch milliseconds. */
+const isoDate = z.iso.date()
+const isoDateTime = z.iso.datetime({ offset: true, local: true })
+const ZONE = /(Z|[+-]\d{2}:\d{2})$/
+
+/** `+0200` as `+02:00`: ISO-8601's basic offset, in the form the date-time check takes. */
+const extendedOffset = (value: string) => value.replace(/(T[\d:.]+[+-]\d{2})(\d{2})$/, '$1:$2')
+
+/** Epoch milliseconds of a query-string time, or NaN. Dates are checked against the calendar. */
+function queryTimeMs(value: string): number {
+  if (/^\d{1,15}$/.test(value)) return Number(value)
+  // A date alone is midnight UTC, as Date.parse reads it.
+  if (isoDate.safeParse(value).success) return Date.parse(value)
+  const dateTime = extendedOffset(value)
+  if (!isoDateTime.safeParse(dateTime).success) return Number.NaN
+  // A date-time without a zone is UTC too, whatever the server's time zone.
+  return Date.parse(ZONE.test(dateTime) ? dateTime : `${dateTime}Z`)
+}
+
+/**
+ * A point in time in a query string: an ISO-8601 date or date-time (UTC unless it names a
+ * zone), or epoch milliseconds.
+ */
 export const QueryTime = z.string().transform((value, ctx) => {
-  const ms = /^\d{1,15}$/.test(value)
-    ? Number(value)
-    : /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)
-      ? Date.parse(value)
-      : Number.NaN
+  const ms = queryTimeMs(value)
   if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date or date-time, or epoch milliseconds' })
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an ISO-8601 date or date-time that exists on the calendar, or epoch milliseconds',
+    })
     return z.NEVER
   }
   return ms
