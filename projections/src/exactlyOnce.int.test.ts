@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { eventsProjection } from './eventsProjection.ts'
 import { projectionKey } from './projection.ts'
+import { seededRandom } from './seededRandom.ts'
 import { tables } from './tables.ts'
 import { openWarehouse, type Warehouse } from './warehouse.ts'
 
@@ -40,20 +41,8 @@ const HOUR = 3600_000
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 const workerScript = fileURLToPath(new URL('./testing/projectionWorker.ts', import.meta.url))
 
-/** mulberry32: small, seedable, good enough to spread kills and events. */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const seed = Number(process.env.EXACTLY_ONCE_SEED ?? Math.floor(Math.random() * 2 ** 31))
-const random = prng(seed)
+const random = seededRandom(seed)
 const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1))
 const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!
 

@@ -3,6 +3,7 @@
  * it: an app with 20 event names and a defined event, a store, a café (place) and a fleet of
  * sensors, over the last `days` days. Deterministic for a given `now` (seeded random numbers).
  */
+import { seededRandom } from '@hourglass/projections/seededRandom'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
@@ -29,18 +30,6 @@ export const APP_EVENT_NAMES = [
   'error_shown',
   'rate_app',
 ] as const
-
-/** A small, seeded generator: the same demo data for the same seed. */
-export function seededRandom(seed: number) {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** People are busier in the day than at night (hour of day in UTC). */
 const dailyShape = (time: number) => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sendMalformedRequests } from '../testing/malformedRequests.ts'
+import { expectNoServerErrors } from '../testing/malformedRequests.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
 let hg: TestHourglass
@@ -260,13 +260,15 @@ describe('nothing a client sends yields a 5xx', () => {
       `Bearer ${source.apiToken}`,
       'Basic Zm9vOmJhcg==',
     ]
-    const { requests, serverErrors } = await sendMalformedRequests(hg.runtime.app, {
-      routes,
-      queries,
-      authorizations,
-      payloads,
-    })
-    expect(serverErrors).toEqual([])
-    expect(requests).toBeGreaterThan(1000)
+    await expectNoServerErrors(
+      hg.runtime.app,
+      {
+        routes,
+        queries,
+        authorizations,
+        payloads,
+      },
+      1000,
+    )
   })
 })

@@ -1,4 +1,5 @@
 import { tables } from '@hourglass/projections'
+import { seededRandom } from '@hourglass/projections/seededRandom'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { type DistributedHourglass, startDistributedHourglass } from '../testing/distributedHourglass.ts'
@@ -21,18 +22,8 @@ const ZOMBIES = 2
 const HOUR = 3600_000
 const base = Date.UTC(2026, 9, 1)
 
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 const seed = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31))
-const random = prng(seed)
+const random = seededRandom(seed)
 const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

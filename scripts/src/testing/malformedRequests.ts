@@ -1,4 +1,5 @@
 import type { FastifyInstance, HTTPMethods } from 'fastify'
+import { expect } from 'vitest'
 
 export interface MalformedRequests {
   readonly routes: readonly (readonly [HTTPMethods, string])[]
@@ -48,4 +49,15 @@ export async function sendMalformedRequests(
     }
   }
   return { requests, serverErrors }
+}
+
+/** Sends the barrage and expects no 5xx among more than `atLeast` requests (so it did run). */
+export async function expectNoServerErrors(
+  app: FastifyInstance,
+  barrage: MalformedRequests,
+  atLeast: number,
+): Promise<void> {
+  const { requests, serverErrors } = await sendMalformedRequests(app, barrage)
+  expect(serverErrors).toEqual([])
+  expect(requests).toBeGreaterThan(atLeast)
 }
