@@ -13,18 +13,18 @@ import { startEmbedded } from '../embeddedRuntime.ts'
 import { type BenchContext, createProgress, projectionsSettled } from './benchContext.ts'
 import type { BenchFigure, BenchPhase } from './benchFigure.ts'
 import { devicesBench } from './devicesBench.ts'
-import { measureDirectBaseline, prepareDirectBaseline } from './directBaseline.ts'
+import { type BaselineResult, measureDirectBaseline, prepareDirectBaseline } from './directBaseline.ts'
 import { runDistributedBench } from './distributedBench.ts'
 import { measureFreshness } from './freshnessPhase.ts'
 import { hourglassApi } from './hourglassApi.ts'
-import { measureIngest } from './ingestPhase.ts'
+import { type IngestResult, measureIngest } from './ingestPhase.ts'
 import { createLoopbackClient } from './loopbackClient.ts'
 import { machineCoresBusy, osMaxRss, probeWarehouse, rssMakeUp, sampleRss } from './measures.ts'
 import { perUserStatsBench } from './perUserStatsBench.ts'
 import { createEventFactory, type EventTimes, eventTimes, toBaselineRow } from './producerEvents.ts'
 import { createProducerPool } from './producerPool.ts'
 import { receiptsBench } from './receiptsBench.ts'
-import { printReport } from './report.ts'
+import { medianBy, printReport, rate } from './report.ts'
 import { measureRollupQueries } from './rollupQueryPhase.ts'
 import { theEyeFreshnessBench } from './theEyeFreshnessBench.ts'
 
@@ -35,6 +35,8 @@ const PLAN = {
   concurrency: 16,
   warmupEvents: 10_000,
   batched: { events: 200_000, batchSize: 100 },
+  /** Rounds of the baseline and the batched run, alternating; the median of each is reported. */
+  rounds: 3,
   baselineBatchSize: 10_000,
   singleRequests: 20_000,
   freshness: {
@@ -126,30 +128,47 @@ async function main(): Promise<void> {
     )
     await settle()
 
-    // The baseline first, on an idle engine: the fairest chance for the figure it is compared with.
-    progress.phase('direct chDB baseline')
-    const batchedEvents = createEventFactory('batched', 2)
+    // The baseline and the end-to-end run alternate, a few rounds of each, and the median of each
+    // is reported: either figure alone varies by a tenth from one run to the next on a small
+    // machine, and a ratio of two single samples twice as much. Each round has its own source
+    // and events. The baseline goes first in a round, on an idle engine: the fairest chance for
+    // the figure it is compared with.
     const spreadTimes: EventTimes = { kind: 'spread', now, days: PLAN.spreadDays, seed: 2 }
     const spread = eventTimes(spreadTimes)
     const spreadRange = { from: now - (PLAN.spreadDays + 1) * DAY_MS, to: now + DAY_MS }
-    const baselineResult = await measureDirectBaseline(ctx, baseline, batchedSource!, batchedEvents, {
-      events: PLAN.batched.events,
-      batchSize: PLAN.baselineBatchSize,
-      timeOf: spread,
-      visibleTimeoutMs: PLAN.visibleTimeoutMs,
-    })
-    await settle()
-
-    progress.phase('end-to-end, batches of 100')
-    const batched = await measureIngest(ctx, batchedSource!, batchedEvents, {
-      ...PLAN.batched,
-      concurrency: PLAN.concurrency,
-      times: spreadTimes,
-      rollupRange: spreadRange,
-      visibleTimeoutMs: PLAN.visibleTimeoutMs,
-      sendBudgetMs: PLAN.sendBudgetMs,
-    })
-    await settle()
+    const rounds: { baseline: BaselineResult; batched: IngestResult }[] = []
+    for (let round = 1; round <= PLAN.rounds; round++) {
+      const source =
+        round === 1 ? batchedSource! : await api.createSource(account, `bench-batched-round-${round}`)
+      const batchedEvents = createEventFactory(`batched-${round}`, 1 + round)
+      progress.phase(`direct chDB baseline, round ${round} of ${PLAN.rounds}`)
+      const baselineResult = await measureDirectBaseline(ctx, baseline, source, batchedEvents, {
+        events: PLAN.batched.events,
+        batchSize: PLAN.baselineBatchSize,
+        timeOf: spread,
+        visibleTimeoutMs: PLAN.visibleTimeoutMs,
+      })
+      await settle()
+      progress.phase(`end-to-end, batches of 100, round ${round} of ${PLAN.rounds}`)
+      const batchedResult = await measureIngest(ctx, source, batchedEvents, {
+        ...PLAN.batched,
+        concurrency: PLAN.concurrency,
+        times: spreadTimes,
+        rollupRange: spreadRange,
+        visibleTimeoutMs: PLAN.visibleTimeoutMs,
+        sendBudgetMs: PLAN.sendBudgetMs,
+      })
+      await settle()
+      rounds.push({ baseline: baselineResult, batched: batchedResult })
+    }
+    const batched = medianBy(
+      rounds.map((round) => round.batched),
+      (result) => rate(result.events, result.visibleSeconds),
+    )
+    const baselineResult = medianBy(
+      rounds.map((round) => round.baseline),
+      (result) => rate(result.rows, result.seconds),
+    )
 
     progress.phase('single-event requests')
     const single = await measureIngest(ctx, singleSource!, createEventFactory('single', 3), {
@@ -185,6 +204,7 @@ async function main(): Promise<void> {
         'requests from a child process. Both share the cores; RSS figures are of the Hourglass process alone.',
         `HTTP/1.1 over loopback with keep-alive, ${PLAN.concurrency} concurrent clients (the freshness run is open-loop).`,
         `Projections running: ${[...runtime.runners.keys()].join(', ')}; each tails the whole log, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}, held up to ${config.projectionLingerMs} ms to fill.`,
+        `The baseline and the batched run alternate for ${PLAN.rounds} rounds, each with its own source; the median of each is reported.`,
         `Event times of the batched run (and of its baseline) spread over the last ${PLAN.spreadDays} days.`,
         'Freshness: from a 2xx to the first read of GET /v1/sources/:id/rollups/hourly that counts the batch,',
         `read every ${PLAN.freshness.pollMs} ms (an upper bound); the first ${PLAN.freshness.rampMs / 1000} s of the run are left out as ramp-up.`,
@@ -195,11 +215,13 @@ async function main(): Promise<void> {
         baselineEvents: `${baseline.database}.${tables.eventsRaw}`,
       },
       eventBytes: Math.round(
-        (batchedEvents.batchBody(0, PLAN.batched.batchSize, spread).length - '{"events":[]}'.length) /
+        (createEventFactory('batched-1', 2).batchBody(0, PLAN.batched.batchSize, spread).length -
+          '{"events":[]}'.length) /
           PLAN.batched.batchSize,
       ),
       batched,
       baseline: baselineResult,
+      rounds,
       single,
       freshness,
       freshnessTarget: PLAN.freshness.eventsPerSecond,
