@@ -129,8 +129,75 @@ describe('embedded event log', () => {
     expect(await firstBatch(400, 0)).toEqual(['a', 'b'])
     await later
     await append('c')
-    setTimeout(() => void append('d'), 50)
+    const lateD = new Promise<void>((resolve) => setTimeout(() => void append('d').then(() => resolve()), 50))
     expect(await firstBatch(0, 2)).toEqual(['c'])
+    await lateD
+    await log.close()
+  })
+})
+
+describe('embedded event log: ids appended before', () => {
+  const events = (ids: readonly string[]) =>
+    ids.map((id) => ({ stream: 'telemetry-s', id, type: 'telemetry.event', data: { id } }))
+  const ids = (prefix: string, from: number, count: number) =>
+    Array.from({ length: count }, (_, i) => `${prefix}${from + i}`)
+  const filled = async (log: ReturnType<typeof createEmbeddedEventLog>) => {
+    for (let i = 0; i < 500 && log.stats().idFilter.state === 'filling'; i++) await sleep(10)
+    return log.stats().idFilter.state
+  }
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it('finds an id appended before a restart, while its filter is filled from the file and after', async () => {
+    const path = join(root, 'ids-restart')
+    const first = createEmbeddedEventLog({ path })
+    for (let i = 0; i < 3; i++) await first.appendEvents(events(ids('e', i * 1000, 1000)))
+    await first.close()
+
+    const log = createEmbeddedEventLog({ path })
+    expect(log.stats().idFilter.state).toBe('filling')
+    const early = await log.appendEvents(events(ids('e', 0, 100)))
+    expect(early).toEqual(ids('e', 0, 100).map((_, i) => ({ status: 'duplicate', position: i })))
+
+    expect(await filled(log)).toBe('ready')
+    const later = await log.appendEvents(events([...ids('e', 2900, 100), ...ids('n', 0, 100)]))
+    expect(later.slice(0, 100)).toEqual(
+      ids('e', 2900, 100).map((_, i) => ({ status: 'duplicate', position: 2900 + i })),
+    )
+    expect(later.slice(100)).toEqual(
+      ids('n', 0, 100).map((_, i) => ({ status: 'appended', position: 3000 + i })),
+    )
+    await log.close()
+  })
+
+  it('grows its filter with the log and still finds every earlier id', async () => {
+    const log = createEmbeddedEventLog({ path: join(root, 'ids-growth'), idFilterCapacity: 100 })
+    expect(log.stats().idFilter.capacity).toBeLessThan(200)
+    for (let i = 0; i < 20; i++) await log.appendEvents(events(ids('e', i * 100, 100)))
+    expect(await filled(log)).toBe('ready')
+    expect(log.stats().idFilter.capacity).toBeGreaterThanOrEqual(2000)
+    const again = await log.appendEvents(events(ids('e', 0, 1000)))
+    const againRest = await log.appendEvents(events(ids('e', 1000, 1000)))
+    expect([...again, ...againRest]).toEqual(
+      ids('e', 0, 2000).map((_, i) => ({ status: 'duplicate', position: i })),
+    )
+    expect(await log.head()).toBe(2000)
+    await log.close()
+  })
+
+  it('looks every id up again once another writer has appended to the same file', async () => {
+    const path = join(root, 'ids-two-writers')
+    const log = createEmbeddedEventLog({ path })
+    await log.appendEvents(events(ids('e', 0, 10)))
+    expect(await filled(log)).toBe('ready')
+    // A second instance on the same file stands for another process: its ids are not in the first's filter.
+    const other = createEmbeddedEventLog({ path })
+    expect(await other.appendEvents(events(ids('x', 0, 10)))).toEqual(
+      ids('x', 0, 10).map((_, i) => ({ status: 'appended', position: 10 + i })),
+    )
+    expect(await log.appendEvents(events(ids('x', 0, 10)))).toEqual(
+      ids('x', 0, 10).map((_, i) => ({ status: 'duplicate', position: 10 + i })),
+    )
+    await other.close()
     await log.close()
   })
 })

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { type Database, open, type RootDatabase } from 'lmdb'
+import { idKey, trackAppendedIds } from './appendedIds.ts'
 import {
   type AppendOutcome,
   type EventLog,
@@ -28,6 +29,11 @@ export interface EmbeddedEventLogOptions {
    * memory, so that readers tailing the log (every projection) take them without decoding.
    */
   readonly recentRecords?: number
+  /**
+   * Fewest ids the in-memory filter in front of the id index is sized for (it grows with the
+   * log). Lower only to exercise the growth in tests.
+   */
+  readonly idFilterCapacity?: number
 }
 
 /** How a record is stored: short keys keep the log compact. */
@@ -57,7 +63,12 @@ interface Settle<T> {
 
 export interface EmbeddedEventLog extends EventLog {
   /** Commits made so far: concurrent appends share one, which is what makes them cheap. */
-  stats(): { commits: number; head: number }
+  stats(): {
+    commits: number
+    head: number
+    /** The filter in front of the id index: filled from the file after opening, then kept current. */
+    idFilter: { state: 'filling' | 'ready' | 'off'; capacity: number }
+  }
 }
 
 /**
@@ -85,6 +96,9 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     return 0
   }
   let head = storedHead()
+  /** Where this process's own appends end: a stored head past it means another process appended. */
+  let ownHead = head
+  const appendedIds = trackAppendedIds(ids, { minCapacity: options.idFilterCapacity })
   const pollIntervalMs = options.pollIntervalMs ?? 250
   let commits = 0
   let closed = false
@@ -143,7 +157,10 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     queue = []
     if (work.length === 0) return
     // Another process (a command run while no server ran) may have appended since.
-    let next = Math.max(head, storedHead())
+    const fileHead = storedHead()
+    // Its ids are in the file but not in the filter: refill it, and look every id up meanwhile.
+    if (fileHead !== ownHead) appendedIds.refill()
+    let next = Math.max(head, fileHead)
     const now = Date.now()
     const results: unknown[] = []
     const written: LogRecord[] = []
@@ -159,8 +176,10 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
             const outcomes: AppendOutcome[] = []
             for (const record of item.records) {
               const key: [string, string] = [record.stream, record.id]
-              const groupKey = `${record.stream}\u0000${record.id}`
-              const taken = groupIds.get(groupKey) ?? ids.get(key)
+              const groupKey = idKey(record.stream, record.id)
+              // Most ids are new, and the filter says so without reading the id index.
+              const taken =
+                groupIds.get(groupKey) ?? (appendedIds.mayHave(groupKey) ? ids.get(key) : undefined)
               if (taken !== undefined) {
                 outcomes.push({ status: 'duplicate', position: taken })
                 continue
@@ -177,6 +196,7 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
               records.put(position, stored)
               ids.put(key, position)
               groupIds.set(groupKey, position)
+              appendedIds.added(groupKey)
               written.push(toRecord(position, stored))
               outcomes.push({ status: 'appended', position })
             }
@@ -226,6 +246,8 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     }
     commits += 1
     head = Math.max(head, next)
+    ownHead = next
+    appendedIds.afterCommit()
     for (const record of written) remember(record)
     for (const [index, item] of work.entries()) (item.done as Settle<unknown>).resolve(results[index])
     for (const waiter of waiters) if (waiter.position < head) waiter.wake()
@@ -310,10 +332,15 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
         subscribeOptions,
       ),
     head: async () => (head = Math.max(head, storedHead())),
-    stats: () => ({ commits, head }),
+    stats: () => ({
+      commits,
+      head,
+      idFilter: { state: appendedIds.state(), capacity: appendedIds.capacity() },
+    }),
     async close() {
       if (closed) return
       closed = true
+      appendedIds.close()
       await committing
       if (queue.length > 0) await commit()
       for (const waiter of waiters) waiter.wake()
