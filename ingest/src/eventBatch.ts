@@ -54,6 +54,7 @@ export function validateEvents(
   const records: NewTelemetryRecord[] = []
   const indexes: number[] = []
   const rejected: ValidatedBatch['rejected'] = []
+  const stream = telemetryStream(source.sourceId)
   events.forEach((raw, index) => {
     const parsed = parseEventInput(raw)
     if (!parsed.success) {
@@ -74,12 +75,13 @@ export function validateEvents(
       timestamp: input.timestamp,
       receivedAt,
       attrs: input.attrs,
-      ...(input.subject === undefined ? {} : { subject: input.subject }),
-      ...(input.session === undefined ? {} : { session: input.session }),
-      ...(input.category === undefined ? {} : { category: input.category }),
     }
+    // Set one by one rather than spread from temporary objects: this runs for every event.
+    if (input.subject !== undefined) event.subject = input.subject
+    if (input.session !== undefined) event.session = input.session
+    if (input.category !== undefined) event.category = input.category
     records.push({
-      stream: telemetryStream(source.sourceId),
+      stream,
       id: event.id,
       type: TELEMETRY_EVENT,
       data: event,

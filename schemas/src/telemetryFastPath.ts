@@ -53,19 +53,60 @@ const viaSchema = (value: string) => {
   return parsed.success ? parsed.data : undefined
 }
 
+/** The number written by `count` decimal digits from `from`, or -1 if any is not a digit. */
+const digitsAt = (text: string, from: number, count: number): number => {
+  let n = 0
+  for (let i = from; i < from + count; i++) {
+    const digit = text.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return -1
+    n = n * 10 + digit
+  }
+  return n
+}
+
+const isLeapYear = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ`, the form `Date#toISOString` writes (most producers send it), read
+ * by hand: its epoch ms when it is exactly that form of a real date-time from year 100 on, else NaN.
+ */
+const isoUtcMillis = (value: string): number => {
+  if (
+    value.length !== 24 ||
+    value.charCodeAt(4) !== 45 /* - */ ||
+    value.charCodeAt(7) !== 45 ||
+    value.charCodeAt(10) !== 84 /* T */ ||
+    value.charCodeAt(13) !== 58 /* : */ ||
+    value.charCodeAt(16) !== 58 ||
+    value.charCodeAt(19) !== 46 /* . */ ||
+    value.charCodeAt(23) !== 90 /* Z */
+  )
+    return Number.NaN
+  const year = digitsAt(value, 0, 4)
+  const month = digitsAt(value, 5, 2)
+  const day = digitsAt(value, 8, 2)
+  const hour = digitsAt(value, 11, 2)
+  const minute = digitsAt(value, 14, 2)
+  const second = digitsAt(value, 17, 2)
+  const millis = digitsAt(value, 20, 3)
+  if (year < 100 || month < 1 || month > 12 || day < 1 || hour < 0 || minute < 0 || second < 0 || millis < 0)
+    return Number.NaN
+  const monthDays = month === 2 && isLeapYear(year) ? 29 : DAYS_IN_MONTH[month - 1]!
+  if (day > monthDays || hour > 23 || minute > 59 || second > 59) return Number.NaN
+  return Date.UTC(year, month - 1, day, hour, minute, second, millis)
+}
+
 const eventTime = (value: unknown): number | undefined => {
   let ms: number
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value) || value < 0) return undefined
     ms = value
   } else if (typeof value === 'string') {
-    // The form `Date#toISOString` writes (most producers send it): it is a real UTC date-time
-    // exactly when it survives the round trip. Any other form is left to the schema.
-    if (value.length === 24 && value.charCodeAt(23) === 90 /* Z */) {
-      const parsed = Date.parse(value)
-      if (Number.isFinite(parsed) && new Date(parsed).toISOString() === value) ms = parsed
-      else return viaSchema(value)
-    } else return viaSchema(value)
+    // Any other form is left to the schema.
+    const parsed = isoUtcMillis(value)
+    if (Number.isNaN(parsed)) return viaSchema(value)
+    ms = parsed
   } else return undefined
   return ms >= MIN_EVENT_TIME && ms <= Date.now() + MAX_FUTURE_SKEW_MS ? ms : undefined
 }
