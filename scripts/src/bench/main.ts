@@ -33,7 +33,7 @@ const DAY_MS = 24 * 3600_000
 /** Sizes of every phase: about two minutes on an otherwise idle two-core machine; budgets bound a busy one. */
 const PLAN = {
   concurrency: 16,
-  warmupEvents: 10_000,
+  warmupEvents: 50_000,
   batched: { events: 200_000, batchSize: 100 },
   /** Rounds of the baseline and the batched run, alternating; the median of each is reported. */
   rounds: 3,
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     const baseline = await prepareDirectBaseline(runtime.warehouse, 'bench_baseline')
     const warmupEvents = createEventFactory('warmup', 1)
     await baseline.insert(
-      Array.from({ length: 1000 }, (_, i) =>
+      Array.from({ length: PLAN.baselineBatchSize }, (_, i) =>
         toBaselineRow(warmupEvents.event(i, nearNow(i)), warmupSource!, i, now),
       ),
       'bench-baseline:warm-up',
@@ -161,6 +161,8 @@ async function main(): Promise<void> {
       await settle()
       rounds.push({ baseline: baselineResult, batched: batchedResult })
     }
+    // The baseline's tables are the bench's, not Hourglass's: they go before the phases that follow.
+    await baseline.drop()
     const batched = medianBy(
       rounds.map((round) => round.batched),
       (result) => rate(result.events, result.visibleSeconds),
@@ -193,7 +195,6 @@ async function main(): Promise<void> {
 
     progress.phase('rollup queries')
     const queries = await measureRollupQueries(ctx, batchedSource!.sourceId, PLAN.queries)
-    await baseline.drop()
 
     const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
     printReport({
