@@ -62,7 +62,7 @@ let hashC = 0
 /** The key hashed last: the append path asks about a key, then adds that same key. */
 let lastKey: string | undefined
 
-/** Sets `hashA` and `hashB` to two independent 32-bit hashes of the key (FNV-1a and a multiply-xorshift). */
+/** Sets `hashA`, `hashB` and `hashC` from two 32-bit hashes of the key (FNV-1a and a multiply-xorshift). */
 function hash(key: string): void {
   if (key === lastKey) return
   lastKey = key
