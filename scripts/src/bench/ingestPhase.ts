@@ -1,8 +1,8 @@
 import { type BenchContext, pollUntil } from './benchContext.ts'
 import type { BenchSource } from './hourglassApi.ts'
-import { inParallel } from './loopbackClient.ts'
 import { meterPhase, type PhaseUsage } from './measures.ts'
 import type { EventFactory, EventTimes } from './producerEvents.ts'
+import type { RunReport } from './producerPool.ts'
 
 export interface IngestPlan {
   readonly events: number
@@ -39,7 +39,8 @@ export interface IngestResult {
 /**
  * Closed-loop ingest: `concurrency` clients each send a batch and send the next when answered.
  * The producers' process builds every body before the clock starts (it holds them, not the
- * server), so the run times the server rather than the building of its load.
+ * server), so the run times the server rather than the building of its load, and it drives the
+ * run itself, so nothing crosses to this process per request.
  */
 export async function measureIngest(
   ctx: BenchContext,
@@ -49,43 +50,36 @@ export async function measureIngest(
 ): Promise<IngestResult> {
   const { runtime, producers, reader, progress } = ctx
   const plannedRequests = Math.ceil(plan.events / plan.batchSize)
-  let requests = 0
-  let acknowledged = 0
-  let failures = 0
-  let firstFailure: string | null = null
   await producers.prepare(events, { events: plan.events, batchSize: plan.batchSize, times: plan.times })
   const commitsBefore = runtime.log.stats().commits
   const meter = meterPhase(ctx.probe, ctx.rss, ctx.producers.cpuSeconds)
   const startedAt = performance.now()
-  let lastAckAt = startedAt
+  let acknowledged = 0
   const stopTicker = progress.every(2000, () => {
     const seconds = (performance.now() - startedAt) / 1000
     return `${acknowledged.toLocaleString('en-US')} of ${plan.events.toLocaleString('en-US')} events acknowledged (${Math.round(acknowledged / seconds).toLocaleString('en-US')}/s)`
   })
+  let report: RunReport
   try {
-    const sendUntil = startedAt + plan.sendBudgetMs
-    await inParallel(plannedRequests, plan.concurrency, async (request) => {
-      if (performance.now() > sendUntil) return
-      requests += 1
-      const from = request * plan.batchSize
-      const count = Math.min(plan.batchSize, plan.events - from)
-      try {
-        const answer = await producers.post(source, { events, from, count, times: plan.times })
-        if (answer.status === 200) {
-          acknowledged += count
-          lastAckAt = Math.max(lastAckAt, answer.at)
-          return
-        }
-        firstFailure ??= `HTTP ${answer.status}: ${answer.failure}`
-      } catch (error) {
-        // A refused or reset connection is a failed request, not the end of the benchmark.
-        firstFailure ??= error instanceof Error ? error.message : String(error)
-      }
-      failures += 1
-    })
+    report = await producers.run(
+      source,
+      events,
+      {
+        events: plan.events,
+        batchSize: plan.batchSize,
+        concurrency: plan.concurrency,
+        times: plan.times,
+        sendBudgetMs: plan.sendBudgetMs,
+      },
+      (progressReport) => {
+        acknowledged = progressReport.acknowledged
+      },
+    )
   } finally {
     stopTicker()
   }
+  acknowledged = report.acknowledged
+  const lastAckAt = Math.max(startedAt, report.lastAckAt)
   const status = await runtime.runners.get('events')!.status()
   progress.note(`all answered; ${status.lag.toLocaleString('en-US')} log records still to project`)
   const visibleAt = await pollUntil(
@@ -94,11 +88,11 @@ export async function measureIngest(
     plan.visibleTimeoutMs,
   )
   return {
-    requests,
+    requests: report.requests,
     plannedRequests,
     events: acknowledged,
-    failures,
-    firstFailure,
+    failures: report.failures,
+    firstFailure: report.firstFailure,
     acknowledgedSeconds: (lastAckAt - startedAt) / 1000,
     visibleSeconds: visibleAt === null ? null : (visibleAt - startedAt) / 1000,
     lagAtLastAck: status.lag,

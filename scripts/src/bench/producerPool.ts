@@ -45,6 +45,36 @@ export interface PrepareMessage {
   readonly times: EventTimes
 }
 
+/**
+ * A closed-loop run, driven by the producers' process itself: `concurrency` clients each send a
+ * prepared batch and send the next when answered, until every batch is sent or the budget is
+ * spent. Nothing crosses between the processes per request, so the server's thread does not
+ * pay for the bench's bookkeeping.
+ */
+export interface RunMessage {
+  readonly kind: 'run'
+  readonly id: number
+  readonly token: string
+  readonly phase: string
+  readonly seed: number
+  readonly events: number
+  readonly batchSize: number
+  readonly concurrency: number
+  readonly times: EventTimes
+  readonly sendBudgetMs: number
+}
+
+/** What a closed-loop run reports, now and then while it runs and once at its end. */
+export interface RunReport {
+  readonly requests: number
+  /** Events in 2xx answers. */
+  readonly acknowledged: number
+  readonly failures: number
+  readonly firstFailure: string | null
+  /** When the last 2xx arrived, in epoch milliseconds (in this process: `performance.now()`). */
+  readonly lastAckAt: number
+}
+
 /** Where a prepared body is kept until its batch is sent. */
 export const preparedKey = (m: { phase: string; seed: number; from: number; count: number }) =>
   `${m.phase}:${m.seed}:${m.from}:${m.count}`
@@ -58,6 +88,7 @@ export type BatchReply =
       readonly failure: string
     }
   | { readonly id: number; readonly error: string }
+  | { readonly id: number; readonly run: RunReport; readonly done: boolean }
 
 /**
  * The producers: a child process that builds each `POST /v1/events` body and sends it over its
@@ -71,6 +102,22 @@ export interface ProducerPool {
    */
   prepare(events: EventFactory, plan: { events: number; batchSize: number; times: EventTimes }): Promise<void>
   post(source: BenchSource, order: BatchOrder): Promise<BatchAnswer>
+  /**
+   * A closed-loop run of prepared batches (see `prepare`), driven by the producers' process;
+   * `onProgress` hears how far it got four times a second.
+   */
+  run(
+    source: BenchSource,
+    events: EventFactory,
+    plan: {
+      events: number
+      batchSize: number
+      concurrency: number
+      times: EventTimes
+      sendBudgetMs: number
+    },
+    onProgress?: (report: RunReport) => void,
+  ): Promise<RunReport>
   /** CPU seconds the producers' process has used so far (NaN where unknown). */
   cpuSeconds(): number
   close(): Promise<void>
@@ -107,7 +154,25 @@ export function createProducerPool(baseUrl: string, maxSockets: number): Produce
   let failed: Error | null = null
   let nextId = 0
   const pending = new Map<number, { resolve(answer: BatchAnswer): void; reject(error: Error): void }>()
+  const runs = new Map<
+    number,
+    { resolve(report: RunReport): void; reject(error: Error): void; progress(report: RunReport): void }
+  >()
   child.on('message', (reply: BatchReply) => {
+    if ('run' in reply) {
+      const run = runs.get(reply.id)
+      if (!run) return
+      // The producers' clock has its own origin: their times arrive as epoch milliseconds.
+      const report = { ...reply.run, lastAckAt: reply.run.lastAckAt - performance.timeOrigin }
+      if (!reply.done) return run.progress(report)
+      runs.delete(reply.id)
+      return run.resolve(report)
+    }
+    const run = runs.get(reply.id)
+    if (run && 'error' in reply) {
+      runs.delete(reply.id)
+      return run.reject(new Error(reply.error))
+    }
     const waiter = pending.get(reply.id)
     if (!waiter) return
     pending.delete(reply.id)
@@ -117,8 +182,9 @@ export function createProducerPool(baseUrl: string, maxSockets: number): Produce
   })
   const fail = (error: Error) => {
     failed = error
-    for (const waiter of pending.values()) waiter.reject(error)
+    for (const waiter of [...pending.values(), ...runs.values()]) waiter.reject(error)
     pending.clear()
+    runs.clear()
   }
   child.on('error', fail)
   child.on('exit', (code, signal) => {
@@ -145,6 +211,22 @@ export function createProducerPool(baseUrl: string, maxSockets: number): Produce
         from: order.from,
         count: order.count,
         times: order.times,
+      })
+    },
+    run(source, events, plan, onProgress) {
+      if (failed) return Promise.reject(new Error(`the load generator failed: ${failed.message}`))
+      const id = nextId++
+      return new Promise<RunReport>((resolve, reject) => {
+        runs.set(id, { resolve, reject, progress: (report) => onProgress?.(report) })
+        const message: RunMessage = {
+          kind: 'run',
+          id,
+          token: source.apiToken,
+          phase: events.phase,
+          seed: events.seed,
+          ...plan,
+        }
+        child.send(message)
       })
     },
     cpuSeconds: () => processCpuSeconds(child.pid),

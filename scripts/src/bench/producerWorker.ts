@@ -1,6 +1,13 @@
-import { createLoopbackClient } from './loopbackClient.ts'
+import { createLoopbackClient, inParallel } from './loopbackClient.ts'
 import { createEventFactory, type EventFactory, eventTimes } from './producerEvents.ts'
-import { type BatchMessage, type BatchReply, type PrepareMessage, preparedKey } from './producerPool.ts'
+import {
+  type BatchMessage,
+  type BatchReply,
+  type PrepareMessage,
+  preparedKey,
+  type RunMessage,
+  type RunReport,
+} from './producerPool.ts'
 
 /** The load generator's process: builds each batch's body and sends it (see producerPool.ts). */
 const [baseUrl, maxSocketsArg] = process.argv.slice(2)
@@ -37,9 +44,58 @@ const prepare = (message: PrepareMessage): BatchReply => {
   }
 }
 
-process.on('message', async (message: BatchMessage | PrepareMessage) => {
+/** A closed-loop run (see RunMessage): answers are counted, not parsed. */
+const run = async (message: RunMessage) => {
+  const events = factoryOf(message)
+  const timeOf = eventTimes(message.times)
+  const report = {
+    requests: 0,
+    acknowledged: 0,
+    failures: 0,
+    firstFailure: null as string | null,
+    lastAckAt: 0,
+  }
+  const snapshot = (): RunReport => ({ ...report, lastAckAt: performance.timeOrigin + report.lastAckAt })
+  const ticker = setInterval(() => process.send!({ id: message.id, run: snapshot(), done: false }), 250)
+  const sendUntil = performance.now() + message.sendBudgetMs
+  try {
+    await inParallel(Math.ceil(message.events / message.batchSize), message.concurrency, async (request) => {
+      if (performance.now() > sendUntil) return
+      report.requests += 1
+      const from = request * message.batchSize
+      const count = Math.min(message.batchSize, message.events - from)
+      const key = preparedKey({ ...message, from, count })
+      const body = prepared.get(key) ?? events.batchBody(from, count, timeOf)
+      prepared.delete(key)
+      try {
+        const answer = await client.send('POST', '/v1/events', { token: message.token, body })
+        if (answer.status === 200) {
+          report.acknowledged += count
+          report.lastAckAt = Math.max(report.lastAckAt, answer.at)
+          return
+        }
+        report.firstFailure ??= `HTTP ${answer.status}: ${answer.body.slice(0, 300)}`
+      } catch (error) {
+        // A refused or reset connection is a failed request, not the end of the run.
+        report.firstFailure ??= error instanceof Error ? error.message : String(error)
+      }
+      report.failures += 1
+    })
+  } finally {
+    clearInterval(ticker)
+  }
+  process.send!({ id: message.id, run: snapshot(), done: true })
+}
+
+process.on('message', async (message: BatchMessage | PrepareMessage | RunMessage) => {
   if (message.kind === 'prepare') {
     process.send!(prepare(message))
+    return
+  }
+  if (message.kind === 'run') {
+    await run(message).catch((error: unknown) =>
+      process.send!({ id: message.id, error: error instanceof Error ? error.message : String(error) }),
+    )
     return
   }
   const events = factoryOf(message)
