@@ -260,15 +260,6 @@ describe('nothing a client sends yields a 5xx', () => {
       `Bearer ${source.apiToken}`,
       'Basic Zm9vOmJhcg==',
     ]
-    await expectNoServerErrors(
-      hg.runtime.app,
-      {
-        routes,
-        queries,
-        authorizations,
-        payloads,
-      },
-      1000,
-    )
+    await expectNoServerErrors(hg.runtime.app, { routes, queries, authorizations, payloads }, 1000)
   })
 })

@@ -548,15 +548,6 @@ describe('bad input to the device API', () => {
       `Bearer ${fleet.apiToken}`,
       'Basic Og==',
     ]
-    await expectNoServerErrors(
-      hg.runtime.app,
-      {
-        routes,
-        queries,
-        authorizations,
-        payloads,
-      },
-      500,
-    )
+    await expectNoServerErrors(hg.runtime.app, { routes, queries, authorizations, payloads }, 500)
   })
 })

@@ -390,16 +390,7 @@ describe('seed 004 compatibility (/compat/devices)', () => {
       'Basic !!!',
       `Basic ${Buffer.from(`${'u'.repeat(300)}:p`).toString('base64')}`,
     ]
-    await expectNoServerErrors(
-      hg.runtime.app,
-      {
-        routes,
-        queries,
-        authorizations,
-        payloads,
-      },
-      300,
-    )
+    await expectNoServerErrors(hg.runtime.app, { routes, queries, authorizations, payloads }, 300)
   })
 
   it('refuses readings and users from a source that is not a device fleet', async () => {

@@ -300,16 +300,7 @@ describe('compat: bad receipts', () => {
       `Token ${place.apiToken}`,
       `Bearer ${place.apiToken}`,
     ]
-    await expectNoServerErrors(
-      hg.runtime.app,
-      {
-        routes,
-        queries,
-        authorizations,
-        payloads,
-      },
-      500,
-    )
+    await expectNoServerErrors(hg.runtime.app, { routes, queries, authorizations, payloads }, 500)
   })
 
   it('documents every receipt route in the OpenAPI document', async () => {
