@@ -102,7 +102,7 @@ export interface AppendedIds {
   afterCommit(): void
   /** Forgets the filter and fills a new one from the file: another process wrote ids. */
   refill(): void
-  state(): 'filling' | 'ready' | 'off'
+  state(): 'idle' | 'filling' | 'ready' | 'off'
   /** Ids the current filter is sized for (0 when off). */
   capacity(): number
   close(): void
@@ -111,8 +111,9 @@ export interface AppendedIds {
 /**
  * Which ids the log holds, as a Bloom filter in front of its id index: most appended ids are new,
  * and the filter answers for them without a B-tree lookup. The filter is filled from the index
- * in the background, a chunk per turn of the event loop, so a large log opens at once; until
- * it is full every id is looked up, as before. Ids written meanwhile go straight into it.
+ * when the first id is asked about (a process that only reads the log never fills one), in the
+ * background, a chunk per turn of the event loop, so a large log stays available; until it is
+ * full every id is looked up, as before. Ids written meanwhile go straight into it.
  */
 export function trackAppendedIds(
   ids: Database<number, [string, string]>,
@@ -120,11 +121,13 @@ export function trackAppendedIds(
 ): AppendedIds {
   const minCapacity = options.minCapacity ?? 1_000_000
   let filter: KeyFilter | null = null
+  let started = false
   let ready = false
   let generation = 0
   let closed = false
 
   const start = () => {
+    started = true
     generation += 1
     ready = false
     const stored = (ids.getStats() as { entryCount?: number }).entryCount ?? 0
@@ -155,9 +158,11 @@ export function trackAppendedIds(
     setImmediate(step)
   }
 
-  start()
   return {
-    mayHave: (key) => !ready || filter === null || filter.mightHave(key),
+    mayHave(key) {
+      if (!started) start()
+      return !ready || filter === null || filter.mightHave(key)
+    },
     added(key) {
       filter?.add(key)
     },
@@ -165,7 +170,7 @@ export function trackAppendedIds(
       if (filter !== null && filter.size > filter.capacity) start()
     },
     refill: start,
-    state: () => (filter === null ? 'off' : ready ? 'ready' : 'filling'),
+    state: () => (!started ? 'idle' : filter === null ? 'off' : ready ? 'ready' : 'filling'),
     capacity: () => filter?.capacity ?? 0,
     close() {
       closed = true

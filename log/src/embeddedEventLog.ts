@@ -66,8 +66,8 @@ export interface EmbeddedEventLog extends EventLog {
   stats(): {
     commits: number
     head: number
-    /** The filter in front of the id index: filled from the file after opening, then kept current. */
-    idFilter: { state: 'filling' | 'ready' | 'off'; capacity: number }
+    /** The filter in front of the id index: filled from the file at the first append, then kept current. */
+    idFilter: { state: 'idle' | 'filling' | 'ready' | 'off'; capacity: number }
   }
 }
 
