@@ -165,7 +165,7 @@ export async function machineCoresBusy(overMs = 1000): Promise<number | null> {
 
 export interface PhaseUsage {
   readonly wallMs: number
-  /** CPU seconds per wall second over the whole process (server, chDB threads, load generator). */
+  /** CPU seconds per wall second of the Hourglass process (server, log, chDB threads, projections). */
   readonly cores: number
   /** Cores the load generator's process kept busy (NaN where unknown). */
   readonly producerCores: number
@@ -186,7 +186,7 @@ export interface PhaseUsage {
 export function meterPhase(
   probe: WarehouseProbe,
   rss: RssSampler,
-  producerCpu: () => number = () => Number.NaN,
+  producerCpu: () => number,
 ): { stop(): PhaseUsage } {
   const peakRss = rss.since()
   const producerCpuBefore = producerCpu()

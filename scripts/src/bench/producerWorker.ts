@@ -1,5 +1,5 @@
 import { createLoopbackClient, inParallel } from './loopbackClient.ts'
-import { createEventFactory, type EventFactory, eventTimes } from './producerEvents.ts'
+import { createEventFactory, type EventFactory, type EventTimes, eventTimes } from './producerEvents.ts'
 import {
   type BatchMessage,
   type BatchReply,
@@ -28,6 +28,21 @@ const factoryOf = (message: { phase: string; seed: number }) => {
   return events
 }
 
+/** A batch's body: the one built ahead of the run (taken, so it is sent once), or built now. */
+const takeBody = (
+  message: { phase: string; seed: number; times: EventTimes },
+  from: number,
+  count: number,
+) => {
+  const key = preparedKey({ ...message, from, count })
+  const body = prepared.get(key)
+  if (body === undefined) return factoryOf(message).batchBody(from, count, eventTimes(message.times))
+  prepared.delete(key)
+  return body
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
 const prepare = (message: PrepareMessage): BatchReply => {
   const events = factoryOf(message)
   const timeOf = eventTimes(message.times)
@@ -46,8 +61,6 @@ const prepare = (message: PrepareMessage): BatchReply => {
 
 /** A closed-loop run (see RunMessage): answers are counted, not parsed. */
 const run = async (message: RunMessage) => {
-  const events = factoryOf(message)
-  const timeOf = eventTimes(message.times)
   const report = {
     requests: 0,
     acknowledged: 0,
@@ -64,10 +77,8 @@ const run = async (message: RunMessage) => {
       report.requests += 1
       const from = request * message.batchSize
       const count = Math.min(message.batchSize, message.events - from)
-      const key = preparedKey({ ...message, from, count })
-      const body = prepared.get(key) ?? events.batchBody(from, count, timeOf)
-      prepared.delete(key)
       try {
+        const body = takeBody(message, from, count)
         const answer = await client.send('POST', '/v1/events', { token: message.token, body })
         if (answer.status === 200) {
           report.acknowledged += count
@@ -77,7 +88,7 @@ const run = async (message: RunMessage) => {
         report.firstFailure ??= `HTTP ${answer.status}: ${answer.body.slice(0, 300)}`
       } catch (error) {
         // A refused or reset connection is a failed request, not the end of the run.
-        report.firstFailure ??= error instanceof Error ? error.message : String(error)
+        report.firstFailure ??= errorText(error)
       }
       report.failures += 1
     })
@@ -93,17 +104,12 @@ process.on('message', async (message: BatchMessage | PrepareMessage | RunMessage
     return
   }
   if (message.kind === 'run') {
-    await run(message).catch((error: unknown) =>
-      process.send!({ id: message.id, error: error instanceof Error ? error.message : String(error) }),
-    )
+    await run(message).catch((error: unknown) => process.send!({ id: message.id, error: errorText(error) }))
     return
   }
-  const events = factoryOf(message)
   let reply: BatchReply
   try {
-    const key = preparedKey(message)
-    const body = prepared.get(key) ?? events.batchBody(message.from, message.count, eventTimes(message.times))
-    prepared.delete(key)
+    const body = takeBody(message, message.from, message.count)
     const answer = await client.send('POST', '/v1/events', { token: message.token, body })
     let lastPosition = -1
     if (answer.status >= 200 && answer.status < 300) {
@@ -118,7 +124,7 @@ process.on('message', async (message: BatchMessage | PrepareMessage | RunMessage
       failure: answer.status === 200 ? '' : answer.body.slice(0, 300),
     }
   } catch (error) {
-    reply = { id: message.id, error: error instanceof Error ? error.message : String(error) }
+    reply = { id: message.id, error: errorText(error) }
   }
   process.send!(reply)
 })
