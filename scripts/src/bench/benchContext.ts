@@ -1,3 +1,4 @@
+import { tables, type Warehouse } from '@hourglass/projections'
 import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
 import type { BenchAccount, HourglassApi } from './hourglassApi.ts'
 import { sleep } from './loopbackClient.ts'
@@ -80,4 +81,26 @@ export async function pollUntil(
     await sleep(intervalMs - (performance.now() - askedAt))
   }
   return null
+}
+
+/** How often both the direct baseline and the end-to-end runs look whether their rows are in the rollup yet. */
+export const VISIBLE_POLL_MS = 5
+
+/**
+ * Events of a source counted in the hourly rollup of `database`. The direct baseline and the
+ * end-to-end runs wait on this same read, at the same pace, so neither figure carries a costlier
+ * check than the other (reading the rollup through the query API is measured on its own).
+ */
+export async function eventsInRollup(
+  warehouse: Warehouse,
+  database: string,
+  sourceId: string,
+): Promise<number> {
+  const result = await warehouse.client.query({
+    query: `SELECT sum(events) AS events FROM ${database}.${tables.rollupHourly} WHERE source_id = {sourceId:String}`,
+    query_params: { sourceId },
+    format: 'JSONEachRow',
+  })
+  const [row] = (await result.json()) as { events: string | number }[]
+  return Number(row?.events ?? 0)
 }

@@ -1,5 +1,5 @@
 import { type EventRow, migrations, tables, type Warehouse } from '@hourglass/projections'
-import { type BenchContext, pollUntil } from './benchContext.ts'
+import { type BenchContext, eventsInRollup, pollUntil, VISIBLE_POLL_MS } from './benchContext.ts'
 import type { BenchSource } from './hourglassApi.ts'
 import { meterPhase, type PhaseUsage } from './measures.ts'
 import { type EventFactory, toBaselineRow } from './producerEvents.ts'
@@ -46,15 +46,7 @@ export async function prepareDirectBaseline(warehouse: Warehouse, database: stri
         },
       })
     },
-    async rollupTotal(sourceId) {
-      const result = await client.query({
-        query: `SELECT sum(events) AS events FROM ${database}.${tables.rollupHourly} WHERE source_id = {sourceId:String}`,
-        query_params: { sourceId },
-        format: 'JSONEachRow',
-      })
-      const [row] = (await result.json()) as { events: string | number }[]
-      return Number(row?.events ?? 0)
-    },
+    rollupTotal: (sourceId) => eventsInRollup(warehouse, database, sourceId),
     async drop() {
       await client.command({ query: `DROP DATABASE IF EXISTS ${database}` })
     },
@@ -108,7 +100,7 @@ export async function measureDirectBaseline(
   const waitFrom = performance.now()
   const visibleAt = await pollUntil(
     async () => (await baseline.rollupTotal(scope.sourceId)) >= plan.events,
-    5,
+    VISIBLE_POLL_MS,
     plan.visibleTimeoutMs,
   )
   return {

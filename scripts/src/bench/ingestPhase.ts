@@ -1,4 +1,4 @@
-import { type BenchContext, pollUntil } from './benchContext.ts'
+import { type BenchContext, eventsInRollup, pollUntil, VISIBLE_POLL_MS } from './benchContext.ts'
 import type { BenchSource } from './hourglassApi.ts'
 import { meterPhase, type PhaseUsage } from './measures.ts'
 import type { EventFactory, EventTimes } from './producerEvents.ts'
@@ -10,8 +10,6 @@ export interface IngestPlan {
   readonly concurrency: number
   /** Event times of the events. */
   readonly times: EventTimes
-  /** The rollup range that holds every event time `times` gives. */
-  readonly rollupRange: { from: number; to: number }
   readonly visibleTimeoutMs: number
   /** No request is sent after this long, so a slow (or shared) machine still finishes the run. */
   readonly sendBudgetMs: number
@@ -48,7 +46,7 @@ export async function measureIngest(
   events: EventFactory,
   plan: IngestPlan,
 ): Promise<IngestResult> {
-  const { runtime, producers, reader, progress } = ctx
+  const { runtime, producers, progress } = ctx
   const plannedRequests = Math.ceil(plan.events / plan.batchSize)
   await producers.prepare(events, { events: plan.events, batchSize: plan.batchSize, times: plan.times })
   const commitsBefore = runtime.log.stats().commits
@@ -82,9 +80,10 @@ export async function measureIngest(
   const lastAckAt = Math.max(startedAt, report.lastAckAt)
   const status = await runtime.runners.get('events')!.status()
   progress.note(`all answered; ${status.lag.toLocaleString('en-US')} log records still to project`)
+  const { warehouse } = runtime
   const visibleAt = await pollUntil(
-    async () => (await reader.rollupTotal(ctx.account, source.sourceId, plan.rollupRange)) >= acknowledged,
-    20,
+    async () => (await eventsInRollup(warehouse, warehouse.database, source.sourceId)) >= acknowledged,
+    VISIBLE_POLL_MS,
     plan.visibleTimeoutMs,
   )
   return {
