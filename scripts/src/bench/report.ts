@@ -42,6 +42,9 @@ export const rate = (count: number, seconds: number | null) =>
   seconds === null ? Number.NaN : count / seconds
 
 /** The middle item by `value` (the lower middle of an even count); an item whose value is NaN ranks lowest. */
+/** Two decimals, cut rather than rounded: 0.497 is not shown as the 0.50 it misses. */
+const ratioText = (ratio: number) => (Math.floor(ratio * 100) / 100).toFixed(2)
+
 export function medianBy<T>(items: readonly T[], value: (item: T) => number): T {
   const ranked = items
     .map((item) => ({ item, v: value(item) }))
@@ -89,7 +92,12 @@ export function printReport(report: BenchReport): void {
   const { batched, baseline, single, freshness, queries } = report
   const endToEnd = rate(batched.events, batched.visibleSeconds)
   const direct = rate(baseline.rows, baseline.seconds)
-  const ratio = endToEnd / direct
+  const roundRatios = report.rounds.map(
+    ({ baseline: b, batched: e }) => rate(e.events, e.visibleSeconds) / rate(b.rows, b.seconds),
+  )
+  // Each round's baseline runs just before its end-to-end run: the ratio within a round cancels a
+  // slow or fast stretch of a shared machine that the medians of each figure alone carry.
+  const ratio = medianBy(roundRatios, (value) => value)
   const rateReached = freshness.achievedRate >= GOALS.rateShare * report.freshnessTarget
   const freshnessMeets =
     rateReached && freshness.rollupPoll.unseen === 0 && freshness.rollupPoll.p99 <= GOALS.freshnessP99Ms
@@ -112,8 +120,8 @@ export function printReport(report: BenchReport): void {
         '',
       ],
       [
-        'end-to-end / baseline (medians)',
-        `${ratio.toFixed(2)}×`,
+        `end-to-end / baseline, median of the ${report.rounds.length} rounds' ratios`,
+        `${ratioText(ratio)}×`,
         `≥ ${GOALS.ratio}×`,
         verdict(ratio >= GOALS.ratio),
       ],
@@ -163,10 +171,11 @@ export function printReport(report: BenchReport): void {
         report.rounds
           .map(({ baseline: b, batched: e }) => {
             const [direct, endToEnd] = [rate(b.rows, b.seconds), rate(e.events, e.visibleSeconds)]
-            return `${int(direct)} → ${int(endToEnd)} (${(endToEnd / direct).toFixed(2)})`
+            return `${int(direct)} → ${int(endToEnd)} (${ratioText(endToEnd / direct)})`
           })
           .join('; '),
       ],
+      ['end-to-end / baseline, ratio of the two medians', `${ratioText(endToEnd / direct)}×`],
       [
         'end-to-end: acknowledged (first request → last 2xx)',
         `${int(rate(batched.events, batched.acknowledgedSeconds))} events/s in ${batched.acknowledgedSeconds.toFixed(1)} s`,
