@@ -41,10 +41,10 @@ const makeUp = (m: RssMakeUp) =>
 export const rate = (count: number, seconds: number | null) =>
   seconds === null ? Number.NaN : count / seconds
 
-/** The middle item by `value` (the lower middle of an even count); an item whose value is NaN ranks lowest. */
 /** Two decimals, cut rather than rounded: 0.497 is not shown as the 0.50 it misses. */
 const ratioText = (ratio: number) => (Math.floor(ratio * 100) / 100).toFixed(2)
 
+/** The middle item by `value` (the lower middle of an even count); an item whose value is NaN ranks lowest. */
 export function medianBy<T>(items: readonly T[], value: (item: T) => number): T {
   const ranked = items
     .map((item) => ({ item, v: value(item) }))
