@@ -92,9 +92,11 @@ export function printReport(report: BenchReport): void {
   const { batched, baseline, single, freshness, queries } = report
   const endToEnd = rate(batched.events, batched.visibleSeconds)
   const direct = rate(baseline.rows, baseline.seconds)
-  const roundRatios = report.rounds.map(
-    ({ baseline: b, batched: e }) => rate(e.events, e.visibleSeconds) / rate(b.rows, b.seconds),
-  )
+  const roundRates = report.rounds.map(({ baseline: b, batched: e }) => ({
+    direct: rate(b.rows, b.seconds),
+    endToEnd: rate(e.events, e.visibleSeconds),
+  }))
+  const roundRatios = roundRates.map((round) => round.endToEnd / round.direct)
   // Each round's baseline runs just before its end-to-end run: the ratio within a round cancels a
   // slow or fast stretch of a shared machine that the medians of each figure alone carry.
   const ratio = medianBy(roundRatios, (value) => value)
@@ -168,11 +170,8 @@ export function printReport(report: BenchReport): void {
       ['figure', 'value'],
       [
         'rounds: baseline → end-to-end events/s (ratio)',
-        report.rounds
-          .map(({ baseline: b, batched: e }) => {
-            const [direct, endToEnd] = [rate(b.rows, b.seconds), rate(e.events, e.visibleSeconds)]
-            return `${int(direct)} → ${int(endToEnd)} (${ratioText(endToEnd / direct)})`
-          })
+        roundRates
+          .map((round, i) => `${int(round.direct)} → ${int(round.endToEnd)} (${ratioText(roundRatios[i]!)})`)
           .join('; '),
       ],
       ['end-to-end / baseline, ratio of the two medians', `${ratioText(endToEnd / direct)}×`],
