@@ -13,6 +13,18 @@ describe('KeyFilter', () => {
     expect(mistaken / others.length).toBeLessThan(0.02)
   })
 
+  it('counts a key added twice once, so reading back ids it holds does not make it grow', () => {
+    const filter = new KeyFilter(10_000)
+    const keys = Array.from({ length: 5_000 }, (_, i) => idKey('telemetry-src-1', `event-${i}`))
+    for (const key of keys) filter.add(key)
+    const once = filter.size
+    for (const key of keys) filter.add(key)
+    expect(filter.size).toBe(once)
+    // A new key whose bits were all set already is not counted: a few of 5,000 at most.
+    expect(once).toBeGreaterThan(4_950)
+    expect(once).toBeLessThanOrEqual(5_000)
+  })
+
   it('tells keys apart by stream as well as by id', () => {
     const filter = new KeyFilter(1000)
     filter.add(idKey('telemetry-a', 'same-id'))

@@ -29,7 +29,10 @@ export class KeyFilter {
     this.blockMask = bits / 512 - 1
   }
 
-  /** Keys added so far (a key added twice counts twice). */
+  /**
+   * Distinct keys added so far: a key added again (the fill reading back an id this process has
+   * just added) does not count, nor does the rare new key whose bits were all set already.
+   */
   get size(): number {
     return this.added
   }
@@ -37,11 +40,17 @@ export class KeyFilter {
   add(key: string): void {
     hash(key)
     const block = (hashA & this.blockMask) << 4
+    let fresh = false
     for (let i = 0; i < PROBES; i++) {
       const bit = (hashB + Math.imul(i, hashC)) & 511
-      this.words[block + (bit >>> 5)]! |= 1 << (bit & 31)
+      const word = block + (bit >>> 5)
+      const mask = 1 << (bit & 31)
+      if ((this.words[word]! & mask) === 0) {
+        this.words[word]! |= mask
+        fresh = true
+      }
     }
-    this.added += 1
+    if (fresh) this.added += 1
   }
 
   mightHave(key: string): boolean {
