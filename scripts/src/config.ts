@@ -34,6 +34,7 @@ export const EmbeddedConfigSchema = z.object({
     .default('hourglass'),
   HOURGLASS_PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(10_000),
   HOURGLASS_PROJECTION_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(300),
+  HOURGLASS_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(1_000).default(50),
   LOG_LEVEL: LogLevel.default('info'),
   HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
 })
@@ -55,6 +56,8 @@ export interface EmbeddedConfig {
   readonly projectionBatchSize: number
   /** How long a projection holds a small batch to gather more records (see SubscribeOptions.lingerMs). */
   readonly projectionLingerMs: number
+  /** How far the JavaScript heap may grow past its live size, in per cent; 0 leaves it to V8 (see heapPolicy.ts). */
+  readonly heapGrowthPercent: number
   readonly logLevel: z.infer<typeof LogLevel>
   readonly logRequests: boolean
 }
@@ -88,6 +91,7 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined>): Emb
     }),
     projectionBatchSize: e.HOURGLASS_PROJECTION_BATCH_SIZE,
     projectionLingerMs: e.HOURGLASS_PROJECTION_LINGER_MS,
+    heapGrowthPercent: e.HOURGLASS_HEAP_GROWTH_PERCENT,
     logLevel: e.LOG_LEVEL,
     logRequests: e.HOURGLASS_LOG_REQUESTS === 'true',
   })

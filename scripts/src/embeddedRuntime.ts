@@ -27,6 +27,7 @@ import type { Logger } from 'pino'
 import { createApiTokens } from './apiRoutes.ts'
 import { buildApp } from './app.ts'
 import type { EmbeddedConfig } from './config.ts'
+import { limitHeapGrowth } from './heapPolicy.ts'
 import { localSecret } from './localSecrets.ts'
 
 /** Every projection Hourglass runs, by name. */
@@ -97,6 +98,7 @@ export async function startEmbedded(
   logger: Logger,
   options: { listen?: boolean } = {},
 ): Promise<EmbeddedRuntime> {
+  limitHeapGrowth(config.heapGrowthPercent)
   const storage = await openEmbeddedStorage(config, logger)
   try {
     const controlPlane = createControlPlane(storage.log)

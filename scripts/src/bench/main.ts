@@ -80,6 +80,9 @@ async function main(): Promise<void> {
     ...(process.env.HOURGLASS_PROJECTION_LINGER_MS
       ? { HOURGLASS_PROJECTION_LINGER_MS: process.env.HOURGLASS_PROJECTION_LINGER_MS }
       : {}),
+    ...(process.env.HOURGLASS_HEAP_GROWTH_PERCENT
+      ? { HOURGLASS_HEAP_GROWTH_PERCENT: process.env.HOURGLASS_HEAP_GROWTH_PERCENT }
+      : {}),
   })
   progress.note(`starting an embedded Hourglass in ${dataDir}`)
   const runtime = await startEmbedded(config, pino({ level: config.logLevel }))
@@ -199,6 +202,7 @@ async function main(): Promise<void> {
         'requests from a child process. Both share the cores; RSS figures are of the Hourglass process alone.',
         `HTTP/1.1 over loopback with keep-alive, ${PLAN.concurrency} concurrent clients (the freshness run is open-loop).`,
         `Projections running: ${[...runtime.runners.keys()].join(', ')}; each tails the whole log, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}, held up to ${config.projectionLingerMs} ms to fill.`,
+        `JS heap growth past its live size: ${config.heapGrowthPercent > 0 ? `at most ${config.heapGrowthPercent} %` : "V8's own policy"} (HOURGLASS_HEAP_GROWTH_PERCENT).`,
         `The baseline and the batched run alternate for ${PLAN.rounds} rounds, each with its own source; medians are reported.`,
         `Event times of the batched run (and of its baseline) spread over the last ${PLAN.spreadDays} days.`,
         `Both wait for their rows with the same read of their rollup table's total, every ${VISIBLE_POLL_MS} ms.`,
