@@ -27,8 +27,18 @@ interface Buffer {
   records: LogRecord[]
   /** After a seek, only a batch that starts exactly at `start` is taken: older fetches are stale. */
   seeking: boolean
+  /** When the last seek was asked for (ms since the epoch); 0 when it could not be. */
+  seekedAt: number
   paused: boolean
 }
+
+/**
+ * How long a seek may go without the batch it waits for before it is made again. kafkajs drops
+ * a seek when its consumer restarts (after losing the broker, say), and then keeps fetching from
+ * wherever it stood; every batch from there is refused as a jump, and without a new seek the
+ * partition would never move again. An idle partition is sought again as well, which is harmless.
+ */
+const SEEK_RETRY_MS = 5_000
 
 export interface KafkaPartitionLeaseOptions {
   readonly kafka: Kafka
@@ -98,7 +108,13 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
     if (batch.messages.length === 0) return
     let buffer = buffers.get(partition)
     if (!buffer) {
-      buffer = { start: Number(batch.messages[0]!.offset), records: [], seeking: false, paused: false }
+      buffer = {
+        start: Number(batch.messages[0]!.offset),
+        records: [],
+        seeking: false,
+        seekedAt: 0,
+        paused: false,
+      }
       buffers.set(partition, buffer)
     }
     for (const message of batch.messages) {
@@ -134,10 +150,28 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
 
   const seek = (partition: number, from: number) => {
     const previous = buffers.get(partition)
-    const buffer: Buffer = { start: from, records: [], seeking: true, paused: previous?.paused ?? false }
+    const buffer: Buffer = {
+      start: from,
+      records: [],
+      seeking: true,
+      seekedAt: Date.now(),
+      paused: previous?.paused ?? false,
+    }
     buffers.set(partition, buffer)
-    consumer.seek({ topic, partition, offset: String(from) })
+    try {
+      consumer.seek({ topic, partition, offset: String(from) })
+    } catch {
+      // The consumer is between a crash and its restart: the next poll seeks again.
+      buffer.seekedAt = 0
+      return
+    }
     pause(partition, buffer, false)
+  }
+
+  /** Whether the partition's pending seek has waited long enough to be made again. */
+  const seekLost = (partition: number) => {
+    const buffer = buffers.get(partition)
+    return buffer !== undefined && buffer.seeking && Date.now() - buffer.seekedAt >= SEEK_RETRY_MS
   }
 
   /** What the buffer holds from `from` on; seeks when `from` is neither buffered nor next. */
@@ -180,7 +214,7 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
     const deadline = Date.now() + waitMs
     for (;;) {
       const taken = take(partition, from, limit)
-      if (taken === null) seek(partition, from)
+      if (taken === null || (taken.length === 0 && seekLost(partition))) seek(partition, from)
       else if (taken.length > 0) return taken
       const left = deadline - Date.now()
       if (left <= 0 || closed || signal?.aborted) return []
