@@ -8,5 +8,6 @@ import { setFlagsFromString } from 'node:v8'
  * own policy. The setting is process-wide and applies from the next collection on.
  */
 export function limitHeapGrowth(percent: number): void {
-  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`)
+  // V8 reads 0 as "not set": passing it restores its policy after an earlier bound.
+  setFlagsFromString(`--heap-growing-percent=${percent}`)
 }
