@@ -171,7 +171,7 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
   /** Whether the partition's pending seek has waited long enough to be made again. */
   const seekLost = (partition: number) => {
     const buffer = buffers.get(partition)
-    return buffer !== undefined && buffer.seeking && Date.now() - buffer.seekedAt >= SEEK_RETRY_MS
+    return buffer?.seeking === true && Date.now() - buffer.seekedAt >= SEEK_RETRY_MS
   }
 
   /** What the buffer holds from `from` on; seeks when `from` is neither buffered nor next. */
