@@ -36,7 +36,12 @@ export interface ServiceProcess {
   readonly child: ChildProcess
   /** Resolves when the process has exited (for whatever reason). */
   readonly exited: Promise<number | null>
+  /** Its latest log lines (and anything on stderr), for a failing test to show. */
+  recentLog(): string
 }
+
+/** Log lines kept per service. */
+const RECENT_LINES = 40
 
 export interface DistributedOptions {
   readonly brokers: string
@@ -105,8 +110,14 @@ export async function startService(
     }),
   )
   let output = ''
+  const recent: string[] = []
+  const keep = (line: string) => {
+    recent.push(line)
+    if (recent.length > RECENT_LINES) recent.shift()
+  }
   child.stderr?.on('data', (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000)
+    keep(chunk.toString().trimEnd())
     if (process.env.HOURGLASS_TEST_SERVICE_LOGS) process.stderr.write(`[${name}] ${chunk.toString()}`)
   })
   const url = await new Promise<string>((resolve, reject) => {
@@ -117,6 +128,7 @@ export async function startService(
     const lines = createInterface({ input: child.stdout! })
     lines.on('line', (line) => {
       output = `${output}\n${line}`.slice(-4000)
+      keep(line)
       if (line.includes('Hourglass service is ready')) {
         clearTimeout(timer)
         resolve((JSON.parse(line) as { url: string }).url)
@@ -129,7 +141,7 @@ export async function startService(
       reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`))
     })
   })
-  return { name, url, child, exited }
+  return { name, url, child, exited, recentLog: () => recent.join('\n') }
 }
 
 const stopService = async (service: ServiceProcess | null) => {
@@ -298,7 +310,12 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
             }
           }
           if (behind.length === 0) return
-          if (Date.now() > deadline) throw new Error(`projections did not catch up: ${behind.join(', ')}`)
+          if (Date.now() > deadline) {
+            const logs = workers.map((worker, i) => `[worker ${i}]\n${worker?.recentLog() ?? '(stopped)'}`)
+            throw new Error(
+              `projections did not catch up: ${behind.join(', ')}\nthe workers' latest log lines:\n${logs.join('\n')}`,
+            )
+          }
           await new Promise((resolve) => setTimeout(resolve, 250))
         }
       },
