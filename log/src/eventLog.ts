@@ -1,3 +1,8 @@
+import type { ExpectedRevision, StreamAppendOutcome } from './controlStore.ts'
+import type { AppendOutcome, NewTelemetryRecord } from './telemetryLog.ts'
+
+export type { AppendOutcome, ExpectedRevision, NewTelemetryRecord, StreamAppendOutcome }
+
 /**
  * The event log port. Every accepted event and every control-plane change is a record
  * in one totally ordered, append-only log. Positions start at 0 and have no gaps.
@@ -15,30 +20,10 @@ export interface LogRecord {
   readonly recordedAt: number
 }
 
-/** A telemetry record to append. `id` is an idempotency key, unique within its stream. */
-export interface NewTelemetryRecord {
-  readonly stream: string
-  readonly id: string
-  readonly type: string
-  readonly data: unknown
-}
-
-export type AppendOutcome =
-  | { readonly status: 'appended'; readonly position: number }
-  /** The stream already holds a record with this id: nothing was written. */
-  | { readonly status: 'duplicate'; readonly position: number }
-
 export interface NewStreamRecord {
   readonly type: string
   readonly data: unknown
 }
-
-/** `no-stream`: the stream must not exist yet; a number: the stream's last revision must be this. */
-export type ExpectedRevision = 'any' | 'no-stream' | number
-
-export type StreamAppendOutcome =
-  | { readonly status: 'appended'; readonly firstPosition: number; readonly revision: number }
-  | { readonly status: 'conflict'; readonly actualRevision: number | null }
 
 export interface SubscribeOptions {
   /** Most records handed over in one batch. */
@@ -80,22 +65,7 @@ export interface EventLog {
   close(): Promise<void>
 }
 
-export class LogClosedError extends Error {
-  readonly code = 'LOG_CLOSED'
-  readonly retryable = true
-  constructor() {
-    super('the event log is closed')
-  }
-}
-
-/** The log cannot take or give records right now (its broker is unreachable, say): retry later. */
-export class LogUnavailableError extends Error {
-  readonly code = 'LOG_UNAVAILABLE'
-  readonly retryable = true
-  constructor(reason: string, options?: { cause?: unknown }) {
-    super(`the event log is unavailable: ${reason}`, options)
-  }
-}
+export { LogClosedError, LogUnavailableError } from './logErrors.ts'
 
 /** Asked of an adapter something it does not do (Kafka keeps no control-plane streams). */
 export class LogOperationUnsupportedError extends Error {
