@@ -1,7 +1,8 @@
-import type { LogRecord } from '@hourglass/log'
+import type { TelemetryRecord } from '@hourglass/log'
 import { DEVICE_READING, DeviceReading } from '@hourglass/schemas'
 import { InvalidLogRecordError, type Projection } from './projection.ts'
 import { tables } from './tables.ts'
+import { truncateTables } from './warehouse/namedStatements.ts'
 
 /** One metric value of one reading, as `device_readings_raw` holds it. */
 export interface DeviceReadingRow {
@@ -18,7 +19,7 @@ export interface DeviceReadingRow {
   received_at: number
 }
 
-export const toDeviceReadingRows = (record: LogRecord): DeviceReadingRow[] => {
+export const toDeviceReadingRows = (record: TelemetryRecord): DeviceReadingRow[] => {
   const parsed = DeviceReading.safeParse(record.data)
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
   const reading = parsed.data
@@ -48,9 +49,10 @@ export const deviceReadingsProjection: Projection = {
     const rows = records.filter((record) => record.type === DEVICE_READING).flatMap(toDeviceReadingRows)
     await insert(tables.deviceReadingsRaw, rows)
   },
-  async reset(warehouse) {
-    for (const table of [tables.deviceReadingsRaw, tables.deviceReadingsHourly, tables.deviceReadingsDaily]) {
-      await warehouse.client.command({ query: `TRUNCATE TABLE IF EXISTS ${warehouse.table(table)}` })
-    }
-  },
+  reset: (warehouse) =>
+    truncateTables(warehouse, [
+      tables.deviceReadingsRaw,
+      tables.deviceReadingsHourly,
+      tables.deviceReadingsDaily,
+    ]),
 }

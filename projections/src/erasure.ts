@@ -1,4 +1,4 @@
-import type { LogRecord } from '@hourglass/log'
+import type { ControlRecord, TelemetryRecord } from '@hourglass/log'
 import {
   ERASURE_TYPES,
   PersonErased,
@@ -7,20 +7,25 @@ import {
   TELEMETRY_EVENT,
 } from '@hourglass/schemas'
 import { z } from 'zod'
-import type { Warehouse } from './warehouse.ts'
+import { defineQuery, defineStatement } from './warehouse/namedStatements.ts'
+import type { Warehouse } from './warehouse/warehouse.ts'
 
 /** An erasure read from the log: a person's rows below a position are to go. */
 export interface Erasure {
-  /** The erasure record's position (in distributed mode, in the control log). */
+  /** The erasure record's position in the control store. */
   readonly position: number
   readonly personId: string
   /** `person`: the person and every event of theirs, whenever it reached the log; `events`: their events so far. */
   readonly kind: 'person' | 'events'
-  /** Rows from log positions below this are erased (in distributed mode, offsets of one partition). */
+  /**
+   * Rows from log positions below this are erased. As read from the control store: the record's
+   * own position, or the end of time for a whole person; the runtime replaces it with where the
+   * erasure falls in the partition a step runs in.
+   */
   readonly before: number
 }
 
-export const toErasure = (record: LogRecord): Erasure | null => {
+export const toErasure = (record: Pick<ControlRecord, 'position' | 'type' | 'data'>): Erasure | null => {
   // Most records are telemetry: rule them out before parsing anything.
   if (!(ERASURE_TYPES as readonly string[]).includes(record.type)) return null
   const data = { ...(record.data as object), type: record.type }
@@ -45,7 +50,7 @@ export const toErasure = (record: LogRecord): Erasure | null => {
 }
 
 /** The person a telemetry record names (an event's subject, a store event's person), if any. */
-export const personOf = (record: Pick<LogRecord, 'type' | 'data'>): string | null => {
+export const personOf = (record: Pick<TelemetryRecord, 'type' | 'data'>): string | null => {
   const data = record.data as { subject?: unknown; personId?: unknown } | null
   if (record.type === TELEMETRY_EVENT) return typeof data?.subject === 'string' ? data.subject : null
   if (record.type === STORE_EVENT) return typeof data?.personId === 'string' ? data.personId : null
@@ -65,94 +70,98 @@ export interface RollupSpec {
   readonly groupBy: string
 }
 
-/** Which scopes an erasure step may change: all of them, or those a partition owns. */
-export type ScopeFilter = ((scope: string) => boolean) | undefined
+const PersonParams = z.object({ personId: z.string(), before: z.number().int().min(0) })
+const ScopedHours = PersonParams.extend({ scope: z.string(), hours: z.array(z.number().int()) })
+const InScopes = PersonParams.extend({ scopes: z.array(z.string()) })
 
-const Touched = z.array(z.object({ scope: z.string(), hour_s: z.coerce.number() }))
-const ScopeCount = z.array(z.object({ scope: z.string(), n: z.coerce.number() }))
-
-const personRows = (spec: RollupSpec) =>
-  `${spec.personColumn} = {personId:String} AND position < {before:UInt64}`
+/**
+ * The statements an erasure runs against one raw table and its rollup. The SQL names only the
+ * spec's own tables and columns (constants of the projection); the person, positions, scopes
+ * and hours are bound parameters.
+ */
+export function rollupErasure(spec: RollupSpec) {
+  const person = `${spec.personColumn} = {personId:String} AND position < {before:UInt64}`
+  return {
+    /** Rows an erasure removes, per scope: what seed 001's report counts. */
+    countByScope: defineQuery({
+      name: `${spec.raw}: erased rows per scope`,
+      params: PersonParams,
+      row: z.object({ scope: z.string(), n: z.coerce.number() }),
+      sql: (w) => `SELECT ${spec.scopeColumn} AS scope, count() AS n FROM ${w.table(spec.raw)}
+                   WHERE ${person} GROUP BY scope`,
+    }),
+    touchedHours: defineQuery({
+      name: `${spec.raw}: hours an erased person touched`,
+      params: PersonParams,
+      row: z.object({ scope: z.string(), hour_s: z.coerce.number() }),
+      sql: (w) => `SELECT DISTINCT ${spec.scopeColumn} AS scope, toUnixTimestamp(toStartOfHour(ts)) AS hour_s
+                   FROM ${w.table(spec.raw)} WHERE ${person}`,
+    }),
+    deleteRollupHours: defineStatement({
+      name: `${spec.rollup}: delete hours to recompute`,
+      kind: 'mutation',
+      params: ScopedHours,
+      sql: (w) => `ALTER TABLE ${w.table(spec.rollup)} DELETE
+                   WHERE ${spec.scopeColumn} = {scope:String} AND toUnixTimestamp(hour) IN {hours:Array(UInt32)}`,
+    }),
+    // Rebuilt rows are inserted without deduplication: a retry must write them again.
+    recomputeRollupHours: defineStatement({
+      name: `${spec.rollup}: recompute hours without the person`,
+      kind: 'rewrite',
+      params: ScopedHours,
+      sql: (w) => `INSERT INTO ${w.table(spec.rollup)} SELECT ${spec.aggregate} FROM ${w.table(spec.raw)}
+                   WHERE ${spec.scopeColumn} = {scope:String} AND toUnixTimestamp(toStartOfHour(ts)) IN {hours:Array(UInt32)}
+                     AND NOT (${person})
+                   GROUP BY ${spec.groupBy}`,
+    }),
+    deleteRawRows: defineStatement({
+      name: `${spec.raw}: delete an erased person's rows`,
+      kind: 'mutation',
+      params: InScopes,
+      sql: (w) =>
+        `ALTER TABLE ${w.table(spec.raw)} DELETE WHERE ${person} AND ${spec.scopeColumn} IN {scopes:Array(String)}`,
+    }),
+  }
+}
 
 /** How many raw rows an erasure removes (before it runs), in the scopes it may change. */
 export async function countErased(
   warehouse: Warehouse,
   spec: RollupSpec,
   erasure: Erasure,
-  ownsScope?: ScopeFilter,
+  ownsScope: (scope: string) => boolean,
 ): Promise<number> {
-  const result = await warehouse.client.query({
-    query: `SELECT ${spec.scopeColumn} AS scope, count() AS n FROM ${warehouse.table(spec.raw)}
-            WHERE ${personRows(spec)} GROUP BY scope`,
-    query_params: { personId: erasure.personId, before: erasure.before },
-    format: 'JSONEachRow',
+  const rows = await warehouse.select(rollupErasure(spec).countByScope, {
+    personId: erasure.personId,
+    before: erasure.before,
   })
-  return ScopeCount.parse(await result.json())
-    .filter((row) => !ownsScope || ownsScope(row.scope))
-    .reduce((sum, row) => sum + row.n, 0)
+  return rows.filter((row) => ownsScope(row.scope)).reduce((sum, row) => sum + row.n, 0)
 }
 
 /**
- * Removes a person's raw rows and recomputes every rollup hour they touched. The order lets
- * a crash at any step be repeated: the rollup is rebuilt from raw rows that exclude the
- * person while those rows still exist, and the raw rows go last, so a retry finds the same
- * hours again. Rebuilt rows are inserted without deduplication: a retry must write them again.
- *
- * With `ownsScope` (a partitioned worker), only the scopes it owns are touched: the rows of
- * other scopes are another worker's, which inserts into their hours concurrently.
+ * Removes a person's raw rows and recomputes every rollup hour they touched, in the scopes the
+ * step owns (the rows of other scopes are another worker's, which inserts into their hours
+ * concurrently). The order lets a crash at any step be repeated: the rollup is rebuilt from raw
+ * rows that exclude the person while those rows still exist, and the raw rows go last, so a
+ * retry finds the same hours again.
  */
 export async function eraseFromRollup(
   warehouse: Warehouse,
   spec: RollupSpec,
   erasure: Erasure,
-  ownsScope?: ScopeFilter,
+  ownsScope: (scope: string) => boolean,
 ): Promise<void> {
-  const { client } = warehouse
-  const raw = warehouse.table(spec.raw)
-  const rollup = warehouse.table(spec.rollup)
-  const person = personRows(spec)
-  const params = { personId: erasure.personId, before: erasure.before }
-  const touched = await client.query({
-    query: `SELECT DISTINCT ${spec.scopeColumn} AS scope, toUnixTimestamp(toStartOfHour(ts)) AS hour_s
-            FROM ${raw} WHERE ${person}`,
-    query_params: params,
-    format: 'JSONEachRow',
-  })
+  const statements = rollupErasure(spec)
+  const person = { personId: erasure.personId, before: erasure.before }
   const hoursByScope = new Map<string, number[]>()
-  for (const { scope, hour_s } of Touched.parse(await touched.json())) {
-    if (ownsScope && !ownsScope(scope)) continue
+  for (const { scope, hour_s } of await warehouse.select(statements.touchedHours, person)) {
+    if (!ownsScope(scope)) continue
     hoursByScope.set(scope, [...(hoursByScope.get(scope) ?? []), hour_s])
   }
   for (const [scope, hours] of hoursByScope) {
-    const scoped = { ...params, scope, hours }
-    await client.command({
-      query: `ALTER TABLE ${rollup} DELETE
-              WHERE ${spec.scopeColumn} = {scope:String} AND toUnixTimestamp(hour) IN {hours:Array(UInt32)}`,
-      query_params: scoped,
-      clickhouse_settings: { mutations_sync: '2' },
-    })
-    await client.command({
-      query: `INSERT INTO ${rollup} SELECT ${spec.aggregate} FROM ${raw}
-              WHERE ${spec.scopeColumn} = {scope:String} AND toUnixTimestamp(toStartOfHour(ts)) IN {hours:Array(UInt32)}
-                AND NOT (${person})
-              GROUP BY ${spec.groupBy}`,
-      query_params: scoped,
-      clickhouse_settings: { insert_deduplicate: 0 },
-    })
-  }
-  if (!ownsScope) {
-    await client.command({
-      query: `ALTER TABLE ${raw} DELETE WHERE ${person}`,
-      query_params: params,
-      clickhouse_settings: { mutations_sync: '2' },
-    })
-    return
+    await warehouse.run(statements.deleteRollupHours, { ...person, scope, hours })
+    await warehouse.run(statements.recomputeRollupHours, { ...person, scope, hours })
   }
   const scopes = [...hoursByScope.keys()]
-  if (scopes.length === 0) return
-  await client.command({
-    query: `ALTER TABLE ${raw} DELETE WHERE ${person} AND ${spec.scopeColumn} IN {scopes:Array(String)}`,
-    query_params: { ...params, scopes },
-    clickhouse_settings: { mutations_sync: '2' },
-  })
+  if (scopes.length > 0) await warehouse.run(statements.deleteRawRows, { ...person, scopes })
 }

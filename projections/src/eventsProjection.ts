@@ -1,8 +1,9 @@
-import type { LogRecord } from '@hourglass/log'
+import type { TelemetryRecord } from '@hourglass/log'
 import { parseTelemetryEvent, TELEMETRY_EVENT } from '@hourglass/schemas'
-import { eraseFromRollup, type RollupSpec, toErasure } from './erasure.ts'
+import { eraseFromRollup, type RollupSpec } from './erasure.ts'
 import { InvalidLogRecordError, type Projection } from './projection.ts'
 import { tables } from './tables.ts'
+import { truncateTables } from './warehouse/namedStatements.ts'
 
 export interface EventRow {
   account_id: string
@@ -19,7 +20,7 @@ export interface EventRow {
   attrs: string
 }
 
-export const toEventRow = (record: LogRecord): EventRow => {
+export const toEventRow = (record: TelemetryRecord): EventRow => {
   const parsed = parseTelemetryEvent(record.data)
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
   const event = parsed.data
@@ -58,26 +59,12 @@ export const eventsProjection: Projection = {
   name: 'events',
   version: 1,
   async apply(records, context) {
-    let rows: EventRow[] = []
-    for (const record of records) {
-      if (record.type === TELEMETRY_EVENT) {
-        rows.push(toEventRow(record))
-        continue
-      }
-      const erasure = toErasure(record)
-      if (!erasure) continue
-      await context.insert(tables.eventsRaw, rows)
-      rows = []
-      await eraseFromRollup(context.warehouse, eventsRollup, erasure)
-    }
+    const rows: EventRow[] = []
+    for (const record of records) if (record.type === TELEMETRY_EVENT) rows.push(toEventRow(record))
     await context.insert(tables.eventsRaw, rows)
   },
   async erase(erasure, context) {
     await eraseFromRollup(context.warehouse, eventsRollup, erasure, context.ownsScope)
   },
-  async reset(warehouse) {
-    for (const table of [tables.eventsRaw, tables.rollupHourly]) {
-      await warehouse.client.command({ query: `TRUNCATE TABLE IF EXISTS ${warehouse.table(table)}` })
-    }
-  },
+  reset: (warehouse) => truncateTables(warehouse, [tables.eventsRaw, tables.rollupHourly]),
 }

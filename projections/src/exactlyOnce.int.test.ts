@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url'
 import { createEmbeddedEventLog, type LogRecord, type NewTelemetryRecord } from '@hourglass/log'
 import { TELEMETRY_EVENT, TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { eventsProjection } from './eventsProjection.ts'
 import { projectionKey } from './projection.ts'
+import { createWarehouseCheckpointStore } from './runtime/checkpointStore.ts'
 import { seededRandom } from './seededRandom.ts'
 import { tables } from './tables.ts'
-import { openWarehouse, type Warehouse } from './warehouse.ts'
+import { openWarehouse, type Warehouse } from './warehouse/warehouse.ts'
 
 /**
  * The crash test behind "never double-counted": a projection worker, a child process, is
@@ -400,7 +400,10 @@ describe('a projection worker killed with SIGKILL at random points', () => {
       first: 0,
       last: EVENTS - 1,
     })
-    const checkpoint = await createWarehouseCheckpointStore(warehouse!).load(projectionKey(eventsProjection))
+    const checkpoint = await createWarehouseCheckpointStore(warehouse!).load(
+      projectionKey(eventsProjection),
+      0,
+    )
     expect(checkpoint).toMatchObject({ committed: EVENTS, pending: null })
   })
 })

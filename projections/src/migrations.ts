@@ -6,7 +6,8 @@ import { partitionedMigrations } from './partitionedMigrations.ts'
 import { receiptsMigrations } from './receiptsMigrations.ts'
 import { storeStatsMigrations } from './storeStatsMigrations.ts'
 import { tables } from './tables.ts'
-import type { Warehouse } from './warehouse.ts'
+import { defineQuery, defineStatement, noParams } from './warehouse/namedStatements.ts'
+import type { Warehouse } from './warehouse/warehouse.ts'
 
 export interface Migration {
   readonly version: number
@@ -79,37 +80,44 @@ export const migrations: readonly Migration[] = [
   ...partitionedMigrations,
 ].sort((a, b) => a.version - b.version)
 
-const AppliedRow = z.object({ version: z.coerce.number() })
+const migrationsTable = defineStatement({
+  name: 'migrations table',
+  kind: 'schema',
+  params: noParams,
+  sql: (w) => `CREATE TABLE IF NOT EXISTS ${w.table(tables.migrations)} (
+    version UInt32, name String, applied_at DateTime64(3, 'UTC')
+  ) ENGINE = MergeTree ORDER BY version`,
+})
+
+const appliedMigrations = defineQuery({
+  name: 'applied migrations',
+  params: noParams,
+  row: z.object({ version: z.coerce.number() }),
+  sql: (w) => `SELECT version FROM ${w.table(tables.migrations)}`,
+})
+
+/** One statement of a migration: its text names the database as `{db}`. */
+const migrationStep = (migration: Migration, statement: string, database: string) =>
+  defineStatement({
+    name: `migration ${migration.version} (${migration.name})`,
+    kind: 'schema',
+    params: noParams,
+    sql: () => statement.replaceAll('{db}', database),
+  })
 
 /** Applies the migrations the warehouse has not seen, in order. Safe to run at every start. */
 export async function migrateWarehouse(warehouse: Warehouse, logger?: Logger): Promise<number[]> {
-  const { client } = warehouse
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${warehouse.table(tables.migrations)} (
-      version UInt32, name String, applied_at DateTime64(3, 'UTC')
-    ) ENGINE = MergeTree ORDER BY version`,
-  })
-  const result = await client.query({
-    query: `SELECT version FROM ${warehouse.table(tables.migrations)}`,
-    format: 'JSONEachRow',
-  })
-  const applied = new Set(
-    z
-      .array(AppliedRow)
-      .parse(await result.json())
-      .map((r) => r.version),
-  )
+  await warehouse.run(migrationsTable, {})
+  const applied = new Set((await warehouse.select(appliedMigrations, {})).map((row) => row.version))
   const done: number[] = []
   for (const migration of migrations) {
     if (applied.has(migration.version)) continue
     for (const statement of migration.statements) {
-      await client.command({ query: statement.replaceAll('{db}', warehouse.database) })
+      await warehouse.run(migrationStep(migration, statement, warehouse.database), {})
     }
-    await client.insert({
-      table: warehouse.table(tables.migrations),
-      values: [{ version: migration.version, name: migration.name, applied_at: Date.now() }],
-      format: 'JSONEachRow',
-    })
+    await warehouse.insert(tables.migrations, [
+      { version: migration.version, name: migration.name, applied_at: Date.now() },
+    ])
     logger?.info({ version: migration.version, migration: migration.name }, 'warehouse migration applied')
     done.push(migration.version)
   }

@@ -1,31 +1,28 @@
-import type { LogRecord } from '@hourglass/log'
+import type { TelemetryRecord } from '@hourglass/log'
 import type { Erasure } from './erasure.ts'
 import type { StatisticsDefinition } from './trackingPlans.ts'
-import type { Warehouse } from './warehouse.ts'
+import type { Warehouse } from './warehouse/warehouse.ts'
 
+/** What a projection may do while it applies a batch of telemetry records. */
 export interface BatchContext {
-  readonly warehouse: Warehouse
   /**
    * Inserts rows under the batch's deduplication token: written again after a crash, the
    * same batch leaves the table (and the views fed from it) as if written once.
    */
   insert(table: string, rows: readonly object[]): Promise<void>
   /**
-   * The event definitions in force for this batch, where they are not among its records: a
-   * partitioned log keeps control-plane records apart, and its worker passes the definitions
-   * recorded before the batch's control cut. Absent (embedded mode), a projection folds the
-   * definition records it meets in the log itself.
+   * The definition an event is counted under: its source's definition of the name, if that was
+   * recorded before the event (in the control store's order, as the runtime places it among the
+   * partition's records). The same for every attempt at a batch and every replay of it.
    */
-  readonly definitions?: (sourceId: string, name: string) => StatisticsDefinition | undefined
-  /**
-   * The scopes (sources, stores) whose rows this context may change: a partitioned worker
-   * owns one partition, and so the sources whose streams it holds. Absent: every scope.
-   */
-  readonly ownsScope?: (scope: string) => boolean
+  definitionOf(record: TelemetryRecord, sourceId: string, name: string): StatisticsDefinition | undefined
 }
 
-/** What an erasure step may use beyond a batch's context. */
-export interface ErasureContext extends BatchContext {
+/** What an erasure step may use: it runs in one partition, for the scopes (sources, stores) that partition owns. */
+export interface ErasureContext {
+  readonly warehouse: Warehouse
+  /** The scopes whose rows this step may change: the sources whose streams the partition holds. */
+  ownsScope(scope: string): boolean
   /**
    * Records how many of the person's records the erasure is about to remove (seed 001's
    * report), before it removes them: a step done again after a crash finds none left to count,
@@ -34,26 +31,36 @@ export interface ErasureContext extends BatchContext {
   report(events: number): Promise<void>
 }
 
-/** A projection is data: a name, a version, and what a batch of log records does to the warehouse. */
+/** What a projection may do once an erasure has been applied in every partition. */
+export interface ErasureReportContext {
+  /** Inserts rows under the report's deduplication token. */
+  insert(table: string, rows: readonly object[]): Promise<void>
+  readonly warehouse: Warehouse
+}
+
+/**
+ * A projection is data: a name, a version, and what a batch of telemetry records does to the
+ * warehouse. It does not know how the log is partitioned, who else runs it, or how a batch is
+ * made exactly-once: the runtime (runtime/projectionWorker.ts) owns all of that.
+ */
 export interface Projection {
   readonly name: string
   readonly version: number
   /** Must be deterministic: the same records always give the same inserts, in the same order. */
-  apply(records: readonly LogRecord[], context: BatchContext): Promise<void>
+  apply(records: readonly TelemetryRecord[], context: BatchContext): Promise<void>
   /** Empties the projection's tables before a rebuild from the start of the log. */
   reset(warehouse: Warehouse): Promise<void>
   /**
-   * Removes an erased person's rows (within `context.ownsScope`) and recomputes what they
-   * were counted in; safe to run again after a crash at any point. Projections that keep
-   * no person's rows leave it out. Embedded mode meets erasures inside `apply`; a partitioned
-   * worker calls this once per partition, where the erasure falls in that partition.
+   * Removes an erased person's rows below `erasure.before` in the scopes the context owns, and
+   * recomputes what they were counted in; safe to run again after a crash at any point.
+   * Projections that keep no person's rows leave it out.
    */
   erase?(erasure: Erasure, context: ErasureContext): Promise<void>
   /**
    * Called once an erasure has been applied in every partition, with the sum of what `erase`
    * reported: where a projection keeps its erasure report. Must write the same rows each time.
    */
-  erasureCompleted?(erasure: Erasure, events: number, context: BatchContext): Promise<void>
+  erasureCompleted?(erasure: Erasure, events: number, context: ErasureReportContext): Promise<void>
 }
 
 export const projectionKey = (projection: Pick<Projection, 'name' | 'version'>) =>

@@ -1,10 +1,9 @@
-import type { LogRecord } from '@hourglass/log'
+import type { TelemetryRecord } from '@hourglass/log'
 import { RECEIPT_RECEIVED, type ReceiptRecord } from '@hourglass/schemas'
 import { describe, expect, it } from 'vitest'
 import { InvalidLogRecordError } from './projection.ts'
 import { receiptsProjection, toReceiptRow } from './receiptsProjection.ts'
 import { tables } from './tables.ts'
-import type { Warehouse } from './warehouse.ts'
 
 const receipt = (overrides: Partial<ReceiptRecord> = {}): ReceiptRecord => ({
   transactionId: 't-1',
@@ -25,10 +24,9 @@ const receipt = (overrides: Partial<ReceiptRecord> = {}): ReceiptRecord => ({
   ...overrides,
 })
 
-const record = (position: number, data: unknown, type = RECEIPT_RECEIVED): LogRecord => ({
+const record = (position: number, data: unknown, type = RECEIPT_RECEIVED): TelemetryRecord => ({
   position,
   stream: 'source-src-1',
-  revision: null,
   id: `id-${position}`,
   type,
   data,
@@ -36,10 +34,10 @@ const record = (position: number, data: unknown, type = RECEIPT_RECEIVED): LogRe
 })
 
 /** Applies records and returns what each table would receive. */
-const applied = async (records: LogRecord[]) => {
+const applied = async (records: TelemetryRecord[]) => {
   const inserts = new Map<string, object[]>()
   await receiptsProjection.apply(records, {
-    warehouse: {} as Warehouse,
+    definitionOf: () => undefined,
     insert: async (table, rows) => {
       inserts.set(table, [...(inserts.get(table) ?? []), ...rows])
     },

@@ -1,4 +1,4 @@
-import type { LogRecord } from '@hourglass/log'
+import type { TelemetryRecord } from '@hourglass/log'
 import {
   centsFromDecimalText,
   formatCents,
@@ -9,6 +9,7 @@ import {
 } from '@hourglass/schemas'
 import { InvalidLogRecordError, type Projection } from './projection.ts'
 import { tables } from './tables.ts'
+import { truncateTables } from './warehouse/namedStatements.ts'
 
 export interface ReceiptRow {
   account_id: string
@@ -62,7 +63,7 @@ const lineAmount = (quantity: number, price: string): string | null => {
   return `${Math.floor(product / 100)}.${String(product % 100).padStart(2, '0')}`
 }
 
-export const parseReceiptRecord = (record: LogRecord): Receipt => {
+export const parseReceiptRecord = (record: TelemetryRecord): Receipt => {
   const parsed = ReceiptRecord.safeParse(record.data)
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
   return parsed.data
@@ -161,15 +162,12 @@ export const receiptsProjection: Projection = {
     const to = records[records.length - 1]!.position + 1
     await insert(tables.receiptRuns, toRunRows(from, to, receipts, Date.now()))
   },
-  async reset(warehouse) {
-    for (const table of [
+  reset: (warehouse) =>
+    truncateTables(warehouse, [
       tables.receiptsRaw,
       tables.receiptsHourly,
       tables.receiptCategoriesHourly,
       tables.receiptPlaces,
       tables.receiptRuns,
-    ]) {
-      await warehouse.client.command({ query: `TRUNCATE TABLE IF EXISTS ${warehouse.table(table)}` })
-    }
-  },
+    ]),
 }

@@ -1,14 +1,15 @@
-import type { LogRecord } from '@hourglass/log'
+import type { TelemetryRecord } from '@hourglass/log'
 import { STORE_EVENT, StoreEvent } from '@hourglass/schemas'
-import { countErased, type Erasure, eraseFromRollup, type RollupSpec, toErasure } from './erasure.ts'
+import { z } from 'zod'
+import { countErased, type Erasure, eraseFromRollup, type RollupSpec } from './erasure.ts'
 import {
-  type BatchContext,
   type ErasureContext,
+  type ErasureReportContext,
   InvalidLogRecordError,
   type Projection,
 } from './projection.ts'
 import { tables } from './tables.ts'
-import type { Warehouse } from './warehouse.ts'
+import { defineQuery, truncateTables } from './warehouse/namedStatements.ts'
 
 interface StoreEventRow {
   account_id: string
@@ -21,7 +22,7 @@ interface StoreEventRow {
   data: string
 }
 
-const toRow = (record: LogRecord): StoreEventRow => {
+const toRow = (record: TelemetryRecord): StoreEventRow => {
   const parsed = StoreEvent.safeParse(record.data)
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
   const event = parsed.data
@@ -49,9 +50,28 @@ export const storeRollup: RollupSpec = {
   groupBy: 'account_id, store_id, type, hour',
 }
 
-/** The answer to an erasure request: how many store events of the person it removed. */
-const insertReport = (context: BatchContext, erasure: Erasure, events: number) =>
-  context.insert(tables.storeErasures, [{ position: erasure.position, person_id: erasure.personId, events }])
+const ReportParams = z.object({ position: z.number().int().min(0), personId: z.string() })
+
+/** Whether an erasure's report is written (by this runtime, or by an earlier one that kept no steps). */
+const reportWritten = defineQuery({
+  name: 'store erasure report written',
+  params: ReportParams,
+  row: z.object({ n: z.coerce.number() }),
+  sql: (w) => `SELECT count() AS n FROM ${w.table(tables.storeErasures)}
+               WHERE position = {position:UInt64} AND person_id = {personId:String}`,
+})
+
+/** The answer to an erasure request: how many store events of the person it removed. Written once. */
+async function writeReport(erasure: Erasure, events: number, context: ErasureReportContext): Promise<void> {
+  const [written] = await context.warehouse.select(reportWritten, {
+    position: erasure.position,
+    personId: erasure.personId,
+  })
+  if ((written?.n ?? 0) > 0) return
+  await context.insert(tables.storeErasures, [
+    { position: erasure.position, person_id: erasure.personId, events },
+  ])
+}
 
 /**
  * The count goes first: a step done again after a crash keeps the first count (its report is
@@ -67,29 +87,12 @@ export const storeStatsProjection: Projection = {
   name: 'store-stats',
   version: 1,
   async apply(records, context) {
-    let pending: StoreEventRow[] = []
-    for (const record of records) {
-      if (record.type === STORE_EVENT) {
-        pending.push(toRow(record))
-        continue
-      }
-      const erasure = toErasure(record)
-      if (!erasure) continue
-      // Events before the erasure must be in the table for it to remove them.
-      await context.insert(tables.storeEvents, pending)
-      pending = []
-      await eraseStoreEvents(erasure, {
-        ...context,
-        report: (events) => insertReport(context, erasure, events),
-      })
-    }
-    await context.insert(tables.storeEvents, pending)
+    const rows: StoreEventRow[] = []
+    for (const record of records) if (record.type === STORE_EVENT) rows.push(toRow(record))
+    await context.insert(tables.storeEvents, rows)
   },
   erase: eraseStoreEvents,
-  erasureCompleted: (erasure, events, context) => insertReport(context, erasure, events),
-  async reset(warehouse: Warehouse) {
-    for (const table of [tables.storeEvents, tables.storeHourly, tables.storeErasures]) {
-      await warehouse.client.command({ query: `TRUNCATE TABLE IF EXISTS ${warehouse.table(table)}` })
-    }
-  },
+  erasureCompleted: writeReport,
+  reset: (warehouse) =>
+    truncateTables(warehouse, [tables.storeEvents, tables.storeHourly, tables.storeErasures]),
 }

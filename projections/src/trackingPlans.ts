@@ -1,4 +1,4 @@
-import type { LogRecord } from '@hourglass/log'
+import type { ControlRecord } from '@hourglass/log'
 import { EventDefined, statisticsAttributes } from '@hourglass/schemas'
 import { InvalidLogRecordError } from './projection.ts'
 
@@ -12,12 +12,14 @@ export interface StatisticsDefinition {
   readonly keyAttr: string
   /** Attribute whose values are summed ('' when it has no integer attribute: events are counted). */
   readonly amountAttr: string
-  /** Log position of the definition (a control-log position in distributed mode). */
+  /** Position of the definition in the control store. */
   readonly position: number
 }
 
 /** The definition an `event.defined` record makes; null for any other record. */
-export function toStatisticsDefinition(record: LogRecord): StatisticsDefinition | null {
+export function toStatisticsDefinition(
+  record: Pick<ControlRecord, 'position' | 'type' | 'data'>,
+): StatisticsDefinition | null {
   if (record.type !== 'event.defined') return null
   const parsed = EventDefined.safeParse({ ...(record.data as object), type: record.type })
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)

@@ -13,14 +13,16 @@
 import { createEmbeddedEventLog } from '@hourglass/log'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { createWarehouseCheckpointStore } from '../checkpointStore.ts'
 import { eventsProjection } from '../eventsProjection.ts'
 import { migrateWarehouse } from '../migrations.ts'
 import { projectionKey } from '../projection.ts'
-import { createProjectionRunner } from '../projectionRunner.ts'
+import { createWarehouseCheckpointStore } from '../runtime/checkpointStore.ts'
+import { createSingleWriterWorker } from '../runtime/workers.ts'
 import { tables } from '../tables.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
-import { openWarehouse } from '../warehouse.ts'
+import { defineStatement, noParams } from '../warehouse/namedStatements.ts'
+import { openWarehouse } from '../warehouse/warehouse.ts'
+import { embeddedPorts } from './embeddedPorts.ts'
 
 export const LOST_PART_DATABASE = 'hourglass'
 const projections = [eventsProjection, userStatsProjection]
@@ -33,7 +35,7 @@ if (!logPath || !warehousePath || !Number.isInteger(batchSize) || batchSize < 1 
 }
 
 const logger = pino({ level: 'warn' }, pino.destination(2))
-const log = createEmbeddedEventLog({ path: logPath })
+const { telemetry: log, control } = embeddedPorts(createEmbeddedEventLog({ path: logPath }))
 const warehouse = await openWarehouse({ database: LOST_PART_DATABASE, embeddedPath: warehousePath })
 await migrateWarehouse(warehouse, logger)
 const checkpoints = createWarehouseCheckpointStore(warehouse)
@@ -46,32 +48,53 @@ const projected = [
 ]
 if (stage === 'write') {
   for (const table of projected) {
-    await warehouse.client.command({ query: `SYSTEM STOP MERGES ${warehouse.table(table)}` })
+    await warehouse.run(
+      defineStatement({
+        name: 'stop merges',
+        kind: 'schema',
+        params: noParams,
+        sql: (w) => `SYSTEM STOP MERGES ${w.table(table)}`,
+      }),
+      {},
+    )
   }
 }
 
-const head = await log.head()
-for (const projection of projections) {
-  const runner = createProjectionRunner({ log, warehouse, checkpoints, projection, logger, batchSize })
-  await runner.start()
-  await runner.caughtUpTo(head)
-  await runner.close()
-}
+const [head] = (await log.partitionHeads()) as [number]
+let last = { from: 0, to: 0 }
+const worker = createSingleWriterWorker({
+  log,
+  control,
+  warehouse,
+  projections,
+  logger,
+  batchSize,
+  onBatch: ({ from, to }) => {
+    last = { from, to }
+  },
+})
+await worker.start()
+for (const projection of projections) await worker.caughtUp(projection.name, [head])
+await worker.close()
 
 if (stage === 'write') {
-  const from = Math.floor((head - 1) / batchSize) * batchSize
+  const { from } = last
   for (const projection of projections) {
     // The batch's inserts are in; its commit is not: the checkpoint says it is still pending.
-    await warehouse.client.command({
-      query: `ALTER TABLE ${warehouse.table(tables.checkpoints)} DELETE WHERE projection_name = {key:String}`,
-      query_params: { key: projectionKey(projection) },
-      clickhouse_settings: { mutations_sync: '2' },
-    })
-    await checkpoints.save(projectionKey(projection), {
-      committed: from,
-      pending: { from, to: head },
-      generation: 0,
-    })
+    await warehouse.run(
+      defineStatement({
+        name: 'forget checkpoints',
+        kind: 'mutation',
+        params: z.object({ key: z.string() }),
+        sql: (w) => `ALTER TABLE ${w.table(tables.checkpoints)} DELETE WHERE projection_name = {key:String}`,
+      }),
+      { key: projectionKey(projection) },
+    )
+    await checkpoints.save(
+      projectionKey(projection),
+      { committed: from, pending: { from, to: head }, generation: 0 },
+      0,
+    )
   }
   const result = await warehouse.client.query({
     query: `SELECT table, name, path FROM system.parts

@@ -13,12 +13,12 @@
  */
 import { createEmbeddedEventLog } from '@hourglass/log'
 import { pino } from 'pino'
-import { createWarehouseCheckpointStore } from '../checkpointStore.ts'
 import { eventsProjection } from '../eventsProjection.ts'
 import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
-import { createProjectionRunner } from '../projectionRunner.ts'
-import { openWarehouse } from '../warehouse.ts'
+import { createSingleWriterWorker } from '../runtime/workers.ts'
+import { openWarehouse } from '../warehouse/warehouse.ts'
+import { embeddedPorts } from './embeddedPorts.ts'
 
 const WAREHOUSE_DATABASE = 'hourglass'
 
@@ -43,24 +43,24 @@ const reportingProjection: Projection = {
 }
 
 const logger = pino({ level: 'warn' }, pino.destination(2))
-const log = createEmbeddedEventLog({ path: logPath })
+const { telemetry, control } = embeddedPorts(createEmbeddedEventLog({ path: logPath }))
 const warehouse = await openWarehouse({ database: WAREHOUSE_DATABASE, embeddedPath: warehousePath })
 await migrateWarehouse(warehouse, logger)
 report('ready')
-const runner = createProjectionRunner({
-  log,
+const worker = createSingleWriterWorker({
+  log: telemetry,
+  control,
   warehouse,
-  checkpoints: createWarehouseCheckpointStore(warehouse),
-  projection: reportingProjection,
+  projections: [reportingProjection],
   logger,
   batchSize,
 })
-await runner.start()
-const head = await log.head()
-await runner.caughtUpTo(head)
-await runner.close()
-const { lastError } = await runner.status()
-await log.close()
+await worker.start()
+const heads = await telemetry.partitionHeads()
+await worker.caughtUp(reportingProjection.name, heads)
+await worker.close()
+const { lastError } = worker
+await telemetry.close()
 await warehouse.close()
-report(`caught-up ${head}`)
+report(`caught-up ${heads[0]}`)
 process.exit(lastError === null ? 0 : 1)

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { tables } from './tables.ts'
-import { insertDeduplicated, type Warehouse } from './warehouse.ts'
+import { tables } from '../tables.ts'
+import { defineQuery, defineStatement } from '../warehouse/namedStatements.ts'
+import type { Warehouse } from '../warehouse/warehouse.ts'
 
 /**
  * A batch written again after a crash (or after a failed attempt) cannot lean on insert
@@ -51,10 +52,34 @@ export class UnrepairableViewError extends Error {
   readonly retryable = false
 }
 
-const CountRow = z.array(z.object({ n: z.coerce.number() }))
-const ViewRow = z.array(z.object({ name: z.string(), as_select: z.string(), create_table_query: z.string() }))
-const TargetRow = z.array(z.object({ sorting_key: z.string(), dependencies_table: z.array(z.string()) }))
-const ColumnRow = z.array(z.object({ name: z.string() }))
+const Database = z.object({ db: z.string() })
+
+const materializedViewsQuery = defineQuery({
+  name: 'materialized views',
+  params: Database,
+  row: z.object({ name: z.string(), as_select: z.string(), create_table_query: z.string() }),
+  sql: () => `SELECT name, as_select, create_table_query FROM system.tables
+              WHERE database = {db:String} AND engine = 'MaterializedView'`,
+})
+
+const tableShapeQuery = defineQuery({
+  name: 'table sorting key and dependants',
+  params: Database.extend({ name: z.string() }),
+  row: z.object({ sorting_key: z.string(), dependencies_table: z.array(z.string()) }),
+  sql: () => `SELECT sorting_key, dependencies_table FROM system.tables
+              WHERE database = {db:String} AND name = {name:String}`,
+})
+
+const columnsQuery = defineQuery({
+  name: 'columns of a table',
+  params: Database.extend({ name: z.string() }),
+  row: z.object({ name: z.string() }),
+  sql: () => `SELECT name FROM system.columns WHERE database = {db:String} AND table = {name:String}
+              ORDER BY position`,
+})
+
+const Range = z.object({ from: z.number().int().min(0), to: z.number().int().min(0) })
+const Span = z.object({ low: z.number().int().min(0), high: z.number().int().min(0) })
 
 interface View {
   readonly name: string
@@ -65,13 +90,7 @@ interface View {
 
 /** The materialized views of the database, with the table each writes to. */
 async function materializedViews(warehouse: Warehouse): Promise<View[]> {
-  const result = await warehouse.client.query({
-    query: `SELECT name, as_select, create_table_query FROM system.tables
-            WHERE database = {db:String} AND engine = 'MaterializedView'`,
-    query_params: { db: warehouse.database },
-    format: 'JSONEachRow',
-  })
-  return ViewRow.parse(await result.json()).map((row) => {
+  return (await warehouse.select(materializedViewsQuery, { db: warehouse.database })).map((row) => {
     const target = / TO (\S+)/.exec(row.create_table_query)?.[1]
     if (!target) throw new UnrepairableViewError(`materialized view ${row.name} names no target table`)
     return { name: row.name, select: row.as_select, target: target.replaceAll('`', '') }
@@ -95,41 +114,23 @@ async function recomputeView(
   source: string,
   range: { from: number; to: number },
 ): Promise<void> {
-  const { client } = warehouse
   const from = ` FROM ${warehouse.table(source)} `
   const select = `${view.select} `
   if (select.split(from).length !== 2) {
     throw new UnrepairableViewError(`materialized view ${view.name} does not read ${source} once, by name`)
   }
   const targetName = unqualified(warehouse, view.target)
-  const [target] = TargetRow.parse(
-    await (
-      await client.query({
-        query: `SELECT sorting_key, dependencies_table FROM system.tables
-                WHERE database = {db:String} AND name = {name:String}`,
-        query_params: { db: warehouse.database, name: targetName },
-        format: 'JSONEachRow',
-      })
-    ).json(),
-  )
+  const [target] = await warehouse.select(tableShapeQuery, { db: warehouse.database, name: targetName })
   if (!target?.sorting_key) throw new UnrepairableViewError(`table ${view.target} has no sorting key`)
   // Rows written into the target would flow on into its own views, which this step cannot recompute.
   if (target.dependencies_table.length > 0) {
     throw new UnrepairableViewError(`table ${view.target} feeds further views: ${target.dependencies_table}`)
   }
-  const columns = ColumnRow.parse(
-    await (
-      await client.query({
-        query: `SELECT name FROM system.columns WHERE database = {db:String} AND table = {name:String}
-                ORDER BY position`,
-        query_params: { db: warehouse.database, name: view.name },
-        format: 'JSONEachRow',
-      })
-    ).json(),
-  )
+  const columns = (await warehouse.select(columnsQuery, { db: warehouse.database, name: view.name }))
     .map((column) => `\`${column.name}\``)
     .join(', ')
   const column = positionColumnOf(source)
+  // The view's own query (as the warehouse keeps it), over the batch's source rows only.
   const batchRows = select.replace(
     from,
     ` FROM (SELECT * FROM ${warehouse.table(source)}
@@ -137,16 +138,25 @@ async function recomputeView(
   )
   const key = target.sorting_key
   const touched = `(${key}) IN (SELECT DISTINCT ${key} FROM (${batchRows}))`
-  await client.command({
-    query: `ALTER TABLE ${view.target} DELETE WHERE ${touched}`,
-    query_params: range,
-    clickhouse_settings: { mutations_sync: '2' },
-  })
-  await client.command({
-    query: `INSERT INTO ${view.target} (${columns}) SELECT ${columns} FROM (${view.select}) WHERE ${touched}`,
-    query_params: range,
-    clickhouse_settings: { insert_deduplicate: 0 },
-  })
+  await warehouse.run(
+    defineStatement({
+      name: `${view.name}: delete the keys a batch touched`,
+      kind: 'mutation',
+      params: Range,
+      sql: () => `ALTER TABLE ${view.target} DELETE WHERE ${touched}`,
+    }),
+    range,
+  )
+  await warehouse.run(
+    defineStatement({
+      name: `${view.name}: recompute the keys a batch touched`,
+      kind: 'rewrite',
+      params: Range,
+      sql: () =>
+        `INSERT INTO ${view.target} (${columns}) SELECT ${columns} FROM (${view.select}) WHERE ${touched}`,
+    }),
+    range,
+  )
 }
 
 /**
@@ -170,13 +180,31 @@ export async function recomputeViewsOf(
   return done
 }
 
+/** Rows of a table whose log positions fall in [low, high], and their deletion. */
+const rowsInSpan = (table: string, column: string) => {
+  const inSpan = `${column} >= {low:UInt64} AND ${column} <= {high:UInt64}`
+  return {
+    count: defineQuery({
+      name: `${table}: rows of a batch`,
+      params: Span,
+      row: z.object({ n: z.coerce.number() }),
+      sql: (w) => `SELECT count() AS n FROM ${w.table(table)} WHERE ${inSpan}`,
+    }),
+    remove: defineStatement({
+      name: `${table}: delete the rows of a batch`,
+      kind: 'mutation',
+      params: Span,
+      sql: (w) => `ALTER TABLE ${w.table(table)} DELETE WHERE ${inSpan}`,
+    }),
+  }
+}
+
 /** Repairs one batch: the log positions [from, to). */
 export function createBatchRepair(
   warehouse: Warehouse,
   range: { from: number; to: number },
   logger: Logger,
 ): BatchRepair {
-  const { client } = warehouse
   const written = new Set<string>()
   return {
     async insert(table, rows, token) {
@@ -192,18 +220,9 @@ export function createBatchRepair(
         low = Math.min(low, position)
         high = Math.max(high, position)
       }
-      const params = { low, high }
-      const inRange = `${column} >= {low:UInt64} AND ${column} <= {high:UInt64}`
-      const present = async () =>
-        CountRow.parse(
-          await (
-            await client.query({
-              query: `SELECT count() AS n FROM ${warehouse.table(table)} WHERE ${inRange}`,
-              query_params: params,
-              format: 'JSONEachRow',
-            })
-          ).json(),
-        )[0]?.n ?? 0
+      const span = { low, high }
+      const statements = rowsInSpan(table, column)
+      const present = async () => (await warehouse.select(statements.count, span))[0]?.n ?? 0
       written.add(table)
       const found = await present()
       if (found === rows.length) return
@@ -214,19 +233,15 @@ export function createBatchRepair(
       if (found === 0) {
         // Under the first attempt's token first: should that attempt still be running on a
         // server (its answer timed out), one of the two is dropped as the other's duplicate.
-        await insertDeduplicated(warehouse, table, rows, token)
+        await warehouse.insert(table, rows, { token })
         if ((await present()) === rows.length) return
       } else {
         // Some rows went after the first attempt had finished (an erasure later in the batch):
         // nothing of it is still running, and its token is spent.
-        await client.command({
-          query: `ALTER TABLE ${warehouse.table(table)} DELETE WHERE ${inRange}`,
-          query_params: params,
-          clickhouse_settings: { mutations_sync: '2' },
-        })
+        await warehouse.run(statements.remove, span)
       }
       // The token was recorded without its rows (the process died between the two), or spent.
-      await insertDeduplicated(warehouse, table, rows, `${token}:repair:${randomUUID()}`)
+      await warehouse.insert(table, rows, { token: `${token}:repair:${randomUUID()}` })
     },
     async finish() {
       if (written.size > 0) await recomputeViewsOf(warehouse, [...written], range)

@@ -1,12 +1,13 @@
 import { z } from 'zod'
+import { type Projection, projectionKey } from '../projection.ts'
+import { tables } from '../tables.ts'
+import { defineQuery } from '../warehouse/namedStatements.ts'
+import type { Warehouse } from '../warehouse/warehouse.ts'
 import type { CheckpointStore } from './checkpointStore.ts'
-import { type Projection, projectionKey } from './projection.ts'
-import { tables } from './tables.ts'
-import type { Warehouse } from './warehouse.ts'
 
 /**
- * Replay over a partitioned log, where the projection runs in a group of workers in other
- * processes. Its protocol, through tables in the warehouse:
+ * Replay of a projection that a group of workers runs (one embedded worker, or the members of
+ * a Kafka consumer group in other processes). Its protocol, through tables in the warehouse:
  *
  * 1. The operator records generation g+1 of the projection as `requested`.
  * 2. Each worker, between two steps of its loop (so with none of its writes in flight), stops
@@ -31,60 +32,48 @@ export interface ReplayState {
   readonly stage: ReplayStage
 }
 
-const StateRow = z.object({
-  projection_name: z.string(),
-  generation: z.coerce.number().int(),
-  stage: z.enum(['requested', 'open']),
+const replayStates = defineQuery({
+  name: 'latest replay of every projection',
+  params: z.object({}),
+  row: z.object({
+    projection_name: z.string(),
+    generation: z.coerce.number().int(),
+    stage: z.enum(['requested', 'open']),
+  }),
+  sql: (w) => `SELECT projection_name, generation, stage FROM ${w.table(tables.projectionReplays)}
+               ORDER BY projection_name, generation DESC, stage DESC LIMIT 1 BY projection_name`,
 })
 
 /** The latest generation (and its stage) of every projection ever replayed, by projection key. */
 export async function loadReplayStates(warehouse: Warehouse): Promise<Map<string, ReplayState>> {
-  const result = await warehouse.client.query({
-    query: `SELECT projection_name, generation, stage FROM ${warehouse.table(tables.projectionReplays)}
-            ORDER BY projection_name, generation DESC, stage DESC LIMIT 1 BY projection_name`,
-    format: 'JSONEachRow',
-  })
-  return new Map(
-    z
-      .array(StateRow)
-      .parse(await result.json())
-      .map((row) => [row.projection_name, { generation: row.generation, stage: row.stage }]),
-  )
+  const rows = await warehouse.select(replayStates, {})
+  return new Map(rows.map((row) => [row.projection_name, { generation: row.generation, stage: row.stage }]))
 }
 
 const recordStage = (warehouse: Warehouse, key: string, generation: number, stage: ReplayStage) =>
-  warehouse.client.insert({
-    table: warehouse.table(tables.projectionReplays),
-    values: [{ projection_name: key, generation, stage, at: Date.now() }],
-    format: 'JSONEachRow',
-  })
+  warehouse.insert(tables.projectionReplays, [{ projection_name: key, generation, stage, at: Date.now() }])
 
 /** A worker's word that it writes nothing of the projection's earlier generations any more. */
 export const acknowledgeReplay = (warehouse: Warehouse, key: string, generation: number, memberId: string) =>
-  warehouse.client.insert({
-    table: warehouse.table(tables.projectionReplayAcks),
-    values: [{ projection_name: key, generation, member_id: memberId, at: Date.now() }],
-    format: 'JSONEachRow',
-  })
+  warehouse.insert(tables.projectionReplayAcks, [
+    { projection_name: key, generation, member_id: memberId, at: Date.now() },
+  ])
 
-const AckRow = z.object({ member_id: z.string() })
+const replayAcknowledgements = defineQuery({
+  name: 'workers that let go of a projection',
+  params: z.object({ key: z.string(), generation: z.number().int().min(0) }),
+  row: z.object({ member_id: z.string() }),
+  sql: (w) => `SELECT DISTINCT member_id FROM ${w.table(tables.projectionReplayAcks)}
+               WHERE projection_name = {key:String} AND generation = {generation:UInt32}`,
+})
 
 async function acknowledgedBy(warehouse: Warehouse, key: string, generation: number) {
-  const result = await warehouse.client.query({
-    query: `SELECT DISTINCT member_id FROM ${warehouse.table(tables.projectionReplayAcks)}
-            WHERE projection_name = {key:String} AND generation = {generation:UInt32}`,
-    query_params: { key, generation },
-    format: 'JSONEachRow',
-  })
   return new Set(
-    z
-      .array(AckRow)
-      .parse(await result.json())
-      .map((row) => row.member_id),
+    (await warehouse.select(replayAcknowledgements, { key, generation })).map((row) => row.member_id),
   )
 }
 
-export interface PartitionedReplayOptions {
+export interface ReplayOptions {
   readonly warehouse: Warehouse
   readonly checkpoints: CheckpointStore
   readonly projection: Projection
@@ -102,7 +91,7 @@ export interface PartitionedReplayOptions {
   readonly pollMs?: number
 }
 
-export interface PartitionedReplayResult {
+export interface ReplayResult {
   readonly generation: number
   readonly committed: number
   readonly target: number
@@ -120,10 +109,8 @@ export class LogTruncatedError extends Error {
   }
 }
 
-/** Rebuilds a projection run by a group of workers from offset 0 of every partition: steps 1–4 above. */
-export async function replayPartitionedProjection(
-  options: PartitionedReplayOptions,
-): Promise<PartitionedReplayResult> {
+/** Rebuilds a projection run by a group of workers from position 0 of every partition: steps 1–4 above. */
+export async function replayProjection(options: ReplayOptions): Promise<ReplayResult> {
   const { warehouse, checkpoints, projection } = options
   const key = projectionKey(projection)
   const pollMs = options.pollMs ?? 250

@@ -1,0 +1,290 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createEmbeddedEventLog, type NewTelemetryRecord } from '@hourglass/log'
+import { STORE_EVENT, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { eventsProjection } from '../eventsProjection.ts'
+import { migrateWarehouse } from '../migrations.ts'
+import type { Projection } from '../projection.ts'
+import { storeStatsProjection } from '../storeStatsProjection.ts'
+import { tables } from '../tables.ts'
+import { embeddedPorts } from '../testing/embeddedPorts.ts'
+import { userStatsProjection } from '../userStatsProjection.ts'
+import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
+import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
+import { createWarehouseCheckpointStore } from './checkpointStore.ts'
+import { replayProjection } from './replay.ts'
+import { createSingleWriterWorker, EMBEDDED_LOG } from './workers.ts'
+
+const HOUR = 3600_000
+const firstHour = Date.UTC(2026, 9, 1)
+const root = mkdtempSync(join(tmpdir(), 'hourglass-worker-'))
+const silent = pino({ level: 'silent' })
+let warehouse: Warehouse
+
+beforeAll(async () => {
+  // One warehouse per process (chDB): each case has a database of its own.
+  warehouse = await openWarehouse({ database: 'worker_setup', embeddedPath: join(root, 'warehouse') })
+})
+afterAll(async () => {
+  await warehouse.close()
+  rmSync(root, { recursive: true, force: true })
+})
+
+let cases = 0
+/** A fresh log and database, and the embedded worker over them (not started). */
+async function given(projections: readonly Projection[], batchSize = 500) {
+  cases++
+  const db = await openWarehouse({ database: `worker_${cases}`, embeddedPath: join(root, 'warehouse') })
+  await migrateWarehouse(db)
+  const log = createEmbeddedEventLog({ path: join(root, `log-${cases}`) })
+  const { telemetry, control } = embeddedPorts(log)
+  const worker = () =>
+    createSingleWriterWorker({
+      log: telemetry,
+      control,
+      warehouse: db,
+      projections,
+      logger: silent,
+      batchSize,
+    })
+  return { db, log, telemetry, control, worker }
+}
+
+const event = (i: number, overrides: Partial<TelemetryEvent> = {}): NewTelemetryRecord => {
+  const data: TelemetryEvent = {
+    id: `evt-${i}`,
+    accountId: 'acct-1',
+    sourceId: 'src-1',
+    name: i % 3 === 0 ? 'purchase' : 'app_open',
+    timestamp: firstHour + ((i * 7919) % (5 * HOUR)),
+    receivedAt: firstHour + 5 * HOUR,
+    attrs: { sku: `sku-${i % 4}`, quantity: 1 + (i % 3) },
+    subject: `user-${i % 25}`,
+    ...overrides,
+  }
+  return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
+}
+
+const storeEvent = (i: number, personId: string): NewTelemetryRecord => ({
+  stream: telemetryStream('store-1'),
+  id: `store-evt-${i}`,
+  type: STORE_EVENT,
+  data: {
+    id: `store-evt-${i}`,
+    accountId: 'acct-1',
+    storeId: 'store-1',
+    personId,
+    type: 'visit',
+    timestamp: firstHour + i * 60_000,
+    receivedAt: firstHour,
+    data: {},
+  },
+})
+
+const count = (db: Warehouse, sql: string) =>
+  db
+    .select(
+      defineQuery({
+        name: 'count',
+        params: noParams,
+        row: z.object({ n: z.coerce.number() }),
+        sql: () => sql,
+      }),
+      {},
+    )
+    .then((rows) => rows[0]?.n ?? 0)
+
+const caughtUp = async (
+  worker: ReturnType<typeof createSingleWriterWorker>,
+  telemetry: { partitionHeads(): Promise<number[]> },
+  names: string[],
+) => {
+  const heads = await telemetry.partitionHeads()
+  for (const name of names) await worker.caughtUp(name, heads, AbortSignal.timeout(60_000))
+}
+
+describe('the projection worker over the embedded log', () => {
+  it('given a batch whose attempt failed after some of its inserts, when it is retried, then every event counts once', async () => {
+    const { db, telemetry, control } = await given([])
+    const events = 3_000
+    await telemetry.appendEvents(Array.from({ length: events }, (_, i) => event(i)))
+    let failures = 0
+    const failingOnce: Projection = {
+      ...eventsProjection,
+      apply: (records, context) =>
+        eventsProjection.apply(records, {
+          ...context,
+          insert: async (table, rows) => {
+            await context.insert(table, rows)
+            if (records[0]!.position >= 1_000 && failures === 0) {
+              failures++
+              throw new Error('connection reset after the insert')
+            }
+          },
+        }),
+    }
+    const worker = createSingleWriterWorker({
+      log: telemetry,
+      control,
+      warehouse: db,
+      projections: [failingOnce],
+      logger: silent,
+      batchSize: 500,
+    })
+    await worker.start()
+    await caughtUp(worker, telemetry, ['events'])
+    await worker.close()
+    expect(failures).toBe(1)
+    expect(await count(db, `SELECT count() AS n FROM ${db.table(tables.eventsRaw)}`)).toBe(events)
+    expect(await count(db, `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)}`)).toBe(events)
+    expect(
+      await count(
+        db,
+        `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)} WHERE name = 'purchase'`,
+      ),
+    ).toBe(events / 3)
+  })
+
+  it('given a definition recorded between events, then per-user statistics count only the events after it', async () => {
+    const { db, telemetry, control, worker: start } = await given([userStatsProjection])
+    await telemetry.appendEvents(Array.from({ length: 30 }, (_, i) => event(i, { name: 'purchase' })))
+    await control.appendToStream(
+      'tracking-plan-src-1',
+      [
+        {
+          type: 'event.defined',
+          data: {
+            sourceId: 'src-1',
+            accountId: 'acct-1',
+            eventCode: 'purchase-1',
+            name: 'purchase',
+            attrs: [
+              { name: 'sku', type: 'string' },
+              { name: 'quantity', type: 'integer' },
+            ],
+            at: firstHour,
+          },
+        },
+      ],
+      'no-stream',
+    )
+    const after = Array.from({ length: 40 }, (_, i) => event(100 + i, { name: 'purchase' }))
+    await telemetry.appendEvents(after)
+    const worker = start()
+    await worker.start()
+    await caughtUp(worker, telemetry, ['user-stats'])
+    await worker.close()
+    const expected = after.reduce(
+      (sum, record) => sum + Number((record.data as TelemetryEvent).attrs.quantity),
+      0,
+    )
+    expect(await count(db, `SELECT sum(amount) AS n FROM ${db.table(tables.userStatsTotal)}`)).toBe(expected)
+    expect(await count(db, `SELECT sum(events) AS n FROM ${db.table(tables.userStatsHourly)}`)).toBe(
+      after.length,
+    )
+  })
+
+  it('given a person erased whole, then their events before and after the erasure are in no answer, and the report counts the ones removed', async () => {
+    const {
+      db,
+      telemetry,
+      control,
+      worker: start,
+    } = await given([eventsProjection, storeStatsProjection], 50)
+    const worker = start()
+    await worker.start()
+    await telemetry.appendEvents([
+      ...Array.from({ length: 120 }, (_, i) => storeEvent(i, i % 4 === 0 ? 'ana' : 'bob')),
+      ...Array.from({ length: 90 }, (_, i) => event(i, { subject: i % 3 === 0 ? 'ana' : 'carl' })),
+    ])
+    await caughtUp(worker, telemetry, ['events', 'store-stats'])
+    const erased = await control.appendToStream(
+      'people-store-1-ana',
+      [{ type: 'person.erased', data: { personId: 'ana', storeId: 'store-1', at: Date.now() } }],
+      'any',
+    )
+    expect(erased.status).toBe('appended')
+    // Events of the erased person that arrive later are left out too.
+    await telemetry.appendEvents([
+      storeEvent(500, 'ana'),
+      storeEvent(501, 'bob'),
+      event(500, { subject: 'ana' }),
+    ])
+    await caughtUp(worker, telemetry, ['events', 'store-stats'])
+    const position = erased.status === 'appended' ? erased.firstPosition : -1
+    const report = async () =>
+      count(
+        db,
+        `SELECT events AS n FROM ${db.table(tables.storeErasures)} WHERE position = ${position} LIMIT 1`,
+      )
+    for (let waited = 0; (await report()) === 0 && waited < 100; waited++)
+      await new Promise((r) => setTimeout(r, 100))
+    await worker.close()
+    expect(await report()).toBe(30)
+    expect(
+      await count(db, `SELECT count() AS n FROM ${db.table(tables.storeEvents)} WHERE person_id = 'ana'`),
+    ).toBe(0)
+    expect(await count(db, `SELECT count() AS n FROM ${db.table(tables.storeEvents)}`)).toBe(90 + 1)
+    expect(await count(db, `SELECT sum(events) AS n FROM ${db.table(tables.storeHourly)}`)).toBe(90 + 1)
+    expect(
+      await count(db, `SELECT count() AS n FROM ${db.table(tables.eventsRaw)} WHERE subject = 'ana'`),
+    ).toBe(0)
+    expect(await count(db, `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)}`)).toBe(60)
+  })
+
+  it('given a person whose events are erased, then events after the erasure still count', async () => {
+    const { db, telemetry, control, worker: start } = await given([storeStatsProjection], 50)
+    await telemetry.appendEvents(
+      Array.from({ length: 40 }, (_, i) => storeEvent(i, i % 2 === 0 ? 'ana' : 'bob')),
+    )
+    await control.appendToStream(
+      'people-store-1-ana',
+      [{ type: 'person.events-erased', data: { personId: 'ana', storeId: 'store-1', at: Date.now() } }],
+      'any',
+    )
+    await telemetry.appendEvents([storeEvent(100, 'ana'), storeEvent(101, 'ana')])
+    const worker = start()
+    await worker.start()
+    await caughtUp(worker, telemetry, ['store-stats'])
+    await worker.close()
+    expect(
+      await count(db, `SELECT count() AS n FROM ${db.table(tables.storeEvents)} WHERE person_id = 'ana'`),
+    ).toBe(2)
+    expect(await count(db, `SELECT sum(events) AS n FROM ${db.table(tables.storeHourly)}`)).toBe(22)
+  })
+
+  it('given a running worker, when a projection is replayed, then it is rebuilt from position 0 to the same answers while the others keep going', async () => {
+    const { db, telemetry, worker: start } = await given([eventsProjection, storeStatsProjection], 400)
+    await telemetry.appendEvents(Array.from({ length: 2_000 }, (_, i) => event(i)))
+    const worker = start()
+    await worker.start()
+    await caughtUp(worker, telemetry, ['events', 'store-stats'])
+    const before = await count(db, `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)}`)
+    const result = await replayProjection({
+      warehouse: db,
+      checkpoints: createWarehouseCheckpointStore(db),
+      projection: eventsProjection,
+      members: () => telemetry.groupMembers(EMBEDDED_LOG),
+      heads: () => telemetry.partitionHeads(),
+      starts: () => telemetry.partitionStarts(),
+      pollMs: 50,
+    })
+    await telemetry.appendEvents(Array.from({ length: 100 }, (_, i) => event(5_000 + i)))
+    await caughtUp(worker, telemetry, ['events', 'store-stats'])
+    const status = await worker.status()
+    await worker.close()
+    expect(result).toMatchObject({ generation: 1, committed: result.target })
+    expect(before).toBe(2_000)
+    expect(await count(db, `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)}`)).toBe(2_100)
+    expect(await count(db, `SELECT count() AS n FROM ${db.table(tables.eventsRaw)}`)).toBe(2_100)
+    expect(status.find((s) => s.projection === 'events')).toMatchObject({
+      generation: 1,
+      lag: 0,
+      lastError: null,
+    })
+  })
+})

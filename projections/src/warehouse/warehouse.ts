@@ -1,0 +1,156 @@
+import { type ClickHouseClient, createClient } from '@clickhouse/client'
+import { z } from 'zod'
+import type { NamedQuery, NamedStatement, TableNames } from './namedStatements.ts'
+import { toWarehouseError } from './warehouseErrors.ts'
+
+export interface WarehouseConfig {
+  /** A ClickHouse server (`http://host:8123`); when absent, ClickHouse runs in-process through chDB. */
+  readonly url?: string | undefined
+  readonly username?: string | undefined
+  readonly password?: string | undefined
+  /** chDB data folder, used when `url` is absent. One per process. */
+  readonly embeddedPath?: string | undefined
+  /** Database holding Hourglass's tables. */
+  readonly database: string
+  /**
+   * Creates the database when missing (the default). A process that only reads a server's
+   * tables sets false: it then starts, and does its other work, while the server is away.
+   */
+  readonly createDatabase?: boolean
+}
+
+/**
+ * The warehouse port: named reads, named statements and row inserts against Hourglass's tables.
+ * Every value goes through a bound parameter; every failure is translated once, here, into a
+ * WarehouseUnavailableError (retry later) or a WarehouseRejectedError (the same work fails again).
+ */
+export interface Warehouse extends TableNames {
+  readonly database: string
+  /** Runs a named read with bound parameters and checks every row it returns. */
+  select<P extends z.ZodType, R extends z.ZodType>(
+    query: NamedQuery<P, R>,
+    params: z.input<P>,
+  ): Promise<z.output<R>[]>
+  /** Runs a named statement with bound parameters. */
+  run<P extends z.ZodType>(statement: NamedStatement<P>, params: z.input<P>): Promise<void>
+  /**
+   * Inserts rows. Under a deduplication token, the same token again (a batch written again
+   * after a crash) leaves the table, and the materialized views fed from it, as if written once.
+   */
+  insert(table: string, rows: readonly object[], options?: { readonly token?: string }): Promise<void>
+  /** True when the warehouse answers. */
+  ping(): Promise<boolean>
+  /** The client, for the query service's reads until they go through `select` (see query/). */
+  readonly client: Pick<ClickHouseClient, 'query'>
+  close(): Promise<void>
+}
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>
+
+/**
+ * Settings every request states, so that none is inherited: chDB applies a request's settings
+ * as SET statements that stay in force for the rest of its session, which would let one
+ * batch's deduplication token or a mutation's sync mode leak into the next request.
+ */
+const REQUEST_DEFAULTS = {
+  insert_deduplicate: 1,
+  insert_deduplication_token: '',
+  deduplicate_blocks_in_dependent_materialized_views: 1,
+  mutations_sync: '0',
+  async_insert: 0,
+} as const
+
+const STATEMENT_SETTINGS = {
+  mutation: { mutations_sync: '2' },
+  rewrite: { insert_deduplicate: 0 },
+  schema: {},
+} as const
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+
+export class InvalidDatabaseNameError extends Error {
+  readonly code = 'INVALID_DATABASE_NAME'
+  readonly retryable = false
+  constructor(name: string) {
+    super(`database name "${name}" must be letters, digits and underscores, starting with a letter`)
+  }
+}
+
+/** Opens the warehouse: a ClickHouse server over HTTP, or chDB embedded in this process. */
+export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse> {
+  if (!IDENTIFIER.test(config.database)) throw new InvalidDatabaseNameError(config.database)
+  let client: ClickHouseClient
+  if (config.url) {
+    client = createClient({
+      url: config.url,
+      username: config.username ?? 'default',
+      password: config.password ?? '',
+      request_timeout: 60_000,
+      // Long parameter lists (the ids of a batch) go in the body rather than the URL.
+      use_multipart_params_auto: true,
+      clickhouse_settings: REQUEST_DEFAULTS,
+    })
+  } else {
+    // Loaded only in embedded mode: the chDB library is large and servers do not need it.
+    const { createChdbConnection } = await import('chdb/connection')
+    // chDB types its connection against @clickhouse/client-common, whose settings list differs
+    // slightly from the one bundled in @clickhouse/client; at run time they are the same interface.
+    const connection = createChdbConnection({
+      path: config.embeddedPath ?? ':memory:',
+    }) as unknown as ClientConnection
+    client = createClient({ connection, clickhouse_settings: REQUEST_DEFAULTS })
+  }
+  const table = (name: string) => `${config.database}.${name}`
+  const names: TableNames = { table }
+  const edge = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work()
+    } catch (error) {
+      throw toWarehouseError(what, error)
+    }
+  }
+  if (config.createDatabase !== false) {
+    await edge('create database', () =>
+      client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` }),
+    )
+  }
+  return {
+    database: config.database,
+    table,
+    client,
+    select: (query, params) =>
+      edge(query.name, async () => {
+        const result = await client.query({
+          query: query.sql(names),
+          query_params: query.params.parse(params) as Record<string, unknown>,
+          format: 'JSONEachRow',
+        })
+        return z.array(query.row).parse(await result.json())
+      }),
+    run: (statement, params) =>
+      edge(statement.name, async () => {
+        await client.command({
+          query: statement.sql(names),
+          query_params: statement.params.parse(params) as Record<string, unknown>,
+          clickhouse_settings: STATEMENT_SETTINGS[statement.kind],
+        })
+      }),
+    insert: (name, rows, options = {}) =>
+      rows.length === 0
+        ? Promise.resolve()
+        : edge(`insert into ${name}`, async () => {
+            await client.insert({
+              table: table(name),
+              values: rows as object[],
+              format: 'JSONEachRow',
+              ...(options.token
+                ? {
+                    clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: options.token },
+                  }
+                : {}),
+            })
+          }),
+    ping: async () => (await client.ping()).success,
+    close: () => client.close(),
+  }
+}

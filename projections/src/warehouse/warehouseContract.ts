@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineQuery, defineStatement, noParams } from './namedStatements.ts'
+import type { Warehouse } from './warehouse.ts'
+import { WarehouseRejectedError } from './warehouseErrors.ts'
+
+export interface WarehouseHarness {
+  /** A warehouse over an empty database of its own. */
+  open(database: string): Promise<Warehouse>
+}
+
+const ddl = (name: string, sql: (table: (name: string) => string) => string) =>
+  defineStatement({ name, kind: 'schema', params: noParams, sql: (w) => sql((t) => w.table(t)) })
+
+const values = (table: string) =>
+  defineQuery({
+    name: `values of ${table}`,
+    params: noParams,
+    row: z.object({ x: z.coerce.number() }),
+    sql: (w) => `SELECT x FROM ${w.table(table)} ORDER BY x`,
+  })
+
+const total = (table: string) =>
+  defineQuery({
+    name: `total of ${table}`,
+    params: noParams,
+    row: z.object({ n: z.coerce.number() }),
+    sql: (w) => `SELECT sum(n) AS n FROM ${w.table(table)}`,
+  })
+
+/** The behaviour every warehouse (chDB in-process, a ClickHouse server) must show. Run it against each. */
+export function describeWarehouseContract(adapter: string, harness: WarehouseHarness) {
+  describe(`warehouse contract: ${adapter}`, () => {
+    const open: Warehouse[] = []
+    const fresh = async () => {
+      const warehouse = await harness.open(`contract_${randomUUID().replaceAll('-', '').slice(0, 12)}`)
+      open.push(warehouse)
+      return warehouse
+    }
+    afterAll(async () => {
+      for (const warehouse of open.splice(0)) await warehouse.close()
+    })
+
+    it('given an insert under a deduplication token, then the next inserts do not inherit the token', async () => {
+      const warehouse = await fresh()
+      await warehouse.run(
+        ddl(
+          't',
+          (t) => `CREATE TABLE ${t('t')} (x UInt32) ENGINE = MergeTree ORDER BY x
+                         SETTINGS non_replicated_deduplication_window = 100`,
+        ),
+        {},
+      )
+      await warehouse.insert('t', [{ x: 1 }], { token: 'batch-1' })
+      // Were the token kept for the session, these two would be dropped as duplicates of batch-1.
+      await warehouse.insert('t', [{ x: 2 }])
+      await warehouse.insert('t', [{ x: 3 }])
+      expect((await warehouse.select(values('t'), {})).map((row) => row.x)).toEqual([1, 2, 3])
+    })
+
+    it('given a table feeding a materialized view, when one batch is inserted twice under its token, then both tables hold it once', async () => {
+      const warehouse = await fresh()
+      await warehouse.run(
+        ddl(
+          'raw',
+          (t) => `CREATE TABLE ${t('raw')} (k String, n UInt32) ENGINE = MergeTree ORDER BY k
+                           SETTINGS non_replicated_deduplication_window = 100`,
+        ),
+        {},
+      )
+      await warehouse.run(
+        ddl(
+          'sums',
+          (t) => `CREATE TABLE ${t('sums')} (k String, n SimpleAggregateFunction(sum, UInt64))
+                            ENGINE = AggregatingMergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100`,
+        ),
+        {},
+      )
+      await warehouse.run(
+        ddl(
+          'view',
+          (t) => `CREATE MATERIALIZED VIEW ${t('sums_mv')} TO ${t('sums')} AS
+                            SELECT k, sum(n) AS n FROM ${t('raw')} GROUP BY k`,
+        ),
+        {},
+      )
+      const batch = [
+        { k: 'a', n: 2 },
+        { k: 'b', n: 5 },
+      ]
+      await warehouse.insert('raw', batch, { token: 'batch-7' })
+      await warehouse.insert('raw', batch, { token: 'batch-7' })
+      await warehouse.insert('raw', [{ k: 'a', n: 1 }], { token: 'batch-8' })
+      expect((await warehouse.select(total('raw'), {}))[0]?.n).toBe(8)
+      expect((await warehouse.select(total('sums'), {}))[0]?.n).toBe(8)
+    })
+
+    it('binds parameters: awkward text goes in and comes back unchanged, and is never read as SQL', async () => {
+      const warehouse = await fresh()
+      await warehouse.run(
+        ddl('texts', (t) => `CREATE TABLE ${t('texts')} (s String) ENGINE = MergeTree ORDER BY s`),
+        {},
+      )
+      const awkward = [
+        "it's",
+        'a\ttab',
+        'back\\slash',
+        'new\nline',
+        "'); DROP TABLE texts; --",
+        'Магазин №1 🛒',
+      ]
+      await warehouse.insert(
+        'texts',
+        awkward.map((s) => ({ s })),
+      )
+      const matching = defineQuery({
+        name: 'texts matching',
+        params: z.object({ wanted: z.array(z.string()) }),
+        row: z.object({ s: z.string() }),
+        sql: (w) => `SELECT s FROM ${w.table('texts')} WHERE s IN {wanted:Array(String)} ORDER BY s`,
+      })
+      expect((await warehouse.select(matching, { wanted: awkward })).map((row) => row.s)).toEqual(
+        [...awkward].sort(),
+      )
+      expect(await warehouse.select(matching, { wanted: ["x' OR '1'='1"] })).toEqual([])
+    })
+
+    it('waits for a mutation to finish, and writes a rewrite every time it runs', async () => {
+      const warehouse = await fresh()
+      await warehouse.run(
+        ddl(
+          'm',
+          (t) => `CREATE TABLE ${t('m')} (x UInt32) ENGINE = MergeTree ORDER BY x
+                         SETTINGS non_replicated_deduplication_window = 100`,
+        ),
+        {},
+      )
+      await warehouse.insert('m', [{ x: 1 }, { x: 2 }, { x: 3 }])
+      const remove = defineStatement({
+        name: 'remove',
+        kind: 'mutation',
+        params: z.object({ below: z.number() }),
+        sql: (w) => `ALTER TABLE ${w.table('m')} DELETE WHERE x < {below:UInt32}`,
+      })
+      await warehouse.run(remove, { below: 3 })
+      expect((await warehouse.select(values('m'), {})).map((row) => row.x)).toEqual([3])
+      const copy = defineStatement({
+        name: 'copy',
+        kind: 'rewrite',
+        params: noParams,
+        sql: (w) => `INSERT INTO ${w.table('m')} SELECT x + 10 FROM ${w.table('m')} WHERE x = 3`,
+      })
+      await warehouse.run(copy, {})
+      await warehouse.run(copy, {})
+      expect((await warehouse.select(values('m'), {})).map((row) => row.x)).toEqual([3, 13, 13])
+    })
+
+    it('answers what the engine refuses with a rejected error naming the engine error, and does not retry it', async () => {
+      const warehouse = await fresh()
+      await warehouse.run(
+        ddl('s', (t) => `CREATE TABLE ${t('s')} (s String) ENGINE = MergeTree ORDER BY s`),
+        {},
+      )
+      const missing = defineQuery({
+        name: 'a table that is not there',
+        params: noParams,
+        row: z.object({ n: z.number() }),
+        sql: (w) => `SELECT 1 AS n FROM ${w.table('nowhere')}`,
+      })
+      const refused = await warehouse.select(missing, {}).catch((error: unknown) => error)
+      expect(refused).toBeInstanceOf(WarehouseRejectedError)
+      expect(refused).toMatchObject({
+        code: 'WAREHOUSE_REJECTED',
+        retryable: false,
+        engineType: 'UNKNOWN_TABLE',
+      })
+      // A lone UTF-16 surrogate cannot be parsed as JSON text by the engine.
+      const unpaired = await warehouse.insert('s', [{ s: 'x\ud800' }]).catch((error: unknown) => error)
+      expect(unpaired).toMatchObject({
+        code: 'WAREHOUSE_REJECTED',
+        engineType: 'CANNOT_PARSE_ESCAPE_SEQUENCE',
+      })
+    })
+  })
+}
