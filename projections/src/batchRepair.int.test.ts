@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createEmbeddedEventLog, type LogRecord, type NewTelemetryRecord } from '@hourglass/log'
+import { createEmbeddedLog, type LogRecord, type NewTelemetryRecord } from '@hourglass/log'
 import { TELEMETRY_EVENT, TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -133,8 +133,8 @@ let written: z.infer<typeof WrittenBatch>
 let records: LogRecord[] = []
 
 beforeAll(async () => {
-  const log = createEmbeddedEventLog({ path: logPath })
-  const defined = await log.appendToStream(
+  const log = createEmbeddedLog({ path: logPath })
+  const defined = await log.control.appendToStream(
     'trackingplan-src-web',
     [
       {
@@ -155,7 +155,7 @@ beforeAll(async () => {
     'no-stream',
   )
   expect(defined.status).toBe('appended')
-  await log.appendEvents(events())
+  await log.telemetry.appendEvents(events())
   records = await log.read(0, EVENTS + 1)
   await log.close()
   written = WrittenBatch.parse(JSON.parse(await runWorker(logPath, pristine, 'write')))

@@ -1,13 +1,13 @@
-import type { LogRecord } from '@hourglass/log'
+import type { ControlRecord } from '@hourglass/log'
 import { describe, expect, it } from 'vitest'
 import { type ControlRecordSource, createControlView } from './controlView.ts'
 
 /** Control records as the control service's log holds them: positions with no gaps. */
 const controlLog = () => {
-  const records: LogRecord[] = []
+  const records: ControlRecord[] = []
   let reads = 0
   const source: ControlRecordSource = {
-    async readControl(from, limit) {
+    async readAll(from, limit) {
       reads++
       return records.filter((r) => r.position >= from).slice(0, limit)
     },
@@ -82,7 +82,7 @@ describe('the control view of a projection worker', () => {
   })
 
   it('refuses a record that is not a log record', async () => {
-    const view = createControlView({ readControl: async () => [{ position: 'x' }] as unknown as LogRecord[] })
+    const view = createControlView({ readAll: async () => [{ position: 'x' }] as unknown as ControlRecord[] })
     await expect(view.refresh()).rejects.toThrow()
   })
 })

@@ -1,13 +1,10 @@
-import type { LogRecord } from '@hourglass/log'
+import type { ControlStore, LogRecord } from '@hourglass/log'
 import { z } from 'zod'
 import { type Erasure, toErasure } from './erasure.ts'
 import { createTrackingPlans, type StatisticsDefinition, toStatisticsDefinition } from './trackingPlans.ts'
 
-/** Where control-plane records come from: the control service (`readControl` of its log). */
-export interface ControlRecordSource {
-  /** Control-plane records at positions `>= from`, ascending, at most `limit`. */
-  readControl(from: number, limit: number): Promise<LogRecord[]>
-}
+/** Where control-plane records come from: the control store (the control service's). */
+export type ControlRecordSource = Pick<ControlStore, 'readAll'>
 
 /**
  * What the projections of a partitioned log need of the control log, kept in a worker's memory:
@@ -51,7 +48,7 @@ export function createControlView(source: ControlRecordSource): ControlView {
       for (;;) {
         const page = z
           .array(ControlRecord)
-          .parse(await source.readControl(next, PAGE))
+          .parse(await source.readAll(next, PAGE))
           .map((record): LogRecord => ({ ...record, revision: record.revision ?? null }))
         for (const record of page) {
           if (record.position < next) continue

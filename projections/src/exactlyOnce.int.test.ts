@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { createEmbeddedEventLog, type LogRecord, type NewTelemetryRecord } from '@hourglass/log'
+import { createEmbeddedLog, type LogRecord, type NewTelemetryRecord } from '@hourglass/log'
 import { TELEMETRY_EVENT, TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
@@ -248,11 +248,11 @@ let warehouse: Warehouse | null = null
 beforeAll(async () => {
   console.info(`exactly-once crash test: seed ${seed} (EXACTLY_ONCE_SEED=${seed} replays this plan)`)
 
-  const writer = createEmbeddedEventLog({ path: logPath })
+  const writer = createEmbeddedLog({ path: logPath })
   const generated = producerRequests()
   resent = generated.resent
   for (const request of generated.requests) {
-    for (const outcome of await writer.appendEvents(request)) {
+    for (const outcome of await writer.telemetry.appendEvents(request)) {
       if (outcome.status === 'duplicate') duplicatesReported++
     }
   }
@@ -305,7 +305,7 @@ beforeAll(async () => {
         .join(' ')}`,
   )
 
-  const reader = createEmbeddedEventLog({ path: logPath })
+  const reader = createEmbeddedLog({ path: logPath })
   const head = await reader.head()
   for (let from = 0; from < head; from += 5_000) records.push(...(await reader.read(from, 5_000)))
   await reader.close()

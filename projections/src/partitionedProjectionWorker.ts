@@ -1,4 +1,4 @@
-import type { LogRecord, PartitionedLogReader, PartitionLease } from '@hourglass/log'
+import type { LogRecord, PartitionLease, TelemetryLog } from '@hourglass/log'
 import { telemetryStream } from '@hourglass/schemas'
 import type { Logger } from 'pino'
 import { z } from 'zod'
@@ -23,10 +23,14 @@ export interface PartitionedProjectionWorkerOptions {
   /** This worker's share of the log's partitions (a consumer-group member). */
   readonly lease: PartitionLease
   /**
-   * Reads for projections that lag behind the others in a partition (being rebuilt), so that
-   * they do not move the lease's own reading position back and forth. Default: the lease.
+   * The log the lease is of. Exact reads go to it (for projections that lag behind the others in
+   * a partition, being rebuilt, so that they do not move the lease's own reading position back
+   * and forth; and for the rest of a batch claimed longer than a poll gave), and so do questions
+   * about its partitions.
    */
-  readonly reader?: PartitionedLogReader
+  readonly log: Pick<TelemetryLog, 'readPartition' | 'partitionHeads' | 'partitionCount' | 'partitionOf'>
+  /** The log's name in the claims and cuts kept in the warehouse (the Kafka topic). */
+  readonly topic: string
   readonly warehouse: Warehouse
   readonly checkpoints: CheckpointStore
   readonly projections: readonly Projection[]
@@ -38,11 +42,6 @@ export interface PartitionedProjectionWorkerOptions {
    * hold. Absent: the projections see none.
    */
   readonly control?: ControlRecordSource
-  /**
-   * The partition a stream's records go to: which sources (and so whose rows) a partition
-   * owns. An erasure step changes only those: another worker inserts into the others.
-   */
-  readonly partitionOf: (stream: string) => number
   /** Most records per batch. */
   readonly batchSize?: number
   /** Called once a batch is in the warehouse and checkpointed. */
@@ -99,7 +98,7 @@ interface PartitionState {
   claimedEnd: number
 }
 
-const emptyControl: ControlRecordSource = { readControl: async () => [] }
+const emptyControl: ControlRecordSource = { readAll: async () => [] }
 
 /**
  * Runs projections over a partitioned log as one member of a group of workers, exactly once
@@ -144,8 +143,8 @@ export function createPartitionedProjectionWorker(
 ): PartitionedProjectionWorker {
   const { lease, warehouse, checkpoints, projections, group, logger } = options
   const batchSize = options.batchSize ?? 5000
-  const reader = options.reader ?? lease
-  const topic = lease.topic
+  const reader = options.log
+  const topic = options.topic
   const log_ = logger.child({ group, topic })
   const view: ControlView = createControlView(options.control ?? emptyControl)
   const erasing = projections.filter((projection) => projection.erase)
@@ -205,7 +204,7 @@ export function createPartitionedProjectionWorker(
   }
 
   const ownsScope = (partition: number) => (scope: string) =>
-    options.partitionOf(telemetryStream(scope)) === partition
+    reader.partitionOf(telemetryStream(scope)) === partition
 
   /** The generation a projection's rows are written at now: its latest replay's, else 0. */
   const currentGeneration = (key: string) => replays.get(key)?.generation ?? 0
@@ -279,7 +278,7 @@ export function createPartitionedProjectionWorker(
   const placeErasures = async (state: PartitionState) => {
     const unplaced = view.erasures().filter((erasure) => !state.cuts.has(erasure.position))
     if (unplaced.length === 0) return
-    const head = (await lease.partitionHeads())[state.partition] ?? 0
+    const head = (await reader.partitionHeads())[state.partition] ?? 0
     for (const erasure of unplaced) {
       await insertOnce({
         table: tables.erasureCuts,
@@ -404,7 +403,7 @@ export function createPartitionedProjectionWorker(
       }),
     )
     if (pending.length === 0) return
-    const partitionCount = await lease.partitionCount()
+    const partitionCount = reader.partitionCount()
     const rows = await query(
       StepCountRow,
       `SELECT erasure_position, projection_name, generation, stage,
@@ -550,7 +549,8 @@ export function createPartitionedProjectionWorker(
     await applyDueErasures(state, lane, from)
     const polled =
       from >= frontier(state)
-        ? await lease.poll(partition, from, batchSize, Math.ceil(200 / lease.assigned().length), signal)
+        ? (await lease.poll(partition, from, batchSize, Math.ceil(200 / lease.assigned().length), signal))
+            .records
         : await reader.readPartition(partition, from, batchSize)
     if (polled.length === 0 || signal.aborted) return false
     const started = performance.now()
@@ -577,7 +577,7 @@ export function createPartitionedProjectionWorker(
     if (to > from + records.length)
       records = [
         ...records,
-        ...(await lease.readPartition(partition, from + records.length, to - from - records.length)),
+        ...(await reader.readPartition(partition, from + records.length, to - from - records.length)),
       ]
     if (records.length !== to - from || records[records.length - 1]?.position !== to - 1) {
       throw new Error(`batch ${topic}/${partition} ${from}-${to}: got ${records.length} records`)

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedEventLog, type EmbeddedEventLog } from '@hourglass/log'
+import { createEmbeddedLog, type EmbeddedLog } from '@hourglass/log'
 import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,14 +20,14 @@ const HOUR = 3600_000
 const firstHour = Date.UTC(2026, 9, 1)
 
 const root = mkdtempSync(join(tmpdir(), 'hourglass-runner-'))
-let log: EmbeddedEventLog
+let log: EmbeddedLog
 let warehouse: Warehouse
 
 beforeAll(async () => {
-  log = createEmbeddedEventLog({ path: join(root, 'log') })
+  log = createEmbeddedLog({ path: join(root, 'log') })
   warehouse = await openWarehouse({ database: 'hourglass', embeddedPath: join(root, 'warehouse') })
   await migrateWarehouse(warehouse)
-  await log.appendEvents(
+  await log.telemetry.appendEvents(
     Array.from({ length: EVENTS }, (_, i) => {
       const event: TelemetryEvent = {
         id: `evt-${i}`,

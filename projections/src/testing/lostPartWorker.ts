@@ -10,7 +10,7 @@
  * `finish` starts the projections again, which find that batch pending, and exits once they
  * have caught up. pino writes to stderr, so nothing else reaches stdout.
  */
-import { createEmbeddedEventLog } from '@hourglass/log'
+import { createEmbeddedLog } from '@hourglass/log'
 import { pino } from 'pino'
 import { z } from 'zod'
 import { createWarehouseCheckpointStore } from '../checkpointStore.ts'
@@ -33,7 +33,7 @@ if (!logPath || !warehousePath || !Number.isInteger(batchSize) || batchSize < 1 
 }
 
 const logger = pino({ level: 'warn' }, pino.destination(2))
-const log = createEmbeddedEventLog({ path: logPath })
+const log = createEmbeddedLog({ path: logPath })
 const warehouse = await openWarehouse({ database: LOST_PART_DATABASE, embeddedPath: warehousePath })
 await migrateWarehouse(warehouse, logger)
 const checkpoints = createWarehouseCheckpointStore(warehouse)

@@ -11,7 +11,7 @@
  *   `caught-up <head>`    every record before the head is in the warehouse
  * pino writes to stderr, so nothing else reaches stdout.
  */
-import { createEmbeddedEventLog } from '@hourglass/log'
+import { createEmbeddedLog } from '@hourglass/log'
 import { pino } from 'pino'
 import { createWarehouseCheckpointStore } from '../checkpointStore.ts'
 import { eventsProjection } from '../eventsProjection.ts'
@@ -43,7 +43,7 @@ const reportingProjection: Projection = {
 }
 
 const logger = pino({ level: 'warn' }, pino.destination(2))
-const log = createEmbeddedEventLog({ path: logPath })
+const log = createEmbeddedLog({ path: logPath })
 const warehouse = await openWarehouse({ database: WAREHOUSE_DATABASE, embeddedPath: warehousePath })
 await migrateWarehouse(warehouse, logger)
 report('ready')
