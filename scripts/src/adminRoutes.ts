@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import { credentialFrom } from '@hourglass/ingest'
-import type { EventLog } from '@hourglass/log'
+import type { EmbeddedTelemetryLog } from '@hourglass/log'
 import type { ProjectionRunner, ProjectionStatus } from '@hourglass/projections'
 import { errors } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
@@ -8,7 +8,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 
 export interface AdminDeps {
-  readonly log: EventLog
+  /** The embedded log's telemetry, whose head (past records of both kinds) the runners count up to. */
+  readonly telemetry: Pick<EmbeddedTelemetryLog, 'head'>
   /** Projection runners by projection name. */
   readonly runners: ReadonlyMap<string, ProjectionRunner>
   /** Operator token, kept in the data folder: whoever can read the data can operate. */
@@ -37,7 +38,10 @@ const tokensMatch = (given: string, expected: string) => {
 }
 
 /** Operator endpoints used by `hourglass status` and `hourglass replay` against a running instance. */
-export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (fastify, { log, runners, adminToken }) => {
+export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
+  fastify,
+  { telemetry, runners, adminToken },
+) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   let replay: ReplayState | null = null
 
@@ -51,7 +55,7 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (fastify, { log,
   app.get('/v1/admin/status', { schema: { hide: true } }, async (request): Promise<AdminStatus> => {
     await requireOperator(request)
     return {
-      log: { head: await log.head() },
+      log: { head: await telemetry.head() },
       projections: await Promise.all([...runners.values()].map((runner) => runner.status())),
       replay,
     }
@@ -70,7 +74,7 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (fastify, { log,
       const name = request.params.name
       replay = {
         projection: name,
-        target: await log.head(),
+        target: await telemetry.head(),
         committed: 0,
         startedAt,
         finishedAt: null,

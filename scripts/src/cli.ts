@@ -79,7 +79,7 @@ async function status(config: EmbeddedConfig) {
       for (const runner of storage.runners.values()) await runner.start()
       await new Promise((resolve) => setTimeout(resolve, 200))
       printStatus({
-        log: { head: await storage.log.head() },
+        log: { head: await storage.telemetry.head() },
         projections: await Promise.all([...storage.runners.values()].map((r) => r.status())),
         replay: null,
       })
@@ -131,7 +131,7 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
     out(`(${error.message}: replaying in ${config.dataDir} directly)`)
     await withStorage(config, async (storage) => {
       const runner = storage.runners.get(projection)!
-      bar.start(await storage.log.head())
+      bar.start(await storage.telemetry.head())
       await runner.replay((progress) => {
         last = progress
         bar.update(progress.committed, progress.target)

@@ -6,7 +6,7 @@ import {
   createStoreRegistry,
   shredErasedPeople,
 } from '@hourglass/ingest'
-import { createEmbeddedEventLog, type EmbeddedEventLog } from '@hourglass/log'
+import { type ControlStore, createEmbeddedLog, type EmbeddedTelemetryLog } from '@hourglass/log'
 import {
   createProjectionRunner,
   createWarehouseCheckpointStore,
@@ -40,7 +40,10 @@ export const projections: readonly Projection[] = [
 ]
 
 export interface EmbeddedStorage {
-  readonly log: EmbeddedEventLog
+  /** The log's telemetry: one partition, whose positions the runners count in. */
+  readonly telemetry: EmbeddedTelemetryLog
+  /** The log's control store: its records share the telemetry partition's sequence of positions. */
+  readonly control: ControlStore
   readonly warehouse: Warehouse
   readonly runners: ReadonlyMap<string, ProjectionRunner>
   close(): Promise<void>
@@ -50,7 +53,7 @@ export interface EmbeddedStorage {
 export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger): Promise<EmbeddedStorage> {
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
-  const log = createEmbeddedEventLog({ path: join(dataDir, 'log') })
+  const log = createEmbeddedLog({ path: join(dataDir, 'log') })
   let warehouse: Warehouse
   try {
     warehouse = await openWarehouse({ ...config.clickhouse, embeddedPath: join(dataDir, 'warehouse') })
@@ -75,7 +78,8 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
     ]),
   )
   return {
-    log,
+    telemetry: log.telemetry,
+    control: log.control,
     warehouse,
     runners,
     async close() {
@@ -101,7 +105,7 @@ export async function startEmbedded(
   limitHeapGrowth(config.heapGrowthPercent)
   const storage = await openEmbeddedStorage(config, logger)
   try {
-    const controlPlane = createControlPlane(storage.log)
+    const controlPlane = createControlPlane(storage.control)
     await controlPlane.start()
     const jwtSecret = new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key'))
     const keys = createPersonKeyStore({
@@ -109,8 +113,8 @@ export async function startEmbedded(
       masterKey: Buffer.from(config.masterKey ?? localSecret(config.dataDir, 'master-key'), 'base64url'),
       indexKey: Buffer.from(localSecret(config.dataDir, 'email-index-key'), 'base64url'),
     })
-    await shredErasedPeople(storage.log, keys)
-    const registry = createStoreRegistry({ log: storage.log, keys })
+    await shredErasedPeople(storage.control, keys)
+    const registry = createStoreRegistry({ control: storage.control, keys })
     await registry.start()
     const storeStats = storage.runners.get(storeStatsProjection.name)!
     const { userTokens, memberTokens, access } = createApiTokens({
@@ -121,7 +125,7 @@ export async function startEmbedded(
     const app = await buildApp(
       { logger, logRequests: config.logRequests },
       {
-        log: storage.log,
+        telemetry: storage.telemetry,
         controlPlane,
         userTokens,
         memberTokens,
@@ -140,7 +144,7 @@ export async function startEmbedded(
         awaitProjected: async (projection, timeoutMs) => {
           const runner = storage.runners.get(projection)
           if (!runner) return false
-          const head = await storage.log.head()
+          const head = await storage.telemetry.head()
           const [caughtUp] = await Promise.allSettled([
             runner.caughtUpTo(head, AbortSignal.timeout(timeoutMs)),
           ])

@@ -51,7 +51,7 @@ export interface BenchContext {
 
 /** Waits (at most `timeoutMs`) until every projection has applied the whole log, so phases do not overlap. */
 export async function projectionsSettled(runtime: EmbeddedRuntime, timeoutMs: number): Promise<boolean> {
-  const head = await runtime.log.head()
+  const head = await runtime.telemetry.head()
   const abort = new AbortController()
   // The timer is cleared once settled: a pending one would hold the process open after the report.
   const timeout = setTimeout(() => abort.abort(), timeoutMs)

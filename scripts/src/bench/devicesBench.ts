@@ -193,7 +193,7 @@ async function measureHttpIngest(
   progress(
     `HTTP ingest: acknowledged in ${((ackedAt - startedAt) / 1000).toFixed(1)} s; waiting for the projection`,
   )
-  await summaryRunner(runtime).caughtUpTo(await runtime.log.head())
+  await summaryRunner(runtime).caughtUpTo(await runtime.telemetry.head())
   const projectedAt = performance.now()
   return [
     {
@@ -267,14 +267,14 @@ async function measureYearSummary(
           receivedAt,
         )
       })
-      await runtime.log.appendEvents(records)
+      await runtime.telemetry.appendEvents(records)
     }
   } finally {
     for (const runner of runners) await runner.start()
   }
   const appendedAt = performance.now()
   progress('one year: waiting for the projection')
-  await summaryRunner(runtime).caughtUpTo(await runtime.log.head())
+  await summaryRunner(runtime).caughtUpTo(await runtime.telemetry.head())
   const projectedAt = performance.now()
 
   const path = `/v1/sources/${fleet.sourceId}/devices/${device!.deviceId}/summary?from=${from}&to=${to}`

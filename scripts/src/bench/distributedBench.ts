@@ -62,7 +62,7 @@ async function embedded(): Promise<ModeResult> {
   const runtime = await startEmbedded(config, pino({ level: 'warn' }))
   try {
     const { started, sent } = await drive(runtime.url)
-    const head = await runtime.log.head()
+    const head = await runtime.telemetry.head()
     await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
     const done = performance.now()
     return {

@@ -174,14 +174,14 @@ async function loadEvents(
       }
       return { stream, id, type: TELEMETRY_EVENT, data: event }
     })
-    await runtime.log.appendEvents(records)
+    await runtime.telemetry.appendEvents(records)
     if ((from / plan.appendBatch) % 10 === 0)
       note(`appended ${(from + count).toLocaleString('en-US')} events`)
   }
 }
 
 async function settle(runtime: EmbeddedRuntime, note: (message: string) => void) {
-  const head = await runtime.log.head()
+  const head = await runtime.telemetry.head()
   const ticker = setInterval(async () => {
     const statuses = await Promise.all([...runtime.runners.values()].map((runner) => runner.status()))
     note(

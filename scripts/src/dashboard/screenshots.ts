@@ -33,7 +33,7 @@ async function main() {
     const store = await loadStore(client, account.token, { now, days })
     const place = await loadPlace(client, account.token, { now, days })
     const fleet = await loadFleet(client, account.token, { now, days })
-    const head = await runtime.log.head()
+    const head = await runtime.telemetry.head()
     await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
     out(`demo data: ${head} log records in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 

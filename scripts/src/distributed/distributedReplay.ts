@@ -1,4 +1,4 @@
-import { openKafkaEventLog } from '@hourglass/log/kafka'
+import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
   createWarehouseCheckpointStore,
   migrateWarehouse,
@@ -49,7 +49,7 @@ export async function replayDistributed(
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
   }
   const config = parsed.data
-  const log = await openKafkaEventLog({
+  const log = await openKafkaTelemetryLog({
     brokers: config.KAFKA_BROKERS,
     topic: config.KAFKA_TOPIC,
     partitions: config.KAFKA_PARTITIONS,

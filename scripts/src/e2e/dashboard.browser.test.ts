@@ -66,7 +66,7 @@ async function openPage(viewport = { width: 1280, height: 800 }) {
 }
 
 const settled = async () => {
-  const head = await runtime.log.head()
+  const head = await runtime.telemetry.head()
   await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
 }
 

@@ -258,7 +258,7 @@ describe('compat: bad receipts', () => {
     'refuses %s on both endpoints and appends nothing',
     async (_, request, status, code, path) => {
       for (const endpoint of ['checks', 'add_checks']) {
-        const before = await hg.runtime.log.head()
+        const before = await hg.runtime.telemetry.head()
         const response = await hg.request('POST', `${C}/api/${endpoint}/`, {
           token: request.token ?? place.apiToken,
           ...(request.payload !== undefined ? { payload: request.payload } : { body: request.body }),
@@ -266,7 +266,7 @@ describe('compat: bad receipts', () => {
         expect(response.statusCode, response.body).toBe(status)
         expect(response.json().error.code).toBe(code)
         if (path) expect(response.json().error.issues.map((i: { path: string }) => i.path)).toContain(path)
-        expect(await hg.runtime.log.head()).toBe(before)
+        expect(await hg.runtime.telemetry.head()).toBe(before)
       }
     },
   )

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { openKafkaEventLog } from '@hourglass/log/kafka'
+import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
   createWarehouseCheckpointStore,
   openWarehouse,
@@ -231,7 +231,7 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
     ingest.push(...(await moreIngest).map(keep))
     const query = keep(await queryStarting)
     const warehouse = await openWarehouse({ url: warehouseService.url, database: 'hourglass' })
-    const telemetry = await openKafkaEventLog({ brokers: options.brokers.split(','), topic })
+    const telemetry = await openKafkaTelemetryLog({ brokers: options.brokers.split(','), topic })
     const checkpoints = createWarehouseCheckpointStore(warehouse)
 
     const request: DistributedHourglass['request'] = async (service, method, path, requestOptions = {}) => {

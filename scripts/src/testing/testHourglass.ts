@@ -93,7 +93,7 @@ export async function startTestHourglass(env: Record<string, string> = {}): Prom
       return { id: body.id, apiToken: body.apiToken }
     },
     async settled() {
-      const head = await runtime.log.head()
+      const head = await runtime.telemetry.head()
       await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
     },
     async restart() {
