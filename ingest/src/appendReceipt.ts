@@ -1,4 +1,4 @@
-import type { EventLog } from '@hourglass/log'
+import type { TelemetryLog } from '@hourglass/log'
 import {
   errors,
   formatCents,
@@ -84,14 +84,15 @@ export interface ReceiptOutcome {
  * atomically. A duplicate with other contents is not a re-send: 409, naming transaction_id.
  */
 export async function appendReceipt(
-  log: EventLog,
+  telemetry: TelemetryLog,
   source: Source,
   input: ReceiptInput,
 ): Promise<ReceiptOutcome> {
   const receipt = toReceiptRecord(source, input, Date.now())
-  const [outcome] = await log.appendEvents([
+  const stream = telemetryStream(source.sourceId)
+  const [outcome] = await telemetry.appendEvents([
     {
-      stream: telemetryStream(source.sourceId),
+      stream,
       id: receipt.transactionId,
       type: RECEIPT_RECEIVED,
       data: receipt,
@@ -99,8 +100,11 @@ export async function appendReceipt(
   ])
   if (!outcome) throw new Error('the log answered no outcome for one record')
   if (outcome.status === 'appended') return { status: 'accepted', position: outcome.position, receipt }
-  const [stored] = await log.read(outcome.position, 1)
-  const earlier = stored?.type === RECEIPT_RECEIVED ? ReceiptRecord.safeParse(stored.data) : null
+  const [stored] = await telemetry.readPartition(telemetry.partitionOf(stream), outcome.position, 1)
+  const earlier =
+    stored?.position === outcome.position && stored.type === RECEIPT_RECEIVED
+      ? ReceiptRecord.safeParse(stored.data)
+      : null
   if (!earlier?.success || contents(earlier.data) !== contents(receipt)) {
     throw new HourglassError(
       'TRANSACTION_ID_TAKEN',

@@ -1,4 +1,4 @@
-import type { EventLog, LogRecord } from '@hourglass/log'
+import type { ControlRecord, ControlStore } from '@hourglass/log'
 
 export interface ControlFollower {
   /** Applies every control record appended since the last call; concurrent calls share one read. */
@@ -10,10 +10,10 @@ export interface ControlFollower {
   catchUp(): Promise<void>
 }
 
-/** Folds the log's control records into an in-memory view with `apply`, in log order. */
+/** Folds the control store's records into an in-memory view with `apply`, in their global order. */
 export function followControl(
-  log: Pick<EventLog, 'readControl'>,
-  apply: (record: LogRecord) => void,
+  control: Pick<ControlStore, 'readAll'>,
+  apply: (record: ControlRecord) => void,
 ): ControlFollower {
   let next = 0
   let refreshing: Promise<void> | null = null
@@ -21,7 +21,7 @@ export function followControl(
     refreshing ??= (async () => {
       try {
         for (;;) {
-          const batch = await log.readControl(next, 1000)
+          const batch = await control.readAll(next, 1000)
           if (batch.length === 0) return
           for (const record of batch) apply(record)
           next = batch[batch.length - 1]!.position + 1

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { EventLog, ExpectedRevision, LogRecord } from '@hourglass/log'
+import type { ControlRecord, ControlStore, ExpectedRevision } from '@hourglass/log'
 import {
   type AccountRegistered,
   type AnalystGranted,
@@ -88,7 +88,7 @@ const emailKey = (email: string) => createHash('sha256').update(normaliseEmail(e
  * those records, kept in memory and brought up to date from the log when asked for
  * something it does not know yet (another process may have written it).
  */
-export function createControlPlane(log: EventLog): ControlPlane {
+export function createControlPlane(control: ControlStore): ControlPlane {
   const accounts = new Map<string, Account>()
   const accountsByEmail = new Map<string, Account>()
   const sources = new Map<string, Source>()
@@ -97,7 +97,7 @@ export function createControlPlane(log: EventLog): ControlPlane {
   /** accountId → userId → when the analyst role was granted. */
   const analysts = new Map<string, Map<string, number>>()
 
-  const apply = (record: LogRecord) => {
+  const apply = (record: ControlRecord) => {
     const parsed = ControlEvent.safeParse({ ...(record.data as object), type: record.type })
     if (!parsed.success) return
     const event = parsed.data
@@ -134,7 +134,7 @@ export function createControlPlane(log: EventLog): ControlPlane {
     }
   }
 
-  const { refresh } = followControl(log, apply)
+  const { refresh } = followControl(control, apply)
 
   /** A lookup that, on a miss, reads what other processes may have appended, then looks again. */
   const lookup = async <T>(find: () => T | undefined): Promise<T | null> => {
@@ -150,14 +150,14 @@ export function createControlPlane(log: EventLog): ControlPlane {
     expected: ExpectedRevision = 'no-stream',
   ) => {
     const { type, ...data } = event
-    const outcome = await log.appendToStream(stream, [{ type, data }], expected)
+    const outcome = await control.appendToStream(stream, [{ type, data }], expected)
     if (outcome.status === 'appended') await refresh()
     return outcome.status
   }
 
   const devices = createDeviceFleets({ refresh, lookup, append: appendControl })
   const apps = createAppControl({
-    log,
+    control,
     refresh,
     lookup,
     findSource: (sourceId) => lookup(() => sources.get(sourceId)),

@@ -1,4 +1,4 @@
-import type { EventLog } from '@hourglass/log'
+import type { TelemetryLog } from '@hourglass/log'
 import { errors, HourglassError, SourceKind } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -9,7 +9,7 @@ import { describeResults, EventBatchBody, EventResult, validateEvents } from './
 import type { UserPrincipal, UserTokens } from './userTokens.ts'
 
 export interface IngestDeps {
-  readonly log: EventLog
+  readonly telemetry: TelemetryLog
   readonly controlPlane: ControlPlane
   readonly userTokens: UserTokens
 }
@@ -48,7 +48,7 @@ export const authenticateSourceRequest = async (
 /** The write API: accounts, sources, and events from producers. */
 export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
   fastify,
-  { log, controlPlane, userTokens },
+  { telemetry, controlPlane, userTokens },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
 
@@ -197,7 +197,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
           { issues: batch.rejected.flatMap((r) => r.issues), results },
         )
       }
-      const outcomes = await log.appendEvents(batch.records)
+      const outcomes = await telemetry.appendEvents(batch.records)
       const results = describeResults(batch, outcomes, events.length)
       const duplicates = outcomes.filter((o) => o.status === 'duplicate').length
       return reply.code(batch.rejected.length > 0 ? 207 : 200).send({

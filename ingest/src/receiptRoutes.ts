@@ -1,4 +1,4 @@
-import type { EventLog } from '@hourglass/log'
+import type { TelemetryLog } from '@hourglass/log'
 import { errors, ReceiptInput, ReceiptView, toReceiptView } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -10,7 +10,7 @@ import type { MemberTokens } from './memberTokens.ts'
 import type { UserTokens } from './userTokens.ts'
 
 export interface ReceiptIngestDeps {
-  readonly log: EventLog
+  readonly telemetry: TelemetryLog
   readonly controlPlane: ControlPlane
   readonly userTokens: UserTokens
   readonly memberTokens: MemberTokens
@@ -49,7 +49,7 @@ const RECEIPT_DESCRIPTION = [
 /** Receipts from points of sale, the members who read their analytics, and the analyst role. */
 export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
-  const { log, controlPlane, userTokens, memberTokens } = deps
+  const { telemetry, controlPlane, userTokens, memberTokens } = deps
 
   const ReceiptAnswer = z.object({ status: z.enum(['accepted', 'duplicate']), receipt: ReceiptView })
 
@@ -66,7 +66,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
       },
     },
     async (request, reply) => {
-      const outcome = await appendReceipt(log, receiptSourceOf(request), request.body)
+      const outcome = await appendReceipt(telemetry, receiptSourceOf(request), request.body)
       return reply
         .code(outcome.status === 'accepted' ? 201 : 200)
         .send({ status: outcome.status, receipt: toReceiptView(outcome.position, outcome.receipt) })

@@ -26,6 +26,11 @@ export interface NewControlRecord {
 /** `any`; `no-stream`: the stream must not exist yet; a number: the stream's last revision must be this. */
 export type ExpectedRevision = 'any' | 'no-stream' | number
 
+/**
+ * `appended`: where the first record went, and the stream's last revision now (an empty batch
+ * writes nothing: its revision is the stream's, -1 for a stream with no records). `conflict`:
+ * the stream's last revision, null when it has none; nothing was written.
+ */
 export type StreamAppendOutcome =
   | { readonly status: 'appended'; readonly firstPosition: number; readonly revision: number }
   | { readonly status: 'conflict'; readonly actualRevision: number | null }

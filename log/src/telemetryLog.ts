@@ -62,7 +62,7 @@ export interface TelemetryLog {
   partitionStarts(): Promise<number[]>
   /** Joins the group of readers named `group`, which share the partitions among them. */
   lease(options: LeaseOptions): PartitionLease
-  /** The ids of the live members of a group of readers. */
+  /** The ids of the live members of a group of readers (none for a group nobody is in). */
   groupMembers(group: string): Promise<string[]>
   close(): Promise<void>
 }
@@ -84,7 +84,10 @@ export interface PartitionLease {
   assigned(): readonly number[]
   /** This member's id in the group once it has joined; null before. */
   memberId(): string | null
-  /** Records of a held partition at positions `>= from`, at most `limit`, waiting up to `waitMs` for some. */
+  /**
+   * Records of a held partition at positions `>= from`, at most `limit`, waiting up to `waitMs`
+   * for some; without records once the wait is over, the signal aborts or the lease closes.
+   */
   poll(
     partition: number,
     from: number,

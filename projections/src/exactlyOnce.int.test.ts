@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { createEmbeddedEventLog, type LogRecord, type NewTelemetryRecord } from '@hourglass/log'
+import { createEmbeddedLog, type NewTelemetryRecord, type TelemetryRecord } from '@hourglass/log'
 import { TELEMETRY_EVENT, TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from './eventsProjection.ts'
@@ -242,17 +242,17 @@ let resent = 0
 let rewrittenBatches = 0
 let duplicatesReported = 0
 let sent: NewTelemetryRecord[] = []
-const records: LogRecord[] = []
+const records: TelemetryRecord[] = []
 let warehouse: Warehouse | null = null
 
 beforeAll(async () => {
   console.info(`exactly-once crash test: seed ${seed} (EXACTLY_ONCE_SEED=${seed} replays this plan)`)
 
-  const writer = createEmbeddedEventLog({ path: logPath })
+  const writer = createEmbeddedLog({ path: logPath })
   const generated = producerRequests()
   resent = generated.resent
   for (const request of generated.requests) {
-    for (const outcome of await writer.appendEvents(request)) {
+    for (const outcome of await writer.telemetry.appendEvents(request)) {
       if (outcome.status === 'duplicate') duplicatesReported++
     }
   }
@@ -305,9 +305,11 @@ beforeAll(async () => {
         .join(' ')}`,
   )
 
-  const reader = createEmbeddedEventLog({ path: logPath })
-  const head = await reader.head()
-  for (let from = 0; from < head; from += 5_000) records.push(...(await reader.read(from, 5_000)))
+  const reader = createEmbeddedLog({ path: logPath })
+  for (let page = await reader.telemetry.readPartition(0, 0, 5_000); page.length > 0; ) {
+    records.push(...page)
+    page = await reader.telemetry.readPartition(0, page[page.length - 1]!.position + 1, 5_000)
+  }
   await reader.close()
   warehouse = await openWarehouse({ database: DATABASE, embeddedPath: warehousePath })
 }, 240_000)

@@ -1,16 +1,22 @@
 import { timingSafeEqual } from 'node:crypto'
 import { credentialFrom } from '@hourglass/ingest'
-import type { EventLog } from '@hourglass/log'
-import type { ProjectionRunner, ProjectionStatus } from '@hourglass/projections'
+import type { EmbeddedTelemetryLog } from '@hourglass/log'
+import { type ProjectionStatus, projectionNamed } from '@hourglass/projections'
 import { errors } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 
 export interface AdminDeps {
-  readonly log: EventLog
-  /** Projection runners by projection name. */
-  readonly runners: ReadonlyMap<string, ProjectionRunner>
+  /** The embedded log's telemetry, whose head (past records of both kinds) the projections count up to. */
+  readonly telemetry: Pick<EmbeddedTelemetryLog, 'head'>
+  /** Where each projection stands. */
+  projectionStatus(): Promise<ProjectionStatus[]>
+  /** Rebuilds a projection from position 0 (replay.ts), telling how far it is. */
+  replayProjection(
+    name: string,
+    onProgress: (progress: { committed: number; target: number }) => void,
+  ): Promise<{ committed: number; target: number }>
   /** Operator token, kept in the data folder: whoever can read the data can operate. */
   readonly adminToken: string
 }
@@ -37,7 +43,10 @@ const tokensMatch = (given: string, expected: string) => {
 }
 
 /** Operator endpoints used by `hourglass status` and `hourglass replay` against a running instance. */
-export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (fastify, { log, runners, adminToken }) => {
+export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
+  fastify,
+  { telemetry, projectionStatus, replayProjection, adminToken },
+) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   let replay: ReplayState | null = null
 
@@ -51,8 +60,8 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (fastify, { log,
   app.get('/v1/admin/status', { schema: { hide: true } }, async (request): Promise<AdminStatus> => {
     await requireOperator(request)
     return {
-      log: { head: await log.head() },
-      projections: await Promise.all([...runners.values()].map((runner) => runner.status())),
+      log: { head: await telemetry.head() },
+      projections: await projectionStatus(),
       replay,
     }
   })
@@ -62,41 +71,38 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (fastify, { log,
     { schema: { hide: true, params: z.object({ name: z.string() }) } },
     async (request, reply) => {
       await requireOperator(request)
-      const runner = runners.get(request.params.name)
-      if (!runner) throw errors.notFound(`projection "${request.params.name}"`)
+      if (!projectionNamed(request.params.name)) throw errors.notFound(`projection "${request.params.name}"`)
       if (replay && replay.finishedAt === null)
         throw errors.conflict(`a replay of "${replay.projection}" is running`)
       const startedAt = new Date().toISOString()
       const name = request.params.name
       replay = {
         projection: name,
-        target: await log.head(),
+        target: await telemetry.head(),
         committed: 0,
         startedAt,
         finishedAt: null,
         error: null,
       }
-      runner
-        .replay((progress) => {
-          replay = { projection: name, ...progress, startedAt, finishedAt: null, error: null }
-        })
-        .then(
-          (status) => {
-            replay = {
-              projection: name,
-              target: replay?.target ?? status.committed,
-              committed: status.committed,
-              startedAt,
-              finishedAt: new Date().toISOString(),
-              error: null,
-            }
-            request.log.info({ projection: name, committed: status.committed }, 'replay finished')
-          },
-          (error: unknown) => {
-            replay = { ...replay!, finishedAt: new Date().toISOString(), error: String(error) }
-            request.log.error({ err: error, projection: name }, 'replay failed')
-          },
-        )
+      replayProjection(name, (progress) => {
+        replay = { projection: name, ...progress, startedAt, finishedAt: null, error: null }
+      }).then(
+        (result) => {
+          replay = {
+            projection: name,
+            target: result.target,
+            committed: result.committed,
+            startedAt,
+            finishedAt: new Date().toISOString(),
+            error: null,
+          }
+          request.log.info({ projection: name, committed: result.committed }, 'replay finished')
+        },
+        (error: unknown) => {
+          replay = { ...replay!, finishedAt: new Date().toISOString(), error: String(error) }
+          request.log.error({ err: error, projection: name }, 'replay failed')
+        },
+      )
       return reply.code(202).send(replay)
     },
   )

@@ -1,3 +1,4 @@
+import type { EmbeddedTelemetryLog } from '@hourglass/log'
 import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
@@ -16,7 +17,9 @@ export interface AppOptions {
   readonly logRequests: boolean
 }
 
-export interface AppDeps extends WriteRouteDeps, Omit<ReadRouteDeps, 'access'>, AdminDeps {}
+export interface AppDeps extends WriteRouteDeps, Omit<ReadRouteDeps, 'access'>, AdminDeps {
+  readonly telemetry: EmbeddedTelemetryLog
+}
 
 /** One HTTP server with the ingest, query and operator APIs and their OpenAPI docs at /docs. */
 export async function buildApp(options: AppOptions, deps: AppDeps): Promise<FastifyInstance> {
@@ -27,6 +30,11 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
     .get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   await registerWriteRoutes(app, deps)
   await registerReadRoutes(app, deps)
-  await app.register(adminRoutes, { log: deps.log, runners: deps.runners, adminToken: deps.adminToken })
+  await app.register(adminRoutes, {
+    telemetry: deps.telemetry,
+    projectionStatus: deps.projectionStatus,
+    replayProjection: deps.replayProjection,
+    adminToken: deps.adminToken,
+  })
   return app
 }

@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util'
+import { projections } from '@hourglass/projections'
 import { SingleBar } from 'cli-progress'
 import { pino } from 'pino'
 import type { AdminStatus } from './adminRoutes.ts'
 import { ConfigError, type EmbeddedConfig, loadEmbeddedConfig } from './config.ts'
 import { replayDistributed } from './distributed/distributedReplay.ts'
 import { distributedCommands, isDistributedCommand, runService } from './distributed/serviceMain.ts'
-import { openEmbeddedStorage, projections, startEmbedded } from './embeddedRuntime.ts'
+import { openEmbeddedStorage, replayEmbedded, startEmbedded } from './embeddedRuntime.ts'
 import { createOperatorClient, NotRunningError } from './operatorClient.ts'
 
 const USAGE = `hourglass — event analytics on an immutable log
@@ -49,7 +50,7 @@ function printStatus(status: AdminStatus) {
   out(`log head: ${status.log.head}`)
   for (const p of status.projections) {
     out(
-      `${p.projection.padEnd(16)} committed ${String(p.committed).padStart(10)}  lag ${String(p.lag).padStart(8)}  ` +
+      `${p.key.padEnd(20)} committed ${String(p.committed).padStart(10)}  lag ${String(p.lag).padStart(8)}  ` +
         `generation ${p.generation}${p.running ? '' : '  (stopped)'}${p.lastError ? `  error: ${p.lastError}` : ''}`,
     )
   }
@@ -76,11 +77,9 @@ async function status(config: EmbeddedConfig) {
     if (!(error instanceof NotRunningError)) throw error
     out(`(${error.message}: reading ${config.dataDir} directly)`)
     await withStorage(config, async (storage) => {
-      for (const runner of storage.runners.values()) await runner.start()
-      await new Promise((resolve) => setTimeout(resolve, 200))
       printStatus({
-        log: { head: await storage.log.head() },
-        projections: await Promise.all([...storage.runners.values()].map((r) => r.status())),
+        log: { head: await storage.telemetry.head() },
+        projections: await storage.worker.status(),
         replay: null,
       })
     })
@@ -130,9 +129,10 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
     if (!(error instanceof NotRunningError)) throw error
     out(`(${error.message}: replaying in ${config.dataDir} directly)`)
     await withStorage(config, async (storage) => {
-      const runner = storage.runners.get(projection)!
-      bar.start(await storage.log.head())
-      await runner.replay((progress) => {
+      bar.start(await storage.telemetry.head())
+      // The worker of this process lets go of the projection and rebuilds it.
+      await storage.worker.start()
+      await replayEmbedded(storage, projection, (progress) => {
         last = progress
         bar.update(progress.committed, progress.target)
       })

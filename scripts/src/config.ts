@@ -35,6 +35,7 @@ export const EmbeddedConfigSchema = z.object({
   HOURGLASS_PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(10_000),
   HOURGLASS_PROJECTION_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(300),
   HOURGLASS_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(1_000).default(50),
+  HOURGLASS_ERASURE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(30_000),
   LOG_LEVEL: LogLevel.default('info'),
   HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
 })
@@ -58,6 +59,8 @@ export interface EmbeddedConfig {
   readonly projectionLingerMs: number
   /** How far the JavaScript heap may grow past its live size, in per cent; 0 leaves it to V8 (see heapPolicy.ts). */
   readonly heapGrowthPercent: number
+  /** How long an erasure request waits for the projections to apply it before answering 202. */
+  readonly erasureWaitMs: number
   readonly logLevel: z.infer<typeof LogLevel>
   readonly logRequests: boolean
 }
@@ -92,6 +95,7 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined>): Emb
     projectionBatchSize: e.HOURGLASS_PROJECTION_BATCH_SIZE,
     projectionLingerMs: e.HOURGLASS_PROJECTION_LINGER_MS,
     heapGrowthPercent: e.HOURGLASS_HEAP_GROWTH_PERCENT,
+    erasureWaitMs: e.HOURGLASS_ERASURE_WAIT_MS,
     logLevel: e.LOG_LEVEL,
     logRequests: e.HOURGLASS_LOG_REQUESTS === 'true',
   })

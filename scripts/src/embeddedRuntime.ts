@@ -6,51 +6,45 @@ import {
   createStoreRegistry,
   shredErasedPeople,
 } from '@hourglass/ingest'
-import { createEmbeddedEventLog, type EmbeddedEventLog } from '@hourglass/log'
+import { type ControlStore, createEmbeddedLog, type EmbeddedTelemetryLog } from '@hourglass/log'
 import {
-  createProjectionRunner,
+  createSingleWriterWorker,
   createWarehouseCheckpointStore,
-  deviceReadingsProjection,
-  eventsProjection,
+  EMBEDDED_LOG,
   migrateWarehouse,
   openWarehouse,
-  type Projection,
-  type ProjectionRunner,
-  receiptsProjection,
-  storeStatsProjection,
-  userStatsProjection,
+  type ProjectionWorker,
+  projectionNamed,
+  projections,
+  type ReplayResult,
+  replayProjection,
   type Warehouse,
 } from '@hourglass/projections'
-import { erasureReportQuery, runQuery } from '@hourglass/query'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { createApiTokens } from './apiRoutes.ts'
 import { buildApp } from './app.ts'
 import type { EmbeddedConfig } from './config.ts'
+import { awaitErasureReport } from './distributed/readYourWrites.ts'
 import { limitHeapGrowth } from './heapPolicy.ts'
 import { localSecret } from './localSecrets.ts'
 
-/** Every projection Hourglass runs, by name. */
-export const projections: readonly Projection[] = [
-  eventsProjection,
-  storeStatsProjection,
-  receiptsProjection,
-  deviceReadingsProjection,
-  userStatsProjection,
-]
-
 export interface EmbeddedStorage {
-  readonly log: EmbeddedEventLog
+  /** The log's telemetry: one partition, whose positions the projections count in. */
+  readonly telemetry: EmbeddedTelemetryLog
+  /** The log's control store: its records share the telemetry partition's sequence of positions. */
+  readonly control: ControlStore
   readonly warehouse: Warehouse
-  readonly runners: ReadonlyMap<string, ProjectionRunner>
+  /** The one projection worker, which holds the log's one partition. */
+  readonly worker: ProjectionWorker
   close(): Promise<void>
 }
 
-/** The log and the warehouse of a data folder, migrated, with a runner per projection (not started). */
+/** The log and the warehouse of a data folder, migrated, with the projection worker (not started). */
 export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger): Promise<EmbeddedStorage> {
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
-  const log = createEmbeddedEventLog({ path: join(dataDir, 'log') })
+  const log = createEmbeddedLog({ path: join(dataDir, 'log') })
   let warehouse: Warehouse
   try {
     warehouse = await openWarehouse({ ...config.clickhouse, embeddedPath: join(dataDir, 'warehouse') })
@@ -59,31 +53,55 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
     await log.close()
     throw error
   }
-  const checkpoints = createWarehouseCheckpointStore(warehouse)
-  const runners = new Map(
-    projections.map((projection) => [
-      projection.name,
-      createProjectionRunner({
-        log,
-        warehouse,
-        checkpoints,
-        projection,
-        logger,
-        batchSize: config.projectionBatchSize,
-        lingerMs: config.projectionLingerMs,
-      }),
-    ]),
-  )
-  return {
-    log,
+  const worker = createSingleWriterWorker({
+    log: log.telemetry,
+    control: log.control,
     warehouse,
-    runners,
+    projections,
+    logger,
+    batchSize: config.projectionBatchSize,
+    lingerMs: config.projectionLingerMs,
+  })
+  return {
+    telemetry: log.telemetry,
+    control: log.control,
+    warehouse,
+    worker,
     async close() {
-      for (const runner of runners.values()) await runner.close()
+      await worker.close()
       await log.close()
       await warehouse.close()
     },
   }
+}
+
+/**
+ * Rebuilds a projection of the embedded log from position 0 through its running worker (the
+ * protocol of replay.ts: the worker lets go of it, its tables are emptied, it is rebuilt).
+ */
+export function replayEmbedded(
+  storage: Pick<EmbeddedStorage, 'telemetry' | 'warehouse'>,
+  name: string,
+  onProgress?: (progress: { committed: number; target: number }) => void,
+): Promise<ReplayResult> {
+  const projection = projectionNamed(name)
+  if (!projection)
+    throw new Error(`name a projection to replay: ${projections.map((p) => p.name).join(', ')}`)
+  return replayProjection({
+    warehouse: storage.warehouse,
+    checkpoints: createWarehouseCheckpointStore(storage.warehouse),
+    projection,
+    members: () => storage.telemetry.groupMembers(EMBEDDED_LOG),
+    heads: () => storage.telemetry.partitionHeads(),
+    starts: () => storage.telemetry.partitionStarts(),
+    ...(onProgress ? { onProgress } : {}),
+  })
+}
+
+/** Resolves once every projection has applied every record the log holds now. */
+export async function caughtUp(storage: Pick<EmbeddedStorage, 'telemetry' | 'worker'>, signal?: AbortSignal) {
+  const heads = await storage.telemetry.partitionHeads()
+  for (const projection of projections) await storage.worker.caughtUp(projection.name, heads, signal)
 }
 
 export interface EmbeddedRuntime extends EmbeddedStorage {
@@ -101,7 +119,7 @@ export async function startEmbedded(
   limitHeapGrowth(config.heapGrowthPercent)
   const storage = await openEmbeddedStorage(config, logger)
   try {
-    const controlPlane = createControlPlane(storage.log)
+    const controlPlane = createControlPlane(storage.control)
     await controlPlane.start()
     const jwtSecret = new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key'))
     const keys = createPersonKeyStore({
@@ -109,10 +127,9 @@ export async function startEmbedded(
       masterKey: Buffer.from(config.masterKey ?? localSecret(config.dataDir, 'master-key'), 'base64url'),
       indexKey: Buffer.from(localSecret(config.dataDir, 'email-index-key'), 'base64url'),
     })
-    await shredErasedPeople(storage.log, keys)
-    const registry = createStoreRegistry({ log: storage.log, keys })
+    await shredErasedPeople(storage.control, keys)
+    const registry = createStoreRegistry({ control: storage.control, keys })
     await registry.start()
-    const storeStats = storage.runners.get(storeStatsProjection.name)!
     const { userTokens, memberTokens, access } = createApiTokens({
       secret: jwtSecret,
       ttlSeconds: config.tokenTtlSeconds,
@@ -121,34 +138,30 @@ export async function startEmbedded(
     const app = await buildApp(
       { logger, logRequests: config.logRequests },
       {
-        log: storage.log,
+        telemetry: storage.telemetry,
         controlPlane,
         userTokens,
         memberTokens,
         warehouse: storage.warehouse,
-        runners: storage.runners,
+        projectionStatus: () => storage.worker.status(),
+        replayProjection: (name, onProgress) => replayEmbedded(storage, name, onProgress),
         adminToken: localSecret(config.dataDir, 'admin-token'),
         registry,
         access,
-        // The projection runs in this process: the answer waits until it has applied the erasure.
-        erasureReport: async (erasure) => {
-          await storeStats.caughtUpTo(erasure.position + 1)
-          const [row] = await runQuery(storage.warehouse, erasureReportQuery, erasure)
-          return row?.events ?? 0
-        },
-        projectionProgress: () => Promise.all([...storage.runners.values()].map((runner) => runner.status())),
+        // The report is the projection's: it is there once every erasing projection applied the erasure.
+        erasureReport: (erasure) =>
+          awaitErasureReport(storage.warehouse, erasure, { timeoutMs: config.erasureWaitMs, logger }),
+        projectionProgress: () => storage.worker.status(),
         awaitProjected: async (projection, timeoutMs) => {
-          const runner = storage.runners.get(projection)
-          if (!runner) return false
-          const head = await storage.log.head()
+          const heads = await storage.telemetry.partitionHeads()
           const [caughtUp] = await Promise.allSettled([
-            runner.caughtUpTo(head, AbortSignal.timeout(timeoutMs)),
+            storage.worker.caughtUp(projection, heads, AbortSignal.timeout(timeoutMs)),
           ])
           return caughtUp.status === 'fulfilled'
         },
       },
     )
-    for (const runner of storage.runners.values()) await runner.start()
+    await storage.worker.start()
     const url = options.listen === false ? '' : await app.listen({ port: config.port, host: config.host })
     return {
       ...storage,

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { EventLog, ExpectedRevision, LogRecord } from '@hourglass/log'
+import type { ControlRecord, ControlStore, ExpectedRevision } from '@hourglass/log'
 import {
   type AttributeDefinition,
   type ControlEvent,
@@ -75,7 +75,7 @@ export interface AppControl {
    * names an event or a session not known here (another process may have defined it).
    */
   ingestRules(source: Source, events: readonly unknown[]): Promise<IngestRules>
-  apply(event: AppControlEvent, record: LogRecord): void
+  apply(event: AppControlEvent, record: ControlRecord): void
 }
 
 export type AppControlEvent = Extract<
@@ -84,7 +84,7 @@ export type AppControlEvent = Extract<
 >
 
 export interface AppControlDeps {
-  readonly log: EventLog
+  readonly control: ControlStore
   refresh(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   findSource(sourceId: string): Promise<Source | null>
@@ -98,7 +98,7 @@ const sameAttributes = (a: readonly AttributeDefinition[], b: readonly Attribute
 
 const sessionKey = (sessionId: string) => createHash('sha256').update(sessionId).digest('hex').slice(0, 40)
 
-export function createAppControl({ log, refresh, lookup, findSource }: AppControlDeps): AppControl {
+export function createAppControl({ control, refresh, lookup, findSource }: AppControlDeps): AppControl {
   const settingsBySource = new Map<string, SourceSettings>()
   const issuedTokens = new Map<string, string[]>()
   /** sourceId → event name → definition. */
@@ -113,7 +113,7 @@ export function createAppControl({ log, refresh, lookup, findSource }: AppContro
   const sessionOf = (sourceId: string, sessionId: string) => sessions.get(sourceId)?.byId.get(sessionId)
 
   const append = async (stream: string, events: readonly ControlEvent[], expected: ExpectedRevision) => {
-    const outcome = await log.appendToStream(
+    const outcome = await control.appendToStream(
       stream,
       events.map(({ type, ...data }) => ({ type, data })),
       expected,
@@ -144,7 +144,7 @@ export function createAppControl({ log, refresh, lookup, findSource }: AppContro
           plan.set(event.name, definition)
           plans.set(event.sourceId, plan)
           definitionsByCode.set(codeKey(event.sourceId, event.eventCode), definition)
-          if (record.revision !== null) planRevisions.set(event.sourceId, record.revision)
+          planRevisions.set(event.sourceId, record.revision)
           break
         }
         case 'session.started': {

@@ -1,4 +1,4 @@
-import type { AppendOutcome, EventLog } from '@hourglass/log'
+import type { TelemetryLog } from '@hourglass/log'
 import type { FieldIssue, TelemetryEvent } from '@hourglass/schemas'
 import type { ControlPlane, Source } from '../controlPlane.ts'
 import { validateEvents } from '../eventBatch.ts'
@@ -15,7 +15,7 @@ const PREFIX = 'events[0]'
  * plan and sessions), appended durably when valid. For adapters whose APIs take one event.
  */
 export async function appendSingleEvent(
-  deps: { readonly log: EventLog; readonly controlPlane: ControlPlane },
+  deps: { readonly telemetry: TelemetryLog; readonly controlPlane: ControlPlane },
   source: Source,
   input: unknown,
   receivedAt = Date.now(),
@@ -33,6 +33,7 @@ export async function appendSingleEvent(
     }
   }
   const record = batch.records[0]!
-  const [outcome] = (await deps.log.appendEvents([record])) as [AppendOutcome]
+  const [outcome] = await deps.telemetry.appendEvents([record])
+  if (!outcome) throw new Error('the log answered no outcome for one record')
   return { status: outcome.status, event: record.data as TelemetryEvent, position: outcome.position }
 }

@@ -62,7 +62,7 @@ const CompatReadingAnswer = z.object({
 /** Seed 004's write endpoints (`/compat/devices`), authenticated with the fleet's API token. */
 export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
   fastify,
-  { log, controlPlane },
+  { telemetry, controlPlane },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
 
@@ -124,7 +124,7 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
         },
         receivedAt,
       )
-      const [outcome] = await log.appendEvents([record])
+      const [outcome] = await telemetry.appendEvents([record])
       const data = record.data as { id: string; userId: string | null; timestamp: number }
       return reply.code(outcome?.status === 'duplicate' ? 200 : 201).send({
         id: data.id,

@@ -54,7 +54,7 @@ const KeyResponse = z.object({ key: z.string() })
  */
 export const receiptsCompatIngestRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
-  const { log, controlPlane, memberTokens } = deps
+  const { telemetry, controlPlane, memberTokens } = deps
 
   for (const [path, summary] of [
     ['/api/checks/', 'Seed 003: send a receipt (the first service)'],
@@ -75,7 +75,7 @@ export const receiptsCompatIngestRoutes: FastifyPluginAsync<ReceiptIngestDeps> =
         },
       },
       async (request, reply) => {
-        const outcome = await appendReceipt(log, receiptSourceOf(request), request.body)
+        const outcome = await appendReceipt(telemetry, receiptSourceOf(request), request.body)
         return reply.code(outcome.status === 'accepted' ? 201 : 200).send(toSeedReceipt(outcome.receipt))
       },
     )

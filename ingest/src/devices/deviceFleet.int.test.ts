@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedEventLog, type EmbeddedEventLog } from '@hourglass/log'
+import { createEmbeddedLog, type EmbeddedLog } from '@hourglass/log'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ControlPlane, createControlPlane } from '../controlPlane.ts'
 import { type Device, ownerAt } from './deviceFleet.ts'
@@ -11,8 +11,8 @@ const HOUR = 3600_000
 const t0 = Date.UTC(2026, 5, 1)
 
 let dir: string
-let log: EmbeddedEventLog
-/** Two control planes over one log: two ingest processes, each with its own folded state. */
+let log: EmbeddedLog
+/** Two control planes over one control store: two ingest processes, each with its own folded state. */
 let one: ControlPlane
 let two: ControlPlane
 let fleet: { accountId: string; sourceId: string }
@@ -21,9 +21,9 @@ let ben: string
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hourglass-fleet-'))
-  log = createEmbeddedEventLog({ path: dir })
-  one = createControlPlane(log)
-  two = createControlPlane(log)
+  log = createEmbeddedLog({ path: dir })
+  one = createControlPlane(log.control)
+  two = createControlPlane(log.control)
   await Promise.all([one.start(), two.start()])
   const { source } = await one.createSource('account-1', { kind: 'device', name: 'fleet' })
   fleet = source

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import type { ExpectedRevision, LogRecord } from '@hourglass/log'
+import type { ControlRecord, ExpectedRevision } from '@hourglass/log'
 import {
   type ControlEvent,
   controlStreams,
@@ -95,7 +95,7 @@ const deviceKey = (sourceId: string, deviceId: string) => `${sourceId}/${deviceI
 
 /** Device fleets' state, folded from control records by the control plane (`apply`). */
 export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & {
-  apply(event: DeviceUserRegistered | DeviceBound, record: LogRecord): void
+  apply(event: DeviceUserRegistered | DeviceBound, record: ControlRecord): void
 } {
   const users = new Map<string, DeviceUser>()
   const devices = new Map<string, Device>()
@@ -124,7 +124,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
         accountId: event.accountId,
         sourceId: event.sourceId,
         deviceId: event.deviceId,
-        revision: record.revision ?? 0,
+        revision: record.revision,
         bindings: [
           ...(device?.bindings ?? []),
           { userId: event.userId, effectiveFrom: event.effectiveFrom, at: event.at },

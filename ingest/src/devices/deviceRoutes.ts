@@ -1,4 +1,4 @@
-import type { EventLog } from '@hourglass/log'
+import type { TelemetryLog } from '@hourglass/log'
 import { DeviceId, EventTime, errors, HourglassError } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -11,7 +11,7 @@ import { currentOwner, type Device, type DeviceUser } from './deviceFleet.ts'
 import { describeReadings, ReadingBatchBody, ReadingResult, stampReadings } from './readingBatch.ts'
 
 export interface DeviceWriteDeps {
-  readonly log: EventLog
+  readonly telemetry: TelemetryLog
   readonly controlPlane: ControlPlane
   readonly userTokens: UserTokens
 }
@@ -100,7 +100,7 @@ const ReadingsResponse = z.object({
 /** The write API of device fleets: users, device bindings (account token) and readings (fleet token). */
 export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
   fastify,
-  { log, controlPlane, userTokens },
+  { telemetry, controlPlane, userTokens },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const fleetOf = async (request: FastifyRequest, sourceId: string) => {
@@ -220,7 +220,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
           },
         )
       }
-      const outcomes = await log.appendEvents(batch.records)
+      const outcomes = await telemetry.appendEvents(batch.records)
       const duplicates = outcomes.filter((o) => o.status === 'duplicate').length
       return reply.code(batch.rejected.length > 0 ? 207 : 200).send({
         accepted: outcomes.length - duplicates,

@@ -1,9 +1,9 @@
-import type { EventLog, LogRecord } from '@hourglass/log'
+import type { ControlRecord, ControlStore } from '@hourglass/log'
 import { PersonErased } from '@hourglass/schemas'
 import type { PersonKeyStore } from './personalData.ts'
 
 /** The person a control-plane record erases, if it is an erasure of a whole person. */
-export const erasedPersonOf = (record: Pick<LogRecord, 'type' | 'data'>): string | null => {
+export const erasedPersonOf = (record: Pick<ControlRecord, 'type' | 'data'>): string | null => {
   if (record.type !== 'person.erased') return null
   const parsed = PersonErased.safeParse({ ...(record.data as object), type: record.type })
   return parsed.success ? parsed.data.personId : null
@@ -15,12 +15,12 @@ export const erasedPersonOf = (record: Pick<LogRecord, 'type' | 'data'>): string
  * removes at the next start, before anything is served. Returns how many erasures it read.
  */
 export async function shredErasedPeople(
-  log: Pick<EventLog, 'readControl'>,
+  control: Pick<ControlStore, 'readAll'>,
   keys: Pick<PersonKeyStore, 'destroy'>,
 ): Promise<number> {
   let erasures = 0
   for (let next = 0; ; ) {
-    const batch = await log.readControl(next, 1000)
+    const batch = await control.readAll(next, 1000)
     if (batch.length === 0) return erasures
     for (const record of batch) {
       const personId = erasedPersonOf(record)

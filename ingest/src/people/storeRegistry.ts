@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { EventLog, LogRecord } from '@hourglass/log'
+import type { ControlRecord, ControlStore } from '@hourglass/log'
 import { errors, PeopleEvent, type PersonalFields, peopleStreams, SourceCreated } from '@hourglass/schemas'
 import { followControl } from '../controlFollower.ts'
 import { openPersonalFields, type PersonKeyStore, sealPersonalFields } from './personalData.ts'
@@ -50,8 +50,8 @@ const MAX_ATTEMPTS = 8
  * fields stay sealed in it and are opened only to answer a request, with the person's key
  * from the key store (never cached here: an erasure in another process must count at once).
  */
-export function createStoreRegistry(options: { log: EventLog; keys: PersonKeyStore }): StoreRegistry {
-  const { log, keys } = options
+export function createStoreRegistry(options: { control: ControlStore; keys: PersonKeyStore }): StoreRegistry {
+  const { control, keys } = options
   const stores = new Map<
     string,
     { accountId: string; name: string; number: number; isActive: boolean; revision: number | null }
@@ -61,7 +61,7 @@ export function createStoreRegistry(options: { log: EventLog; keys: PersonKeySto
   const byEmail = new Map<string, string>()
   const directoryRevision = new Map<string, number>()
 
-  const apply = (record: LogRecord) => {
+  const apply = (record: ControlRecord) => {
     if (record.type === 'source.created') {
       const created = SourceCreated.safeParse({ ...(record.data as object), type: record.type })
       if (created.success && created.data.kind === 'store') {
@@ -79,7 +79,7 @@ export function createStoreRegistry(options: { log: EventLog; keys: PersonKeySto
       if (store) Object.assign(store, { isActive: event.isActive, revision: record.revision })
       return
     }
-    if (record.revision !== null) directoryRevision.set(record.stream, record.revision)
+    directoryRevision.set(record.stream, record.revision)
     switch (event.type) {
       case 'person.registered':
         people.set(event.personId, { ...event, erased: false })
@@ -106,7 +106,7 @@ export function createStoreRegistry(options: { log: EventLog; keys: PersonKeySto
     }
   }
 
-  const { refresh, catchUp } = followControl(log, apply)
+  const { refresh, catchUp } = followControl(control, apply)
 
   const toStore = (storeId: string): Store | null => {
     const s = stores.get(storeId)
@@ -139,7 +139,7 @@ export function createStoreRegistry(options: { log: EventLog; keys: PersonKeySto
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       await refresh()
       const { type, data } = decide()
-      const outcome = await log.appendToStream(
+      const outcome = await control.appendToStream(
         stream,
         [{ type, data }],
         directoryRevision.get(stream) ?? 'no-stream',
@@ -179,7 +179,7 @@ export function createStoreRegistry(options: { log: EventLog; keys: PersonKeySto
     async setActive(storeId, isActive) {
       const store = stores.get(storeId)
       if (!store) throw errors.notFound('the store')
-      const outcome = await log.appendToStream(
+      const outcome = await control.appendToStream(
         peopleStreams.storeStatus(storeId),
         [{ type: 'store.status-changed', data: { storeId, isActive, at: Date.now() } }],
         'any',

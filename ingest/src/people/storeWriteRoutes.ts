@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { EventLog } from '@hourglass/log'
+import type { TelemetryLog } from '@hourglass/log'
 import { EventTime, errors, STORE_EVENT, type StoreEvent, telemetryStream } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -11,7 +11,7 @@ import { STORE_TOKEN_TTL_SECONDS, type StoreAccess } from './storeAccess.ts'
 import type { Person, Store, StoreRegistry } from './storeRegistry.ts'
 
 export interface StoreWriteDeps {
-  readonly log: EventLog
+  readonly telemetry: TelemetryLog
   readonly controlPlane: ControlPlane
   readonly userTokens: UserTokens
   readonly registry: StoreRegistry
@@ -90,7 +90,7 @@ export async function appendStoreEvent(
     data: input.data,
     timestamp: input.timestamp ?? Date.now(),
   }
-  const [outcome] = await deps.log.appendEvents([
+  const [outcome] = await deps.telemetry.appendEvents([
     { stream: telemetryStream(store.storeId), id: randomUUID(), type: STORE_EVENT, data: event },
   ])
   return { position: outcome!.position, event }

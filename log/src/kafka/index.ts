@@ -1,2 +1,1 @@
-export * from './kafkaEventLog.ts'
-export { createKafkaPartitionLease, toLogRecord } from './kafkaPartitionLease.ts'
+export * from './kafkaTelemetryLog.ts'

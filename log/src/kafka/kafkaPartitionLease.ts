@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
-import { type LogRecord, LogUnavailableError, type PartitionLease } from '../eventLog.ts'
+import { LogUnavailableError } from '../logErrors.ts'
+import type { PartitionLease, TelemetryRecord } from '../telemetryLog.ts'
 
 export interface KafkaRecordValue {
   readonly id: string
@@ -7,13 +8,12 @@ export interface KafkaRecordValue {
   readonly data: unknown
 }
 
-/** A Kafka message as a log record: the key is the stream, the offset the position. */
-export const toLogRecord = (message: KafkaMessage): LogRecord => {
+/** A Kafka message as a telemetry record: the key is the stream, the offset the position. */
+const toTelemetryRecord = (message: KafkaMessage): TelemetryRecord => {
   const value = JSON.parse(message.value?.toString('utf8') ?? 'null') as KafkaRecordValue
   return {
     position: Number(message.offset),
     stream: message.key?.toString('utf8') ?? '',
-    revision: null,
     id: value.id,
     type: value.type,
     data: value.data,
@@ -24,7 +24,7 @@ export const toLogRecord = (message: KafkaMessage): LogRecord => {
 interface Buffer {
   /** Offset of `records[0]`, or of the next record expected when empty. */
   start: number
-  records: LogRecord[]
+  records: TelemetryRecord[]
   /** After a seek, only a batch that starts exactly at `start` is taken: older fetches are stale. */
   seeking: boolean
   /** When the last seek was asked for (ms since the epoch); 0 when it could not be. */
@@ -48,10 +48,15 @@ export interface KafkaPartitionLeaseOptions {
   readonly maxBuffered?: number
   readonly sessionTimeoutMs?: number
   readonly heartbeatIntervalMs?: number
-  /** Offsets of the partitions (low and high watermarks), for exact reads. */
+  /** The offsets the partitions' next records will get (their high watermarks), for exact reads. */
   readonly partitionHeads: () => Promise<number[]>
   /** Longest wait for records that exist to arrive before a read gives up as unavailable. */
   readonly readTimeoutMs?: number
+}
+
+export interface KafkaPartitionLease extends PartitionLease {
+  /** Records of a held partition at offsets `>= from`, ascending, at most `limit`: all that exist. */
+  readPartition(partition: number, from: number, limit: number): Promise<TelemetryRecord[]>
 }
 
 /**
@@ -59,7 +64,7 @@ export interface KafkaPartitionLeaseOptions {
  * can read the exact offset ranges they choose (deterministic batches) instead of whatever
  * a fetch happened to return. A read that asks for another offset seeks there.
  */
-export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): PartitionLease {
+export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): KafkaPartitionLease {
   const { kafka, topic } = options
   const maxBuffered = options.maxBuffered ?? 50_000
   const readTimeoutMs = options.readTimeoutMs ?? 30_000
@@ -127,7 +132,7 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
         buffer.start = offset
       }
       buffer.seeking = false
-      buffer.records.push(toLogRecord(message))
+      buffer.records.push(toTelemetryRecord(message))
     }
     if (buffer.records.length >= maxBuffered) pause(partition, buffer, true)
     wake()
@@ -175,7 +180,7 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
   }
 
   /** What the buffer holds from `from` on; seeks when `from` is neither buffered nor next. */
-  const take = (partition: number, from: number, limit: number): LogRecord[] | null => {
+  const take = (partition: number, from: number, limit: number): TelemetryRecord[] | null => {
     const buffer = buffers.get(partition)
     if (!buffer) return null
     const end = buffer.start + buffer.records.length
@@ -209,7 +214,14 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
       signal?.addEventListener('abort', done, { once: true })
     })
 
-  const poll: PartitionLease['poll'] = async (partition, from, limit, waitMs, signal) => {
+  /** What has arrived from `from` on, at most `limit`, waiting up to `waitMs` for some. */
+  const arrived = async (
+    partition: number,
+    from: number,
+    limit: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<TelemetryRecord[]> => {
     await start()
     const deadline = Date.now() + waitMs
     for (;;) {
@@ -222,17 +234,22 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
     }
   }
 
-  const readPartition: PartitionLease['readPartition'] = async (partition, from, limit) => {
+  const readPartition: KafkaPartitionLease['readPartition'] = async (partition, from, limit) => {
     await start()
     const head = (await options.partitionHeads())[partition] ?? 0
     if (from >= head || limit <= 0) return []
     const wanted = Math.min(limit, head - from)
     const deadline = Date.now() + readTimeoutMs
-    const out: LogRecord[] = []
+    const out: TelemetryRecord[] = []
     while (out.length < wanted) {
       if (closed) break
       const next = from + out.length
-      const batch = await poll(partition, next, wanted - out.length, Math.min(2_000, deadline - Date.now()))
+      const batch = await arrived(
+        partition,
+        next,
+        wanted - out.length,
+        Math.min(2_000, deadline - Date.now()),
+      )
       out.push(...batch)
       if (batch.length === 0) {
         if (Date.now() >= deadline) {
@@ -248,14 +265,15 @@ export function createKafkaPartitionLease(options: KafkaPartitionLeaseOptions): 
   }
 
   return {
-    topic,
     start,
     assigned: () => assigned,
     memberId: () => memberId,
-    poll,
+    async poll(partition, from, limit, waitMs, signal) {
+      const records = await arrived(partition, from, limit, waitMs, signal)
+      // No later record takes an offset below one already read: the next poll starts past the last.
+      return { records, next: records.length > 0 ? records[records.length - 1]!.position + 1 : from }
+    },
     readPartition,
-    partitionCount: async () => (await options.partitionHeads()).length,
-    partitionHeads: options.partitionHeads,
     async commit(partition, next) {
       await consumer.commitOffsets([{ topic, partition, offset: String(next) }])
     },

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createEmbeddedEventLog, type LogRecord, type NewTelemetryRecord } from '@hourglass/log'
+import { createEmbeddedLog, type NewTelemetryRecord, type TelemetryRecord } from '@hourglass/log'
 import { TELEMETRY_EVENT, TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -89,7 +89,7 @@ function runWorker(logPath: string, warehousePath: string, stage: 'write' | 'fin
 }
 
 /** What the log says the answers are. */
-function expectedAnswers(records: readonly LogRecord[]): Answers {
+function expectedAnswers(records: readonly TelemetryRecord[]): Answers {
   const rollup = new Map<string, { events: number; subjects: Set<string> }>()
   const hourly = new Map<string, { amount: number; events: number }>()
   const total = new Map<string, { amount: number; events: number }>()
@@ -131,11 +131,11 @@ const root = mkdtempSync(join(tmpdir(), 'hourglass-lost-part-'))
 const logPath = join(root, 'log')
 const pristine = join(root, 'pristine')
 let written: z.infer<typeof WrittenBatch>
-let records: LogRecord[] = []
+let records: TelemetryRecord[] = []
 
 beforeAll(async () => {
-  const log = createEmbeddedEventLog({ path: logPath })
-  const defined = await log.appendToStream(
+  const log = createEmbeddedLog({ path: logPath })
+  const defined = await log.control.appendToStream(
     'trackingplan-src-web',
     [
       {
@@ -156,8 +156,8 @@ beforeAll(async () => {
     'no-stream',
   )
   expect(defined.status).toBe('appended')
-  await log.appendEvents(events())
-  records = await log.read(0, EVENTS + 1)
+  await log.telemetry.appendEvents(events())
+  records = await log.telemetry.readPartition(0, 0, EVENTS + 1)
   await log.close()
   written = WrittenBatch.parse(JSON.parse(await runWorker(logPath, pristine, 'write')))
 }, 120_000)

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedEventLog } from '@hourglass/log'
+import { createEmbeddedLog } from '@hourglass/log'
 import { afterAll, describe, expect, it } from 'vitest'
-import { embeddedPorts } from '../testing/embeddedPorts.ts'
 import { createControlView } from './controlView.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'hourglass-control-view-'))
@@ -12,7 +11,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }))
 let logs = 0
 /** A control store on the embedded log, counting the reads the view makes of it. */
 const controlStore = () => {
-  const { control } = embeddedPorts(createEmbeddedEventLog({ path: join(root, `log-${logs++}`) }))
+  const { control } = createEmbeddedLog({ path: join(root, `log-${logs++}`) })
   let reads = 0
   const source = {
     readAll: (from: number, limit: number) => {

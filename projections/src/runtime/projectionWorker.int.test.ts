@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedEventLog, type NewTelemetryRecord } from '@hourglass/log'
+import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
 import { STORE_EVENT, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,7 +11,6 @@ import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { embeddedPorts } from '../testing/embeddedPorts.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
 import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
@@ -40,8 +39,8 @@ async function given(projections: readonly Projection[], batchSize = 500) {
   cases++
   const db = await openWarehouse({ database: `worker_${cases}`, embeddedPath: join(root, 'warehouse') })
   await migrateWarehouse(db)
-  const log = createEmbeddedEventLog({ path: join(root, `log-${cases}`) })
-  const { telemetry, control } = embeddedPorts(log)
+  const log = createEmbeddedLog({ path: join(root, `log-${cases}`) })
+  const { telemetry, control } = log
   const worker = () =>
     createSingleWriterWorker({
       log: telemetry,

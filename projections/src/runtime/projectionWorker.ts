@@ -1,4 +1,4 @@
-import type { TelemetryLog, TelemetryPartitionLease, TelemetryRecord } from '@hourglass/log'
+import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/log'
 import { telemetryStream } from '@hourglass/schemas'
 import type { Logger } from 'pino'
 import { personOf } from '../erasure.ts'
@@ -39,7 +39,7 @@ export interface ProjectionWorkerOptions {
   /** The telemetry log: reads behind the lease (lanes being rebuilt), heads, partitions. */
   readonly log: TelemetryLog
   /** This worker's share of the log's partitions. */
-  readonly lease: TelemetryPartitionLease
+  readonly lease: PartitionLease
   /** Definitions and erasures. */
   readonly control: ControlRecordSource
   readonly warehouse: Warehouse

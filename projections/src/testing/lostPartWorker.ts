@@ -10,7 +10,7 @@
  * `finish` starts the projections again, which find that batch pending, and exits once they
  * have caught up. pino writes to stderr, so nothing else reaches stdout.
  */
-import { createEmbeddedEventLog } from '@hourglass/log'
+import { createEmbeddedLog } from '@hourglass/log'
 import { pino } from 'pino'
 import { z } from 'zod'
 import { eventsProjection } from '../eventsProjection.ts'
@@ -22,7 +22,6 @@ import { tables } from '../tables.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
 import { defineStatement, noParams } from '../warehouse/namedStatements.ts'
 import { openWarehouse } from '../warehouse/warehouse.ts'
-import { embeddedPorts } from './embeddedPorts.ts'
 
 export const LOST_PART_DATABASE = 'hourglass'
 const projections = [eventsProjection, userStatsProjection]
@@ -35,7 +34,7 @@ if (!logPath || !warehousePath || !Number.isInteger(batchSize) || batchSize < 1 
 }
 
 const logger = pino({ level: 'warn' }, pino.destination(2))
-const { telemetry: log, control } = embeddedPorts(createEmbeddedEventLog({ path: logPath }))
+const { telemetry: log, control } = createEmbeddedLog({ path: logPath })
 const warehouse = await openWarehouse({ database: LOST_PART_DATABASE, embeddedPath: warehousePath })
 await migrateWarehouse(warehouse, logger)
 const checkpoints = createWarehouseCheckpointStore(warehouse)

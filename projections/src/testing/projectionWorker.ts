@@ -11,14 +11,13 @@
  *   `caught-up <head>`    every record before the head is in the warehouse
  * pino writes to stderr, so nothing else reaches stdout.
  */
-import { createEmbeddedEventLog } from '@hourglass/log'
+import { createEmbeddedLog } from '@hourglass/log'
 import { pino } from 'pino'
 import { eventsProjection } from '../eventsProjection.ts'
 import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
 import { createSingleWriterWorker } from '../runtime/workers.ts'
 import { openWarehouse } from '../warehouse/warehouse.ts'
-import { embeddedPorts } from './embeddedPorts.ts'
 
 const WAREHOUSE_DATABASE = 'hourglass'
 
@@ -43,7 +42,7 @@ const reportingProjection: Projection = {
 }
 
 const logger = pino({ level: 'warn' }, pino.destination(2))
-const { telemetry, control } = embeddedPorts(createEmbeddedEventLog({ path: logPath }))
+const { telemetry, control } = createEmbeddedLog({ path: logPath })
 const warehouse = await openWarehouse({ database: WAREHOUSE_DATABASE, embeddedPath: warehousePath })
 await migrateWarehouse(warehouse, logger)
 report('ready')

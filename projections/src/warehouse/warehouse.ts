@@ -42,8 +42,25 @@ export interface Warehouse extends TableNames {
   ping(): Promise<boolean>
   /** The client, for the query service's reads until they go through `select` (see query/). */
   readonly client: Pick<ClickHouseClient, 'query'>
+  /**
+   * The same warehouse, naming tables in another database (a bench baseline or a test beside
+   * Hourglass's own tables). It shares the connection and the observers; closing it closes both.
+   */
+  forDatabase(database: string): Warehouse
+  /** Calls `observer` after every statement (the bench's breakdown of where time goes). */
+  observe(observer: StatementObserver): void
   close(): Promise<void>
 }
+
+/** What one statement did: its kind, the qualified table it names (if one), rows sent, time taken. */
+export interface ObservedStatement {
+  readonly kind: 'select' | 'run' | 'insert'
+  readonly table: string
+  readonly rows: number
+  readonly ms: number
+}
+
+export type StatementObserver = (statement: ObservedStatement) => void
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>['connection']>
 
@@ -100,45 +117,81 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
     }) as unknown as ClientConnection
     client = createClient({ connection, clickhouse_settings: REQUEST_DEFAULTS })
   }
-  const table = (name: string) => `${config.database}.${name}`
-  const names: TableNames = { table }
-  const edge = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work()
-    } catch (error) {
-      throw toWarehouseError(what, error)
-    }
-  }
   if (config.createDatabase !== false) {
-    await edge('create database', () =>
+    await toEdge('create database', () =>
       client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` }),
     )
   }
+  return warehouseOver(client, config.database, [])
+}
+
+const toEdge = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+  try {
+    return await work()
+  } catch (error) {
+    throw toWarehouseError(what, error)
+  }
+}
+
+/** The first table a statement names, for observers. */
+const namedTable = (sql: string) => /\b(?:FROM|INTO|TABLE)\s+([\w.]+)/i.exec(sql)?.[1] ?? 'other'
+
+function warehouseOver(
+  client: ClickHouseClient,
+  database: string,
+  observers: StatementObserver[],
+): Warehouse {
+  const table = (name: string) => `${database}.${name}`
+  const names: TableNames = { table }
+  const observed = async <T>(
+    kind: ObservedStatement['kind'],
+    name: string,
+    rows: number,
+    work: () => Promise<T>,
+  ) => {
+    if (observers.length === 0) return toEdge(name, work)
+    const since = performance.now()
+    try {
+      return await toEdge(name, work)
+    } finally {
+      const statement = { kind, table: name, rows, ms: performance.now() - since }
+      for (const observer of observers) observer(statement)
+    }
+  }
   return {
-    database: config.database,
+    database,
     table,
-    client,
-    select: (query, params) =>
-      edge(query.name, async () => {
+    client: {
+      query: ((params: Parameters<ClickHouseClient['query']>[0]) =>
+        observed('select', namedTable(params.query), 0, () =>
+          client.query(params),
+        )) as ClickHouseClient['query'],
+    },
+    select: (query, params) => {
+      const sql = query.sql(names)
+      return observed('select', namedTable(sql), 0, async () => {
         const result = await client.query({
-          query: query.sql(names),
+          query: sql,
           query_params: query.params.parse(params) as Record<string, unknown>,
           format: 'JSONEachRow',
         })
         return z.array(query.row).parse(await result.json())
-      }),
-    run: (statement, params) =>
-      edge(statement.name, async () => {
+      })
+    },
+    run: (statement, params) => {
+      const sql = statement.sql(names)
+      return observed('run', namedTable(sql), 0, async () => {
         await client.command({
-          query: statement.sql(names),
+          query: sql,
           query_params: statement.params.parse(params) as Record<string, unknown>,
           clickhouse_settings: STATEMENT_SETTINGS[statement.kind],
         })
-      }),
+      })
+    },
     insert: (name, rows, options = {}) =>
       rows.length === 0
         ? Promise.resolve()
-        : edge(`insert into ${name}`, async () => {
+        : observed('insert', table(name), rows.length, async () => {
             await client.insert({
               table: table(name),
               values: rows as object[],
@@ -151,6 +204,13 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
             })
           }),
     ping: async () => (await client.ping()).success,
+    forDatabase(other) {
+      if (!IDENTIFIER.test(other)) throw new InvalidDatabaseNameError(other)
+      return warehouseOver(client, other, observers)
+    },
+    observe: (observer) => {
+      observers.push(observer)
+    },
     close: () => client.close(),
   }
 }

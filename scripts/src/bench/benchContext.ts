@@ -1,4 +1,4 @@
-import { tables, type Warehouse } from '@hourglass/projections'
+import { projections, tables, type Warehouse } from '@hourglass/projections'
 import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
 import type { BenchAccount, HourglassApi } from './hourglassApi.ts'
 import { sleep } from './loopbackClient.ts'
@@ -51,12 +51,12 @@ export interface BenchContext {
 
 /** Waits (at most `timeoutMs`) until every projection has applied the whole log, so phases do not overlap. */
 export async function projectionsSettled(runtime: EmbeddedRuntime, timeoutMs: number): Promise<boolean> {
-  const head = await runtime.log.head()
+  const head = await runtime.telemetry.head()
   const abort = new AbortController()
   // The timer is cleared once settled: a pending one would hold the process open after the report.
   const timeout = setTimeout(() => abort.abort(), timeoutMs)
   try {
-    await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head, abort.signal)))
+    for (const projection of projections) await runtime.worker.caughtUp(projection.name, [head], abort.signal)
     return true
   } catch {
     return false

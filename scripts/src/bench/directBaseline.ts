@@ -1,4 +1,11 @@
-import { type EventRow, migrations, tables, type Warehouse } from '@hourglass/projections'
+import {
+  defineStatement,
+  type EventRow,
+  migrateWarehouse,
+  noParams,
+  tables,
+  type Warehouse,
+} from '@hourglass/projections'
 import { type BenchContext, eventsInRollup, pollUntil, VISIBLE_POLL_MS } from './benchContext.ts'
 import type { BenchSource } from './hourglassApi.ts'
 import { meterPhase, type PhaseUsage } from './measures.ts'
@@ -19,37 +26,26 @@ export interface DirectBaseline {
   drop(): Promise<void>
 }
 
+const recreateDatabase = (database: string, create: boolean) =>
+  defineStatement({
+    name: `${create ? 'create' : 'drop'} the baseline's database`,
+    kind: 'schema',
+    params: noParams,
+    sql: () => (create ? `CREATE DATABASE ${database}` : `DROP DATABASE IF EXISTS ${database}`),
+  })
+
 export async function prepareDirectBaseline(warehouse: Warehouse, database: string): Promise<DirectBaseline> {
-  const { client } = warehouse
   if (database === warehouse.database) throw new Error('the baseline needs a database of its own')
-  await client.command({ query: `DROP DATABASE IF EXISTS ${database}` })
-  await client.command({ query: `CREATE DATABASE ${database}` })
-  for (const migration of migrations) {
-    for (const statement of migration.statements) {
-      await client.command({ query: statement.replaceAll('{db}', database) })
-    }
-  }
+  const baseline = warehouse.forDatabase(database)
+  await baseline.run(recreateDatabase(database, false), {})
+  await baseline.run(recreateDatabase(database, true), {})
+  await migrateWarehouse(baseline)
   return {
     database,
-    async insert(rows, batchToken) {
-      await client.insert({
-        table: `${database}.${tables.eventsRaw}`,
-        values: rows as EventRow[],
-        format: 'JSONEachRow',
-        // The projection runner's settings. They are also needed because chDB keeps SET values
-        // for the session: without its own token a batch would inherit the last one used.
-        clickhouse_settings: {
-          insert_deduplicate: 1,
-          insert_deduplication_token: batchToken,
-          deduplicate_blocks_in_dependent_materialized_views: 1,
-          async_insert: 0,
-        },
-      })
-    },
+    // The projection's own settings: a token of its own, through the warehouse port.
+    insert: (rows, batchToken) => baseline.insert(tables.eventsRaw, rows, { token: batchToken }),
     rollupTotal: (sourceId) => eventsInRollup(warehouse, database, sourceId),
-    async drop() {
-      await client.command({ query: `DROP DATABASE IF EXISTS ${database}` })
-    },
+    drop: () => baseline.run(recreateDatabase(database, false), {}),
   }
 }
 

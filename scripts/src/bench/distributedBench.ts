@@ -7,10 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { projections } from '@hourglass/projections'
 import { pino } from 'pino'
 import { loadEmbeddedConfig } from '../config.ts'
-import { partitionedProjections } from '../distributed/services.ts'
-import { startEmbedded } from '../embeddedRuntime.ts'
+import { caughtUp, startEmbedded } from '../embeddedRuntime.ts'
 import { type LocalKafka, startLocalKafka } from '../kafka/localKafka.ts'
 import { startDistributedHourglass } from '../testing/distributedHourglass.ts'
 import { hourglassApi } from './hourglassApi.ts'
@@ -62,11 +62,10 @@ async function embedded(): Promise<ModeResult> {
   const runtime = await startEmbedded(config, pino({ level: 'warn' }))
   try {
     const { started, sent } = await drive(runtime.url)
-    const head = await runtime.log.head()
-    await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
+    await caughtUp(runtime)
     const done = performance.now()
     return {
-      mode: `embedded (${runtime.runners.size} projections)`,
+      mode: `embedded (${projections.length} projections)`,
       ingestRate: PLAN.events / ((sent - started) / 1000),
       endToEndRate: PLAN.events / ((done - started) / 1000),
     }
@@ -89,7 +88,7 @@ async function distributed(brokers: string, workers: number): Promise<ModeResult
     await hg.settled(300_000)
     const done = performance.now()
     return {
-      mode: `Kafka, ${workers} worker${workers > 1 ? 's' : ''} (${partitionedProjections.length} projections)`,
+      mode: `Kafka, ${workers} worker${workers > 1 ? 's' : ''} (${projections.length} projections)`,
       ingestRate: PLAN.events / ((sent - started) / 1000),
       endToEndRate: PLAN.events / ((done - started) / 1000),
     }

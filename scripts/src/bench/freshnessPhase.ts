@@ -86,7 +86,6 @@ export async function measureFreshness(
   plan: FreshnessPlan,
 ): Promise<FreshnessResult> {
   const { runtime, producers, reader, progress } = ctx
-  const runner = runtime.runners.get('events')!
   const intervalMs = (plan.batchSize / plan.eventsPerSecond) * 1000
   const totalBatches = Math.round((plan.rampMs + plan.measureMs) / intervalMs)
   const stopWaiting = new AbortController()
@@ -125,7 +124,7 @@ export async function measureFreshness(
         acknowledged += batch.size
         const last = answer.lastPosition
         batch.lastPosition = last
-        runner.caughtUpTo(last + 1, stopWaiting.signal).then(
+        runtime.worker.caughtUp('events', [last + 1], stopWaiting.signal).then(
           () => {
             batch.committedAt = performance.now()
           },

@@ -49,7 +49,7 @@ export async function measureIngest(
   const { runtime, producers, progress } = ctx
   const plannedRequests = Math.ceil(plan.events / plan.batchSize)
   await producers.prepare(events, { events: plan.events, batchSize: plan.batchSize, times: plan.times })
-  const commitsBefore = runtime.log.stats().commits
+  const commitsBefore = runtime.telemetry.stats().commits
   const meter = meterPhase(ctx.probe, ctx.rss, ctx.producers.cpuSeconds)
   const startedAt = performance.now()
   let acknowledged = 0
@@ -78,7 +78,7 @@ export async function measureIngest(
   }
   acknowledged = report.acknowledged
   const lastAckAt = Math.max(startedAt, report.lastAckAt)
-  const status = await runtime.runners.get('events')!.status()
+  const status = (await runtime.worker.status()).find((s) => s.projection === 'events')!
   progress.note(`all answered; ${status.lag.toLocaleString('en-US')} log records still to project`)
   const { warehouse } = runtime
   const visibleAt = await pollUntil(
@@ -95,7 +95,7 @@ export async function measureIngest(
     acknowledgedSeconds: (lastAckAt - startedAt) / 1000,
     visibleSeconds: visibleAt === null ? null : (visibleAt - startedAt) / 1000,
     lagAtLastAck: status.lag,
-    logCommits: runtime.log.stats().commits - commitsBefore,
+    logCommits: runtime.telemetry.stats().commits - commitsBefore,
     usage: meter.stop(),
   }
 }

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { tables } from '@hourglass/projections'
+import { projections, tables } from '@hourglass/projections'
 import { pino } from 'pino'
 import { loadEmbeddedConfig } from '../config.ts'
 import { startEmbedded } from '../embeddedRuntime.ts'
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
         'Hourglass (Fastify, LMDB log, chDB) runs in this process; the load generator builds and sends its',
         'requests from a child process. Both share the cores; RSS figures are of the Hourglass process alone.',
         `HTTP/1.1 over loopback with keep-alive, ${PLAN.concurrency} concurrent clients (the freshness run is open-loop).`,
-        `Projections running: ${[...runtime.runners.keys()].join(', ')}; each tails the whole log, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}, held up to ${config.projectionLingerMs} ms to fill.`,
+        `Projections running: ${projections.map((p) => p.name).join(', ')}; each batch read once for all of them, batches of up to ${config.projectionBatchSize.toLocaleString('en-US')}, held up to ${config.projectionLingerMs} ms to fill.`,
         `JS heap growth past its live size: ${config.heapGrowthPercent > 0 ? `at most ${config.heapGrowthPercent} %` : "V8's own policy"} (HOURGLASS_HEAP_GROWTH_PERCENT).`,
         `The baseline and the batched run alternate for ${PLAN.rounds} rounds, each with its own source; medians are reported.`,
         `Event times of the batched run (and of its baseline) spread over the last ${PLAN.spreadDays} days.`,

@@ -101,39 +101,21 @@ export interface WarehouseProbe {
 }
 
 /**
- * Wraps the embedded warehouse client's `insert` and `query` to count statements, rows and
- * time per table. It only observes: the calls go through unchanged. This is how the bench sees
- * the projection's batch sizes without changing the projection runner.
+ * Counts statements, rows and time per table of the warehouse (and of every database it is
+ * opened on with `forDatabase`). It only observes: this is how the bench sees the projections'
+ * batch sizes without changing them.
  */
 export function probeWarehouse(warehouse: Warehouse): WarehouseProbe {
-  const client = warehouse.client
   const tallies = new Map<string, WarehouseTally>()
-  const record = (key: string, rows: number, since: number) => {
+  warehouse.observe(({ kind, table, rows, ms }) => {
+    const key = `${kind === 'insert' ? 'insert' : 'select'} ${table}`
+    if (kind === 'run') return
     const tally = tallies.get(key) ?? { statements: 0, rows: 0, ms: 0 }
     tally.statements += 1
     tally.rows += rows
-    tally.ms += performance.now() - since
+    tally.ms += ms
     tallies.set(key, tally)
-  }
-  const insert = client.insert.bind(client)
-  client.insert = (async (params: Parameters<typeof insert>[0]) => {
-    const since = performance.now()
-    try {
-      return await insert(params)
-    } finally {
-      record(`insert ${params.table}`, Array.isArray(params.values) ? params.values.length : 0, since)
-    }
-  }) as typeof client.insert
-  const query = client.query.bind(client)
-  client.query = (async (params: Parameters<typeof query>[0]) => {
-    const since = performance.now()
-    try {
-      return await query(params)
-    } finally {
-      const table = /FROM\s+([\w.]+)/i.exec(params.query)?.[1] ?? 'other'
-      record(`select ${table}`, 0, since)
-    }
-  }) as typeof client.query
+  })
   return { snapshot: () => new Map([...tallies].map(([key, tally]) => [key, { ...tally }])) }
 }
 

@@ -3,6 +3,7 @@ import { tables } from '@hourglass/projections'
 import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { z } from 'zod'
 import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
+import { caughtUp } from '../embeddedRuntime.ts'
 import type { BenchFigure, BenchPhase } from './benchFigure.ts'
 import { createLoopbackClient, type LoopbackClient } from './loopbackClient.ts'
 import { percentile } from './measures.ts'
@@ -174,23 +175,22 @@ async function loadEvents(
       }
       return { stream, id, type: TELEMETRY_EVENT, data: event }
     })
-    await runtime.log.appendEvents(records)
+    await runtime.telemetry.appendEvents(records)
     if ((from / plan.appendBatch) % 10 === 0)
       note(`appended ${(from + count).toLocaleString('en-US')} events`)
   }
 }
 
 async function settle(runtime: EmbeddedRuntime, note: (message: string) => void) {
-  const head = await runtime.log.head()
   const ticker = setInterval(async () => {
-    const statuses = await Promise.all([...runtime.runners.values()].map((runner) => runner.status()))
+    const statuses = await runtime.worker.status()
     note(
       `projecting: ${statuses.map((s) => `${s.projection} lag ${s.lag.toLocaleString('en-US')}`).join(', ')}`,
     )
   }, 5000)
   ticker.unref()
   try {
-    await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
+    await caughtUp(runtime)
   } finally {
     clearInterval(ticker)
   }

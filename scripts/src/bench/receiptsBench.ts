@@ -102,17 +102,15 @@ const expectStatus = (answer: LoopbackAnswer, status: number, what: string) => {
 
 /** Waits until the receipts projection has applied the whole log, reporting progress. */
 async function receiptsCaughtUp(runtime: EmbeddedRuntime): Promise<void> {
-  const runner = runtime.runners.get('receipts')
-  if (!runner) throw new Error('the receipts projection is not running')
-  const head = await runtime.log.head()
+  const head = await runtime.telemetry.head()
   const abort = new AbortController()
   const timeout = setTimeout(() => abort.abort(), PLAN.visibleTimeoutMs)
   const ticker = setInterval(async () => {
-    const { committed } = await runner.status()
+    const { committed } = (await runtime.worker.status()).find((s) => s.projection === 'receipts')!
     note(`projected ${committed.toLocaleString('en-US')} of ${head.toLocaleString('en-US')} log records`)
   }, 5000)
   try {
-    await runner.caughtUpTo(head, abort.signal)
+    await runtime.worker.caughtUp('receipts', [head], abort.signal)
   } finally {
     clearTimeout(timeout)
     clearInterval(ticker)
@@ -186,7 +184,7 @@ export const receiptsBench: BenchPhase = async (runtime) => {
         const time = now - (mix(index * 7 + 3) % (PLAN.spreadDays * 24 * 3600)) * 1000
         return toRecord(scope, receipt('load', index, time), receivedAt)
       })
-      await runtime.log.appendEvents(records)
+      await runtime.telemetry.appendEvents(records)
       if ((from / PLAN.appendBatch) % 20 === 0) note(`appended ${(from + count).toLocaleString('en-US')}`)
     }
     const appendSeconds = (performance.now() - loadStart) / 1000

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import type { Page } from 'playwright-core'
 import { loadEmbeddedConfig } from '../config.ts'
-import { startEmbedded } from '../embeddedRuntime.ts'
+import { caughtUp, startEmbedded } from '../embeddedRuntime.ts'
 import { launchChromium } from './chromium.ts'
 import { signInThroughPage, waitForRefresh } from './dashboardPage.ts'
 import { HttpClient, loadApp, loadFleet, loadPlace, loadStore, signUp } from './demoData.ts'
@@ -33,8 +33,8 @@ async function main() {
     const store = await loadStore(client, account.token, { now, days })
     const place = await loadPlace(client, account.token, { now, days })
     const fleet = await loadFleet(client, account.token, { now, days })
-    const head = await runtime.log.head()
-    await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
+    const head = await runtime.telemetry.head()
+    await caughtUp(runtime)
     out(`demo data: ${head} log records in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
     mkdirSync(docs, { recursive: true })

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHttpPersonKeyStore } from '@hourglass/ingest'
 import { describePersonKeyStoreContract } from '@hourglass/ingest/contract'
-import { createHttpControlLog } from '@hourglass/log'
+import { type ControlStore, createHttpControlStore } from '@hourglass/log'
+import { describeControlStoreContract } from '@hourglass/log/contract'
 import { peopleStreams } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -17,24 +18,58 @@ import { type RunningService, startControlService } from './services.ts'
  * through the HTTP adapter as ingest processes reach it.
  */
 
-const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-control-keys-'))
+const root = mkdtempSync(join(tmpdir(), 'hourglass-control-'))
 const token = randomBytes(32).toString('base64url')
-let control: RunningService
-beforeAll(async () => {
-  control = await startControlService(
+const masterKey = randomBytes(32).toString('base64url')
+const emailIndexKey = randomBytes(32).toString('base64url')
+const running = new Set<RunningService>()
+let folders = 0
+
+/** A control service over `dataDir`, on a free loopback port. */
+const startOver = async (dataDir: string) => {
+  const service = await startControlService(
     loadServiceConfig('control', {
       PORT: '0',
       HOURGLASS_DATA_DIR: dataDir,
       HOURGLASS_CONTROL_TOKEN: token,
-      HOURGLASS_MASTER_KEY: randomBytes(32).toString('base64url'),
-      HOURGLASS_EMAIL_INDEX_KEY: randomBytes(32).toString('base64url'),
+      HOURGLASS_MASTER_KEY: masterKey,
+      HOURGLASS_EMAIL_INDEX_KEY: emailIndexKey,
     }),
     pino({ level: 'silent' }),
   )
+  running.add(service)
+  return service
+}
+
+let control: RunningService
+beforeAll(async () => {
+  control = await startOver(join(root, `service-${folders++}`))
 })
 afterAll(async () => {
-  await control?.close()
-  rmSync(dataDir, { recursive: true, force: true })
+  for (const service of running) await service.close()
+  rmSync(root, { recursive: true, force: true })
+})
+
+/** Which service, over which folder, each client of the contract talks to. */
+const served = new WeakMap<ControlStore, { service: RunningService; dataDir: string }>()
+const clientOf = (service: RunningService, dataDir: string) => {
+  const store = createHttpControlStore({ url: service.url, token })
+  served.set(store, { service, dataDir })
+  return store
+}
+
+describeControlStoreContract('the control service over HTTP', {
+  async create() {
+    const dataDir = join(root, `service-${folders++}`)
+    return clientOf(await startOver(dataDir), dataDir)
+  },
+  // The service restarts over the same folder, as after a crash of its process.
+  async reopen(store) {
+    const { service, dataDir } = served.get(store)!
+    running.delete(service)
+    await service.close()
+    return clientOf(await startOver(dataDir), dataDir)
+  },
 })
 
 const client = () => createHttpPersonKeyStore({ url: control.url, token })
@@ -46,20 +81,20 @@ describePersonKeyStoreContract('the control service over HTTP', {
 
 describe('the control service', () => {
   it('keeps streams whose names are longer than a default path parameter', async () => {
-    const log = createHttpControlLog({ url: control.url, token })
+    const store = createHttpControlStore({ url: control.url, token })
     const stream = `device-user-${randomUUID()}-${'f'.repeat(64)}`
-    const outcome = await log.appendToStream(stream, [{ type: 'test.long-name', data: {} }], 'no-stream')
+    const outcome = await store.appendToStream(stream, [{ type: 'test.long-name', data: {} }], 'no-stream')
     expect(outcome.status).toBe('appended')
-    expect((await log.readStream(stream)).map((r) => r.type)).toEqual(['test.long-name'])
+    expect((await store.readStream(stream)).map((r) => r.type)).toEqual(['test.long-name'])
   })
 
   it("destroys a person's key as soon as their erasure is appended, before it answers", async () => {
     const keys = client()
     const personId = randomUUID()
     await keys.create(personId)
-    const log = createHttpControlLog({ url: control.url, token })
+    const store = createHttpControlStore({ url: control.url, token })
     const storeId = randomUUID()
-    const outcome = await log.appendToStream(
+    const outcome = await store.appendToStream(
       peopleStreams.storePeople(storeId),
       [{ type: 'person.erased', data: { personId, storeId, at: Date.now() } }],
       'any',

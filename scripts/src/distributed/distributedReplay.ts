@@ -1,15 +1,16 @@
-import { openKafkaEventLog } from '@hourglass/log/kafka'
+import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
   createWarehouseCheckpointStore,
   migrateWarehouse,
   openWarehouse,
-  type PartitionedReplayResult,
-  replayPartitionedProjection,
+  projectionNamed,
+  projections,
+  type ReplayResult,
+  replayProjection,
 } from '@hourglass/projections'
 import type { Logger } from 'pino'
 import { ConfigError } from '../config.ts'
 import { serviceSchemas } from './serviceConfig.ts'
-import { partitionedProjections } from './services.ts'
 
 /** What `hourglass replay` needs in distributed mode: the workers' topic, group and warehouse. */
 const ReplayConfig = serviceSchemas.project.pick({
@@ -39,17 +40,17 @@ export async function replayDistributed(
   env: Record<string, string | undefined>,
   logger: Logger,
   events: DistributedReplayEvents = {},
-): Promise<PartitionedReplayResult> {
-  const projection = partitionedProjections.find((p) => p.name === projectionName)
+): Promise<ReplayResult> {
+  const projection = projectionNamed(projectionName)
   if (!projection) {
-    throw new Error(`name a projection to replay: ${partitionedProjections.map((p) => p.name).join(', ')}`)
+    throw new Error(`name a projection to replay: ${projections.map((p) => p.name).join(', ')}`)
   }
   const parsed = ReplayConfig.safeParse(env)
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
   }
   const config = parsed.data
-  const log = await openKafkaEventLog({
+  const log = await openKafkaTelemetryLog({
     brokers: config.KAFKA_BROKERS,
     topic: config.KAFKA_TOPIC,
     partitions: config.KAFKA_PARTITIONS,
@@ -66,7 +67,7 @@ export async function replayDistributed(
     })
     try {
       await migrateWarehouse(warehouse, logger)
-      return await replayPartitionedProjection({
+      return await replayProjection({
         warehouse,
         checkpoints: createWarehouseCheckpointStore(warehouse),
         projection,

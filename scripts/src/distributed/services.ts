@@ -10,25 +10,14 @@ import {
   shredErasedPeople,
 } from '@hourglass/ingest'
 import {
-  combineEventLogs,
-  controlOnlyEventLog,
-  createEmbeddedEventLog,
-  createHttpControlLog,
-  type EventLog,
+  type ControlStore,
+  controlWire,
+  createEmbeddedLog,
+  createHttpControlStore,
+  type TelemetryLog,
 } from '@hourglass/log'
-import { openKafkaEventLog } from '@hourglass/log/kafka'
-import {
-  createPartitionedProjectionWorker,
-  createWarehouseCheckpointStore,
-  deviceReadingsProjection,
-  eventsProjection,
-  migrateWarehouse,
-  openWarehouse,
-  type Projection,
-  receiptsProjection,
-  storeStatsProjection,
-  userStatsProjection,
-} from '@hourglass/projections'
+import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
+import { createGroupWorker, migrateWarehouse, openWarehouse, projections } from '@hourglass/projections'
 import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
@@ -55,19 +44,6 @@ export interface RunningService {
   readonly url: string
   close(): Promise<void>
 }
-
-/**
- * Projections the workers run over the telemetry topic: all of embedded mode's. Definitions
- * (per-user statistics) and erasures come from the control service's log, merged into each
- * partition at points the workers record (see partitionedProjectionWorker.ts).
- */
-export const partitionedProjections: readonly Projection[] = [
-  eventsProjection,
-  storeStatsProjection,
-  receiptsProjection,
-  deviceReadingsProjection,
-  userStatsProjection,
-]
 
 const serviceApp = async (
   logger: Logger,
@@ -106,9 +82,6 @@ const newRegistry = (service: string) => {
 const listen = async (app: FastifyInstance, config: { HOST: string; PORT: number }) =>
   app.listen({ host: config.HOST, port: config.PORT })
 
-/** Longest control-plane stream name the control service takes. */
-const STREAM_NAME_MAX = 512
-
 /** `hourglass warehouse`: the chDB warehouse behind a ClickHouse-compatible HTTP endpoint (a stand-in). */
 export async function startWarehouseService(
   config: ServiceConfig<'warehouse'>,
@@ -125,24 +98,25 @@ export async function startWarehouseService(
 }
 
 /**
- * `hourglass control`: accounts, sources, tokens and definitions, in one embedded log, for every
- * other process; and the keys of personal data (per-person keys under the master key, the
- * e-mail index key), which every ingest process must share and an erasure must destroy once,
- * for all of them. The keys stay beside the control log: one process, one copy.
+ * `hourglass control`: accounts, sources, tokens and definitions, in the control store of one
+ * embedded log, for every other process; and the keys of personal data (per-person keys under
+ * the master key, the e-mail index key), which every ingest process must share and an erasure
+ * must destroy once, for all of them. The keys stay beside the control store: one process, one copy.
  */
 export async function startControlService(
   config: ServiceConfig<'control'>,
   logger: Logger,
 ): Promise<RunningService> {
   const dataDir = resolve(config.HOURGLASS_DATA_DIR)
-  const log = createEmbeddedEventLog({ path: join(dataDir, 'control-log') })
+  const log = createEmbeddedLog({ path: join(dataDir, 'control-log') })
+  const control = log.control
   const keys = createPersonKeyStore({
     path: join(dataDir, 'keys'),
     masterKey: Buffer.from(config.HOURGLASS_MASTER_KEY, 'base64url'),
     indexKey: Buffer.from(config.HOURGLASS_EMAIL_INDEX_KEY, 'base64url'),
   })
   try {
-    await shredErasedPeople(log, keys)
+    await shredErasedPeople(control, keys)
   } catch (error) {
     await keys.close()
     await log.close()
@@ -157,8 +131,9 @@ export async function startControlService(
   })
   // Stream names are longer than fastify's default limit of a path parameter (a device user's
   // stream holds a source id and a hash), and percent-encoded in the path.
-  const app = await serviceApp(logger, config, registry, async () => ({ head: await log.head() }), {
-    maxParamLength: 3 * STREAM_NAME_MAX,
+  // The log holds control records only: its head is the control store's.
+  const app = await serviceApp(logger, config, registry, async () => ({ head: await log.telemetry.head() }), {
+    maxParamLength: 3 * controlWire.streamNameMax,
   })
   const expected = Buffer.from(config.HOURGLASS_CONTROL_TOKEN)
   app.addHook('onRequest', async (request, reply) => {
@@ -171,20 +146,24 @@ export async function startControlService(
     }
   })
   const routes = app.withTypeProvider<ZodTypeProvider>()
-  const Expected = z.union([z.literal('any'), z.literal('no-stream'), z.number().int().min(0)])
+  const StreamParams = z.object({ stream: z.string().min(1).max(controlWire.streamNameMax) })
+  const Records = z.array(controlWire.record)
   routes.post(
     '/control/streams/:stream',
     {
       schema: {
-        params: z.object({ stream: z.string().min(1).max(STREAM_NAME_MAX) }),
+        params: StreamParams,
         body: z.object({
-          records: z.array(z.object({ type: z.string().min(1), data: z.unknown() })).max(1000),
-          expected: Expected,
+          records: z
+            .array(z.object({ type: z.string().min(1), data: z.unknown() }))
+            .max(controlWire.appendMax),
+          expected: controlWire.expected,
         }),
+        response: { 200: controlWire.appendOutcome },
       },
     },
     async (request) => {
-      const outcome = await log.appendToStream(
+      const outcome = await control.appendToStream(
         request.params.stream,
         request.body.records,
         request.body.expected,
@@ -206,11 +185,12 @@ export async function startControlService(
     '/control/streams/:stream',
     {
       schema: {
-        params: z.object({ stream: z.string().min(1).max(STREAM_NAME_MAX) }),
+        params: StreamParams,
         querystring: z.object({ from: z.coerce.number().int().min(0).default(0) }),
+        response: { 200: Records },
       },
     },
-    async (request) => log.readStream(request.params.stream, request.query.from),
+    async (request) => control.readStream(request.params.stream, request.query.from),
   )
   routes.get(
     '/control/records',
@@ -218,11 +198,12 @@ export async function startControlService(
       schema: {
         querystring: z.object({
           from: z.coerce.number().int().min(0).default(0),
-          limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+          limit: z.coerce.number().int().min(1).max(controlWire.pageMax).default(1000),
         }),
+        response: { 200: Records },
       },
     },
-    async (request) => log.readControl(request.query.from, request.query.limit),
+    async (request) => control.readAll(request.query.from, request.query.limit),
   )
   const url = await listen(app, config)
   return {
@@ -242,7 +223,7 @@ const openTelemetryLog = (
   logger: Logger,
   options: { appendTimeoutMs?: number } = {},
 ) =>
-  openKafkaEventLog({
+  openKafkaTelemetryLog({
     brokers: config.KAFKA_BROKERS,
     topic: config.KAFKA_TOPIC,
     partitions: config.KAFKA_PARTITIONS,
@@ -253,7 +234,7 @@ const openTelemetryLog = (
   })
 
 /** Counts appends and their latency, for /metrics. */
-const measuredLog = (log: EventLog, registry: Registry): EventLog => {
+const measuredLog = (log: TelemetryLog, registry: Registry): TelemetryLog => {
   const events = new Counter({
     name: 'hourglass_ingest_events_total',
     help: 'telemetry records acknowledged by the log',
@@ -294,14 +275,11 @@ export async function startIngestService(
   logger: Logger,
 ): Promise<RunningService> {
   const registry = newRegistry('ingest')
-  const telemetry = await openTelemetryLog(config, 'ingest', logger, {
-    appendTimeoutMs: config.HOURGLASS_APPEND_TIMEOUT_MS,
-  })
-  const control = createHttpControlLog({
-    url: config.HOURGLASS_CONTROL_URL,
-    token: config.HOURGLASS_CONTROL_TOKEN,
-  })
-  const log = measuredLog(combineEventLogs(telemetry, control), registry)
+  const telemetry = measuredLog(
+    await openTelemetryLog(config, 'ingest', logger, { appendTimeoutMs: config.HOURGLASS_APPEND_TIMEOUT_MS }),
+    registry,
+  )
+  const control = controlStoreOf(config)
   // Only erasure reports are read here; the workers make the tables. Ingest starts, and takes
   // events, while the warehouse is away.
   const warehouse = await openWarehouse({ ...warehouseConfig(config), createDatabase: false })
@@ -313,8 +291,8 @@ export async function startIngestService(
     { docs: true },
   )
   await registerWriteRoutes(app, {
-    log,
-    ...(await controlPlaneClient(config, log)),
+    telemetry,
+    ...(await controlPlaneClient(config, control)),
     // The store-statistics projection runs in the workers: wait, bounded, for their report.
     erasureReport: (erasure) =>
       awaitErasureReport(warehouse, erasure, { timeoutMs: config.HOURGLASS_ERASURE_WAIT_MS, logger }),
@@ -324,11 +302,16 @@ export async function startIngestService(
     url,
     async close() {
       await app.close()
-      await log.close()
+      await telemetry.close()
+      await control.close()
       await warehouse.close()
     },
   }
 }
+
+/** The control service's store, as every other service reaches it. */
+const controlStoreOf = (config: ServiceConfig<'ingest' | 'project' | 'query'>) =>
+  createHttpControlStore({ url: config.HOURGLASS_CONTROL_URL, token: config.HOURGLASS_CONTROL_TOKEN })
 
 const warehouseConfig = (config: ServiceConfig<'ingest' | 'project' | 'query'>) => ({
   url: config.CLICKHOUSE_URL,
@@ -342,10 +325,10 @@ const warehouseConfig = (config: ServiceConfig<'ingest' | 'project' | 'query'>) 
  * records, the stores and their people (personal fields opened with keys the control service
  * keeps), and the tokens of accounts, members and stores (one secret shared by every process).
  */
-async function controlPlaneClient(config: ServiceConfig<'ingest' | 'query'>, log: EventLog) {
-  const controlPlane = createControlPlane(log)
+async function controlPlaneClient(config: ServiceConfig<'ingest' | 'query'>, control: ControlStore) {
+  const controlPlane = createControlPlane(control)
   const stores = createStoreRegistry({
-    log,
+    control,
     keys: createHttpPersonKeyStore({
       url: config.HOURGLASS_CONTROL_URL,
       token: config.HOURGLASS_CONTROL_TOKEN,
@@ -381,23 +364,16 @@ export async function startProjectService(
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   })
-  const worker = createPartitionedProjectionWorker({
-    lease: log.lease({
-      groupId: config.KAFKA_GROUP_ID,
-      sessionTimeoutMs: config.HOURGLASS_KAFKA_SESSION_TIMEOUT_MS,
-    }),
-    // Rebuilding projections read behind the others through the log's own reader.
-    reader: log,
-    warehouse,
-    checkpoints: createWarehouseCheckpointStore(warehouse),
-    projections: partitionedProjections,
+  const control = controlStoreOf(config)
+  const worker = createGroupWorker({
+    log,
     group: config.KAFKA_GROUP_ID,
+    topic: log.topic,
+    sessionTimeoutMs: config.HOURGLASS_KAFKA_SESSION_TIMEOUT_MS,
+    warehouse,
+    projections,
     logger,
-    control: createHttpControlLog({
-      url: config.HOURGLASS_CONTROL_URL,
-      token: config.HOURGLASS_CONTROL_TOKEN,
-    }),
-    partitionOf: (stream) => log.partitionOf(stream),
+    control,
     batchSize: config.HOURGLASS_PROJECTION_BATCH_SIZE,
     onBatch: (batch) => {
       records.inc({ partition: String(batch.partition) }, batch.fresh)
@@ -429,6 +405,7 @@ export async function startProjectService(
       await app.close()
       await worker.close()
       await log.close()
+      await control.close()
       await warehouse.close()
     },
   }
@@ -447,13 +424,10 @@ export async function startQueryService(
   const warehouse = await openWarehouse(warehouseConfig(config))
   await migrateWarehouse(warehouse, logger)
   const telemetry = await openTelemetryLog(config, 'query', logger)
-  const control = createHttpControlLog({
-    url: config.HOURGLASS_CONTROL_URL,
-    token: config.HOURGLASS_CONTROL_TOKEN,
-  })
+  const control = controlStoreOf(config)
   const progress = createPartitionedProgress({
     warehouse,
-    projections: partitionedProjections,
+    projections: projections,
     heads: () => telemetry.partitionHeads(),
     logger,
   })
@@ -462,15 +436,15 @@ export async function startQueryService(
     config,
     registry,
     async () => {
-      const ping = await warehouse.client.ping()
-      if (!ping.success) throw new Error('the warehouse does not answer')
+      const answers = await warehouse.ping()
+      if (!answers) throw new Error('the warehouse does not answer')
       return {}
     },
     { docs: true },
   )
   await registerReadRoutes(app, {
     warehouse,
-    ...(await controlPlaneClient(config, controlOnlyEventLog(control))),
+    ...(await controlPlaneClient(config, control)),
     projectionProgress: () => progress.progress(),
     awaitProjected: (projection, timeoutMs) => progress.awaitProjected(projection, timeoutMs),
   })
@@ -480,6 +454,7 @@ export async function startQueryService(
     async close() {
       await app.close()
       await telemetry.close()
+      await control.close()
       await warehouse.close()
     },
   }

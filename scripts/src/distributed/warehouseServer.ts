@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { openWarehouse, type Warehouse } from '@hourglass/projections'
+import { type ClickHouseClient, createClient } from '@clickhouse/client'
 import type { Logger } from 'pino'
 
 /**
@@ -35,7 +35,6 @@ export interface WarehouseServerOptions {
 
 export interface WarehouseServer {
   readonly url: string
-  readonly warehouse: Warehouse
   close(): Promise<void>
 }
 
@@ -75,7 +74,14 @@ const multipartParts = (body: string, boundary: string) => {
 }
 
 export async function startWarehouseServer(options: WarehouseServerOptions): Promise<WarehouseServer> {
-  const warehouse = await openWarehouse({ database: options.database, embeddedPath: options.path })
+  // chDB in this process, reached with the ordinary client; the database Hourglass names is made here.
+  const { createChdbConnection } = await import('chdb/connection')
+  const warehouse: ClickHouseClient = createClient({
+    connection: createChdbConnection({ path: options.path }) as unknown as NonNullable<
+      NonNullable<Parameters<typeof createClient>[0]>['connection']
+    >,
+  })
+  await warehouse.command({ query: `CREATE DATABASE IF NOT EXISTS ${options.database}` })
   let queue: Promise<unknown> = Promise.resolve()
   /** One statement at a time (see above). */
   const serially = <T>(work: () => Promise<T>): Promise<T> => {
@@ -122,7 +128,7 @@ export async function startWarehouseServer(options: WarehouseServerOptions): Pro
     const sql = inUrl === null ? body : body === '' ? inUrl : `${inUrl}\n${body}`
     try {
       const result = await serially(async () => {
-        const exec = await warehouse.client.exec({
+        const exec = await warehouse.exec({
           query: bindParameters(params, sql),
           clickhouse_settings: settings,
         })
@@ -169,7 +175,6 @@ export async function startWarehouseServer(options: WarehouseServerOptions): Pro
   const address = server.address() as AddressInfo
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${address.port}`,
-    warehouse,
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

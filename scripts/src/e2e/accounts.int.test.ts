@@ -63,7 +63,7 @@ describe('accounts', () => {
     const listed = await hg.request('GET', '/v1/sources', { token })
     expect(listed.json().sources).toEqual([expect.objectContaining({ id: source.id, kind: 'store' })])
     expect(listed.body).not.toContain(source.apiToken)
-    const control = await hg.runtime.log.readControl(0, 10_000)
+    const control = await hg.runtime.control.readAll(0, 10_000)
     const serialized = JSON.stringify(control.map((r) => r.data))
     expect(serialized).not.toContain(parseApiToken(source.apiToken)!.secret)
   })

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { replayEmbedded } from '../embeddedRuntime.ts'
 import { productView, TRACKING_PLAN } from '../testing/featureFlows.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
@@ -98,12 +99,12 @@ describe('event definitions (a tracking plan)', () => {
       [{ product: null, quantity: 1, price: 1, logged_in: true }, 'attrs.product', /not null/],
     ]
     for (const [attrs, path, reason] of cases) {
-      const before = await hg.runtime.log.head()
+      const before = await hg.runtime.telemetry.head()
       const response = await post(source.apiToken, [{ name: 'product_view', timestamp: base, attrs }])
       expect(response.statusCode).toBe(400)
       const issue = response.json().error.issues.find((i: { path: string }) => i.path === `events[0].${path}`)
       expect(issue?.message, JSON.stringify(attrs)).toMatch(reason)
-      expect(await hg.runtime.log.head()).toBe(before)
+      expect(await hg.runtime.telemetry.head()).toBe(before)
     }
     const good = await post(source.apiToken, [view('u', 'a', 1), { name: 'not_defined', timestamp: base }])
     expect(good.json()).toMatchObject({ accepted: 2 })
@@ -196,7 +197,7 @@ describe('per-user statistics', () => {
     expect(page2.json()).toMatchObject({ users: [{ user: 'user-2' }], nextCursor: null })
 
     // And a replay of the projection from the log gives the same answer.
-    await hg.runtime.runners.get('user-stats')!.replay()
+    await replayEmbedded(hg.runtime, 'user-stats')
     expect((await hg.request('GET', url, { token })).json()).toEqual(stats.json())
   })
 
@@ -287,11 +288,11 @@ describe('sessions', () => {
       body: { unknownSessions: 'reject' },
     })
     const session = (await hg.request('POST', '/v1/sessions', { token: source.apiToken })).json().id
-    const before = await hg.runtime.log.head()
+    const before = await hg.runtime.telemetry.head()
     const refused = await post(source.apiToken, [view('u', 'a', 1, base, { session: 'made-up' })])
     expect(refused.statusCode).toBe(400)
     expect(refused.json().error.issues[0]).toMatchObject({ path: 'events[0].session' })
-    expect(await hg.runtime.log.head()).toBe(before)
+    expect(await hg.runtime.telemetry.head()).toBe(before)
     expect((await post(source.apiToken, [view('u', 'a', 1, base, { session })])).statusCode).toBe(200)
   })
 })

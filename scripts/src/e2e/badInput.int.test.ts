@@ -183,7 +183,7 @@ describe('bad input to POST /v1/events', () => {
   ]
 
   it.each(cases)('refuses %s with a clear 4xx and appends nothing', async (_, make, status, code, path) => {
-    const before = await hg.runtime.log.head()
+    const before = await hg.runtime.telemetry.head()
     const request = make()
     const response = await hg.request('POST', '/v1/events', {
       token: request.token ?? source.apiToken,
@@ -194,7 +194,7 @@ describe('bad input to POST /v1/events', () => {
     expect(body.error.code).toBe(code)
     expect(body.error.message.length).toBeGreaterThan(10)
     if (path) expect(body.error.issues.map((i: { path: string }) => i.path)).toContain(path)
-    expect(await hg.runtime.log.head()).toBe(before)
+    expect(await hg.runtime.telemetry.head()).toBe(before)
   })
 
   it('appends the valid events of a batch with ?partial=true and reports each one', async () => {

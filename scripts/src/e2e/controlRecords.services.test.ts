@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { openKafkaEventLog } from '@hourglass/log/kafka'
+import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
   createWarehouseCheckpointStore,
   loadReplayStates,
@@ -261,7 +261,7 @@ const withoutSource = (figures: Awaited<ReturnType<typeof rollupsOf>>, sourceId:
 /** How far generation 1 of a projection has come, over every partition, against the heads. */
 async function rebuilt(key: string) {
   const checkpoints = createWarehouseCheckpointStore(hg.warehouse)
-  const log = await openKafkaEventLog({ brokers: process.env.KAFKA_BROKERS!.split(','), topic: hg.topic })
+  const log = await openKafkaTelemetryLog({ brokers: process.env.KAFKA_BROKERS!.split(','), topic: hg.topic })
   const heads = await log.partitionHeads().finally(() => log.close())
   let committed = 0
   for (const partition of heads.keys()) {

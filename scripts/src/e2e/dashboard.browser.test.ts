@@ -18,7 +18,7 @@ import {
   sendEvents,
   signUp,
 } from '../dashboard/demoData.ts'
-import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
+import { caughtUp, type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
 
 // The dashboard in headless Chromium against a real embedded Hourglass on a loopback port.
 // Chromium must be installed (.ci/run installs Debian's package): without it these tests fail.
@@ -66,8 +66,7 @@ async function openPage(viewport = { width: 1280, height: 800 }) {
 }
 
 const settled = async () => {
-  const head = await runtime.log.head()
-  await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
+  await caughtUp(runtime)
 }
 
 /** A chart of the view on screen, by its caption (a figure is named by its figcaption). */

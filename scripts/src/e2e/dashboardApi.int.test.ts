@@ -32,7 +32,7 @@ describe('the reads behind the dashboard', () => {
     const before = await get(`/v1/sources/${app.id}/freshness`)
     expect(before.status).toBe(200)
     expect(before.body).toMatchObject({ newestEventAt: null, lastReceivedAt: null, records: 0 })
-    expect(before.body.projections.map((p: { projection: string }) => p.projection)).toContain('events@v1')
+    expect(before.body.projections.map((p: { projection: string }) => p.projection)).toContain('events')
 
     await post('/v1/events', app.apiToken, {
       events: [

@@ -1,5 +1,6 @@
 import { seededRandom } from '@hourglass/projections/seededRandom'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { replayEmbedded } from '../embeddedRuntime.ts'
 import { expectSummaryOf } from '../testing/featureFlows.ts'
 import { expectNoServerErrors } from '../testing/malformedRequests.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
@@ -245,21 +246,21 @@ describe('device readings: ingest, binding and summaries', () => {
   })
 
   it('keeps bindings in time order and changes nothing when binding a device to its owner', async () => {
-    const head = await hg.runtime.log.head()
+    const head = await hg.runtime.telemetry.head()
     const same = await bind('d1', users.alice)
     expect(same.statusCode).toBe(200)
     expect(same.json().bindings).toHaveLength(1)
-    expect(await hg.runtime.log.head()).toBe(head)
+    expect(await hg.runtime.telemetry.head()).toBe(head)
     const backdated = await bind('d3', users.carol, rebindAt - HOUR)
     expect(backdated.statusCode).toBe(409)
     expect(backdated.json().error.code).toBe('BINDING_OUT_OF_ORDER')
-    expect(await hg.runtime.log.head()).toBe(head)
+    expect(await hg.runtime.telemetry.head()).toBe(head)
   })
 
   it('rebuilds the same summaries from the log after a replay of the projection', async () => {
     const url = `/v1/sources/${fleet.id}/device-users/${users.bob}/summary?from=${base}&to=${base + 30 * HOUR + 5}`
     const before = (await hg.request('GET', url, { token })).json().metrics
-    await hg.runtime.runners.get('device-readings')!.replay()
+    await replayEmbedded(hg.runtime, 'device-readings')
     const after = (await hg.request('GET', url, { token })).json().metrics
     expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort())
     for (const metric of Object.keys(before)) {
@@ -397,7 +398,7 @@ describe('bad input to the device API', () => {
   ]
 
   it.each(writes)('refuses %s with a clear 4xx and appends nothing', async (_, make, status, code, path) => {
-    const head = await hg.runtime.log.head()
+    const head = await hg.runtime.telemetry.head()
     const request = make()
     const response = await hg.request('POST', '/v1/readings', {
       token: request.token ?? fleet.apiToken,
@@ -408,16 +409,16 @@ describe('bad input to the device API', () => {
     expect(body.error.code).toBe(code)
     expect(body.error.message.length).toBeGreaterThan(10)
     if (path) expect(body.error.issues.map((i: { path: string }) => i.path)).toContain(path)
-    expect(await hg.runtime.log.head()).toBe(head)
+    expect(await hg.runtime.telemetry.head()).toBe(head)
   })
 
   it('refuses readings sent with the token of a source that is not a device fleet', async () => {
     const app = await hg.createSource(token, 'app')
-    const head = await hg.runtime.log.head()
+    const head = await hg.runtime.telemetry.head()
     const response = await post({ readings: [reading()] }, app.apiToken)
     expect(response.statusCode).toBe(403)
     expect(response.json().error.message).toMatch(/device/)
-    expect(await hg.runtime.log.head()).toBe(head)
+    expect(await hg.runtime.telemetry.head()).toBe(head)
   })
 
   const summaries: [string, () => string, number, string, string | undefined][] = [
@@ -478,7 +479,7 @@ describe('bad input to the device API', () => {
 
   it('keeps fleets to their account and users and bindings to fleets', async () => {
     const other = await hg.signUp()
-    const head = await hg.runtime.log.head()
+    const head = await hg.runtime.telemetry.head()
     const foreign = await hg.request('GET', `/v1/sources/${fleet.id}/devices/d1/summary`, {
       token: other.token,
     })
@@ -514,7 +515,7 @@ describe('bad input to the device API', () => {
     expect(short.statusCode).toBe(400)
     expect(short.json().error.issues[0].path).toBe('password')
     // Only the second fleet's sources were created: no user, no binding.
-    const appended = (await hg.runtime.log.readControl(head, 100)).map((r) => r.type)
+    const appended = (await hg.runtime.control.readAll(head, 100)).map((r) => r.type)
     expect(appended).toEqual(['source.created', 'source.created'])
   })
 

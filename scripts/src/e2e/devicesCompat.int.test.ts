@@ -100,7 +100,7 @@ describe('seed 004 compatibility (/compat/devices)', () => {
       expect(response.json()).toEqual({ id: expect.any(String), username: name })
       users[name] = response.json().id
     }
-    const records = await hg.runtime.log.readControl(0, 1000)
+    const records = await hg.runtime.control.readAll(0, 1000)
     const registered = records.filter((r) => r.type === 'device-user.registered')
     expect(registered).toHaveLength(2)
     for (const record of registered) {
@@ -320,7 +320,7 @@ describe('seed 004 compatibility (/compat/devices)', () => {
   ]
 
   it.each(bad)('refuses %s with a clear 4xx and appends nothing', async (_, make, status, code, path) => {
-    const head = await hg.runtime.log.head()
+    const head = await hg.runtime.telemetry.head()
     const request = make()
     const response = await hg.request(request.method, `/compat/devices${request.url}`, {
       token: request.token ?? fleet.apiToken,
@@ -335,7 +335,7 @@ describe('seed 004 compatibility (/compat/devices)', () => {
     expect(body.error.code).toBe(code)
     expect(body.error.message.length).toBeGreaterThan(10)
     if (path) expect(body.error.issues.map((i: { path: string }) => i.path)).toContain(path)
-    expect(await hg.runtime.log.head()).toBe(head)
+    expect(await hg.runtime.telemetry.head()).toBe(head)
   })
 
   it('documents every device route, native and compat, with a summary at /docs', async () => {
@@ -395,15 +395,17 @@ describe('seed 004 compatibility (/compat/devices)', () => {
 
   it('refuses readings and users from a source that is not a device fleet', async () => {
     const app = await hg.createSource(token, 'app')
-    const head = await hg.runtime.log.head()
+    const head = await hg.runtime.telemetry.head()
     expect((await postReading('sensor-1', { x: 1 }, app.apiToken)).statusCode).toBe(403)
     const user = await hg.request('POST', '/compat/devices/users', {
       token: app.apiToken,
       body: { username: 'x', password: 'correct horse' },
     })
     expect(user.statusCode).toBe(403)
-    expect(await hg.runtime.log.head()).toBe(head)
-    const projected = (await hg.runtime.log.read(0, 10_000)).filter((r) => r.type === DEVICE_READING)
+    expect(await hg.runtime.telemetry.head()).toBe(head)
+    const projected = (await hg.runtime.telemetry.readPartition(0, 0, 10_000)).filter(
+      (r) => r.type === DEVICE_READING,
+    )
     expect(projected).toHaveLength(readings.length)
   })
 })

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { createHttpPersonKeyStore } from '@hourglass/ingest'
+import { projections } from '@hourglass/projections'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { partitionedProjections } from '../distributed/services.ts'
 import type { ApiCall } from '../testing/apiClient.ts'
 import { type DistributedHourglass, startDistributedHourglass } from '../testing/distributedHourglass.ts'
 import {
@@ -511,7 +511,7 @@ describe('the dashboard and the split of routes between ingest and query', () =>
       newestEventAt: new Date(at).toISOString(),
       records: 1,
       lag: 0,
-      projections: partitionedProjections.map((p) => ({ projection: p.name, lag: 0 })),
+      projections: projections.map((p) => ({ projection: p.name, lag: 0 })),
     })
     const overview = await read('GET', `/v1/sources/${source.id}/overview`, { token })
     expect(overview.json<{ names: unknown[] }>().names).toEqual([{ name: 'open', events: 1, users: 1 }])

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { replayEmbedded } from '../embeddedRuntime.ts'
 import { startTestHourglass, type TestHourglass } from '../testing/testHourglass.ts'
 
 let hg: TestHourglass
@@ -63,9 +64,8 @@ describe('idempotency, replay and restart', () => {
     expect(before[0]!.reduce((sum, row) => sum + row.events, 0)).toBe(2000)
 
     const progress: number[] = []
-    const runner = hg.runtime.runners.get('events')!
-    const status = await runner.replay(({ committed }) => progress.push(committed))
-    expect(status.committed).toBe(await hg.runtime.log.head())
+    const status = await replayEmbedded(hg.runtime, 'events', ({ committed }) => progress.push(committed))
+    expect(status.committed).toBe(await hg.runtime.telemetry.head())
     expect(status.generation).toBe(1)
     expect(progress.length).toBeGreaterThan(10)
     const after = await Promise.all(sources.map((s) => allRollups(token, s.id)))
@@ -95,7 +95,7 @@ describe('idempotency, replay and restart', () => {
     }
     expect(status.replay).toMatchObject({ projection: 'events', error: null })
     expect(status.replay.committed).toBe(status.replay.target)
-    expect(status.projections[0]).toMatchObject({ projection: 'events@v1', lag: 0 })
+    expect(status.projections[0]).toMatchObject({ projection: 'events', key: 'events@v1', lag: 0 })
   })
 
   it('keeps every event, account and token across a restart', async () => {

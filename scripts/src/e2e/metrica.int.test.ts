@@ -163,7 +163,7 @@ describe('Metrica (seed 000) at /compat/metrica', () => {
       const posted = await hg.request('POST', `${M}/${appCode}`, { token, body: message('u', 'p', 1) })
       expect(posted.statusCode).toBe(200)
     }
-    const control = JSON.stringify((await hg.runtime.log.readControl(0, 100_000)).map((r) => r.data))
+    const control = JSON.stringify((await hg.runtime.control.readAll(0, 100_000)).map((r) => r.data))
     expect(control).not.toContain(parseApiToken(first.json().api_token)!.secret)
   })
 
@@ -346,7 +346,7 @@ describe('bad input to the Metrica API', () => {
   it.each(messageCases)(
     'refuses a device message with %s: a clear 4xx, nothing appended',
     async (_, make, status, code, path) => {
-      const before = await hg.runtime.log.head()
+      const before = await hg.runtime.telemetry.head()
       const { token, url, ...request } = make()
       const response = await hg.request('POST', url ?? `${M}/${app.appCode}`, {
         ...(token === '' ? {} : { token: token ?? app.apiToken }),
@@ -357,7 +357,7 @@ describe('bad input to the Metrica API', () => {
       expect(body.error.code).toBe(code)
       expect(body.error.message.length).toBeGreaterThan(10)
       if (path) expect(body.error.issues.map((i: { path: string }) => i.path)).toContain(path)
-      expect(await hg.runtime.log.head()).toBe(before)
+      expect(await hg.runtime.telemetry.head()).toBe(before)
     },
   )
 
@@ -414,11 +414,11 @@ describe('bad input to the Metrica API', () => {
       ],
     ]
     for (const [method, url, body, path] of cases) {
-      const before = await hg.runtime.log.head()
+      const before = await hg.runtime.telemetry.head()
       const response = await hg.request(method as 'POST', url, { token: app.jwt, body })
       expect(response.statusCode, url).toBe(400)
       expect(response.json().error.issues.map((i: { path: string }) => i.path)).toContain(path)
-      expect(await hg.runtime.log.head()).toBe(before)
+      expect(await hg.runtime.telemetry.head()).toBe(before)
     }
   })
 

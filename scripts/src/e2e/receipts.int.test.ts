@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { replayEmbedded } from '../embeddedRuntime.ts'
 import { expectNoServerErrors } from '../testing/malformedRequests.ts'
 import {
   expectedTotals,
@@ -189,8 +190,8 @@ describe('receipts: every figure to the cent', () => {
         .map(([placeId, name, n]) => [placeId, name, n]),
     )
 
-    const status = await hg.runtime.runners.get('receipts')!.replay()
-    expect(status.committed).toBe(await hg.runtime.log.head())
+    const status = await replayEmbedded(hg.runtime, 'receipts')
+    expect(status.committed).toBe(await hg.runtime.telemetry.head())
     await checkEverything()
   })
 
@@ -250,7 +251,7 @@ describe('receipts: counted once', () => {
     expect(new Set(answers.map((a) => a.json().receipt.position)).size).toBe(1)
 
     // The same id with other contents is not a re-send.
-    const head = await hg.runtime.log.head()
+    const head = await hg.runtime.telemetry.head()
     const changed = await hg.request('POST', '/v1/receipts', {
       token: place.apiToken,
       body: { ...receipt, tips_amount: 4 },
@@ -260,7 +261,7 @@ describe('receipts: counted once', () => {
       code: 'TRANSACTION_ID_TAKEN',
       issues: [{ path: 'transaction_id', message: expect.any(String) }],
     })
-    expect(await hg.runtime.log.head()).toBe(head)
+    expect(await hg.runtime.telemetry.head()).toBe(head)
 
     await hg.settled()
     const seen = await analytics(token)
@@ -537,7 +538,7 @@ describe('receipts: bad input', () => {
   it.each(cases)(
     'refuses %s with a clear 4xx naming the field, and appends nothing',
     async (_, make, status, code, path) => {
-      const before = await hg.runtime.log.head()
+      const before = await hg.runtime.telemetry.head()
       const request = make()
       const response = await hg.request('POST', '/v1/receipts', {
         token: request.token ?? place.apiToken,
@@ -550,7 +551,7 @@ describe('receipts: bad input', () => {
         expect(body.error.issues.map((i: { path: string }) => i.path)).toContain(path)
         expect(body.error.message).toContain(path)
       }
-      expect(await hg.runtime.log.head()).toBe(before)
+      expect(await hg.runtime.telemetry.head()).toBe(before)
     },
   )
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { replayEmbedded } from '../embeddedRuntime.ts'
 import { RECEIPTS as C, registerAnalyst, seedBreakdown } from '../testing/featureFlows.ts'
 import { expectNoServerErrors } from '../testing/malformedRequests.ts'
 import { expectedTotals, generateReceipts, seedFigures, seedReceipt } from '../testing/receiptFixtures.ts'
@@ -134,7 +135,7 @@ describe('compat: seed 003 receipts', () => {
     }
 
     await checkEverything()
-    await hg.runtime.runners.get('receipts')!.replay()
+    await replayEmbedded(hg.runtime, 'receipts')
     await checkEverything()
   })
 
@@ -258,7 +259,7 @@ describe('compat: bad receipts', () => {
     'refuses %s on both endpoints and appends nothing',
     async (_, request, status, code, path) => {
       for (const endpoint of ['checks', 'add_checks']) {
-        const before = await hg.runtime.log.head()
+        const before = await hg.runtime.telemetry.head()
         const response = await hg.request('POST', `${C}/api/${endpoint}/`, {
           token: request.token ?? place.apiToken,
           ...(request.payload !== undefined ? { payload: request.payload } : { body: request.body }),
@@ -266,7 +267,7 @@ describe('compat: bad receipts', () => {
         expect(response.statusCode, response.body).toBe(status)
         expect(response.json().error.code).toBe(code)
         if (path) expect(response.json().error.issues.map((i: { path: string }) => i.path)).toContain(path)
-        expect(await hg.runtime.log.head()).toBe(before)
+        expect(await hg.runtime.telemetry.head()).toBe(before)
       }
     },
   )

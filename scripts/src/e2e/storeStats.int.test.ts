@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { replayEmbedded } from '../embeddedRuntime.ts'
 import {
   STORE_STATS as C,
   createStore as createStoreVia,
@@ -103,7 +104,7 @@ describe('store user statistics (seed 001)', () => {
     expectStoreStatistics(hg.api, store, sent, { types: ['page_view', 'checkout'], before: '2026-11-01' })
 
   it('never lets one store read or write the people and events of another', async () => {
-    const headBefore = await hg.runtime.log.head()
+    const headBefore = await hg.runtime.telemetry.head()
     const readOther = await hg.request('GET', `/v1/people/${ids.annElsewhere}`, { token: store.token })
     expect(readOther.statusCode).toBe(404)
     const byEmail = await hg.request('GET', `${C}/api/user/${encodeURIComponent(person('bob').email)}`, {
@@ -128,7 +129,7 @@ describe('store user statistics (seed 001)', () => {
     expect(statsOther.statusCode).toBe(404)
     const eventsOther = await hg.request('GET', `/v1/store-events?userId=${ids.ann}`, { token: other.token })
     expect(eventsOther.json().events).toEqual([])
-    expect(await hg.runtime.log.head()).toBe(headBefore)
+    expect(await hg.runtime.telemetry.head()).toBe(headBefore)
   })
 
   it("erases a person's events on request, says how many, and recomputes every day they touched", async () => {
@@ -169,8 +170,18 @@ describe('store user statistics (seed 001)', () => {
       { hour: new Date(hour).toISOString(), name: 'visit', events: 3, subjects: 2, sessions: 0 },
     ])
 
-    const headBefore = await hg.runtime.log.head()
-    const logBefore = JSON.stringify(await hg.runtime.log.read(0, headBefore))
+    const headBefore = await hg.runtime.telemetry.head()
+    /** Every record below the head of both kinds, in the log's one order of positions. */
+    const logUpTo = async (head: number) =>
+      JSON.stringify(
+        [
+          ...(await hg.runtime.telemetry.readPartition(0, 0, head)),
+          ...(await hg.runtime.control.readAll(0, head)),
+        ]
+          .filter((record) => record.position < head)
+          .sort((a, b) => a.position - b.position),
+      )
+    const logBefore = await logUpTo(headBefore)
     const annEvents = sent.filter((e) => e.person === 'ann').length
     const native = await hg.request('DELETE', `/v1/people/${ids.ann}`, { token: store.token })
     expect(native.statusCode).toBe(200)
@@ -205,7 +216,7 @@ describe('store user statistics (seed 001)', () => {
     expect(rawEvents.json().events.map((e: { subject: string }) => e.subject)).toEqual([ids.cyd])
 
     // Append-only: every earlier record is unchanged.
-    expect(JSON.stringify(await hg.runtime.log.read(0, headBefore))).toBe(logBefore)
+    expect(await logUpTo(headBefore)).toBe(logBefore)
 
     // No personal field in clear text in the log files or in any ClickHouse table.
     const secrets = Object.values(person('ann'))
@@ -223,8 +234,8 @@ describe('store user statistics (seed 001)', () => {
   })
 
   it('keeps every erasure through a full replay', async () => {
-    await hg.runtime.runners.get('store-stats')!.replay()
-    await hg.runtime.runners.get('events')!.replay()
+    await replayEmbedded(hg.runtime, 'store-stats')
+    await replayEmbedded(hg.runtime, 'events')
     await expectStatistics()
     const hour = Date.UTC(2026, 9, 6, 15)
     const rows = (
@@ -261,7 +272,7 @@ describe('store user statistics (seed 001)', () => {
   })
 
   it('answers bad input with a clear 4xx and appends nothing', async () => {
-    const head = await hg.runtime.log.head()
+    const head = await hg.runtime.telemetry.head()
     const cases: [string, string, unknown, number, string?][] = [
       ['POST', `${C}/api/user`, { ...person('eve'), email: 'not-an-email' }, 400, 'email'],
       ['POST', `${C}/api/user`, { email: 'eve@example.org' }, 400, 'username'],
@@ -302,6 +313,6 @@ describe('store user statistics (seed 001)', () => {
     expect(
       (await hg.request('POST', `${C}/api/user`, { token: 'forged', body: person('eve') })).statusCode,
     ).toBe(401)
-    expect(await hg.runtime.log.head()).toBe(head)
+    expect(await hg.runtime.telemetry.head()).toBe(head)
   })
 })

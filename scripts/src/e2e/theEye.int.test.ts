@@ -155,11 +155,11 @@ describe('The Eye (seed 002) at /compat/the-eye', () => {
     expect((await eye('GET', '/sessions/', theirs)).json()).toEqual([])
     expect((await eye('GET', '/events/', theirs)).json().count).toBe(0)
     expect((await eye('GET', `/event_detail/${added.json().id}`, theirs)).statusCode).toBe(404)
-    const before = await hg.runtime.log.head()
+    const before = await hg.runtime.telemetry.head()
     const foreign = await eye('POST', '/events/', theirs, ctaClick(session))
     expect(foreign.statusCode).toBe(400)
     expect(foreign.json().error.issues[0].path).toBe('session_id')
-    expect(await hg.runtime.log.head()).toBe(before)
+    expect(await hg.runtime.telemetry.head()).toBe(before)
   })
 
   it('shows its sessions and events through the native API too, with sessions in the hourly rollup', async () => {
@@ -220,16 +220,16 @@ describe('bad input to The Eye API', () => {
   it.each(cases)(
     'refuses an event with %s: a 400 naming the field, nothing appended',
     async (_, body, path) => {
-      const before = await hg.runtime.log.head()
+      const before = await hg.runtime.telemetry.head()
       const response = await eye('POST', '/events/', token, body())
       expect(response.statusCode, response.body).toBe(400)
       expect(response.json().error.issues.map((i: { path: string }) => i.path)).toContain(path)
-      expect(await hg.runtime.log.head()).toBe(before)
+      expect(await hg.runtime.telemetry.head()).toBe(before)
     },
   )
 
   it('refuses requests without a valid token, wrong credentials and malformed JSON', async () => {
-    const before = await hg.runtime.log.head()
+    const before = await hg.runtime.telemetry.head()
     for (const [method, url] of [
       ['GET', '/sessions/'],
       ['POST', '/sessions/'],
@@ -261,6 +261,6 @@ describe('bad input to The Eye API', () => {
     }
     expect((await eye('GET', '/event_detail/abc', token)).statusCode).toBe(404)
     expect((await eye('GET', '/event_detail/999999999', token)).statusCode).toBe(404)
-    expect(await hg.runtime.log.head()).toBe(before)
+    expect(await hg.runtime.telemetry.head()).toBe(before)
   })
 })

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { openKafkaEventLog } from '@hourglass/log/kafka'
+import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
   createWarehouseCheckpointStore,
   openWarehouse,
   projectionKey,
+  projections,
   type Warehouse,
 } from '@hourglass/projections'
-import { partitionedProjections } from '../distributed/services.ts'
 import {
   type ApiAnswer,
   type ApiCall,
@@ -231,7 +231,7 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
     ingest.push(...(await moreIngest).map(keep))
     const query = keep(await queryStarting)
     const warehouse = await openWarehouse({ url: warehouseService.url, database: 'hourglass' })
-    const telemetry = await openKafkaEventLog({ brokers: options.brokers.split(','), topic })
+    const telemetry = await openKafkaTelemetryLog({ brokers: options.brokers.split(','), topic })
     const checkpoints = createWarehouseCheckpointStore(warehouse)
 
     const request: DistributedHourglass['request'] = async (service, method, path, requestOptions = {}) => {
@@ -299,7 +299,7 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
       },
       async settled(timeoutMs = 180_000) {
         const deadline = Date.now() + timeoutMs
-        const keys = partitionedProjections.map(projectionKey)
+        const keys = projections.map(projectionKey)
         for (;;) {
           const heads = await telemetry.partitionHeads()
           const behind: string[] = []

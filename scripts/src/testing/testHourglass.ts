@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { type EmbeddedConfig, loadEmbeddedConfig } from '../config.ts'
-import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
+import { caughtUp, type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
 import { localSecret } from '../localSecrets.ts'
 import { type ApiCall, apiAnswer } from './apiClient.ts'
 
@@ -93,8 +93,7 @@ export async function startTestHourglass(env: Record<string, string> = {}): Prom
       return { id: body.id, apiToken: body.apiToken }
     },
     async settled() {
-      const head = await runtime.log.head()
-      await Promise.all([...runtime.runners.values()].map((runner) => runner.caughtUpTo(head)))
+      await caughtUp(runtime)
     },
     async restart() {
       await runtime.close()

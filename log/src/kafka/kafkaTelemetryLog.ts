@@ -1,25 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import kafkajs, { type Admin, type Kafka, type LogEntry, type Producer } from 'kafkajs'
+import { LogClosedError, LogUnavailableError } from '../logErrors.ts'
+import type { AppendOutcome, NewTelemetryRecord, PartitionLease, TelemetryLog } from '../telemetryLog.ts'
 import {
-  type AppendOutcome,
-  type EventLog,
-  LogClosedError,
-  LogOperationUnsupportedError,
-  type LogRecord,
-  LogUnavailableError,
-  type NewTelemetryRecord,
-  type PartitionedLogReader,
-  type PartitionLease,
-  type SubscribeOptions,
-} from '../eventLog.ts'
-import { createKafkaPartitionLease, type KafkaRecordValue } from './kafkaPartitionLease.ts'
+  createKafkaPartitionLease,
+  type KafkaPartitionLease,
+  type KafkaRecordValue,
+} from './kafkaPartitionLease.ts'
 
 const { Kafka: KafkaClient, logLevel, Partitioners } = kafkajs
 
 /** The topic Hourglass's telemetry goes to (seed 000 names it). */
 export const RAW_TOPIC = 'analytics-data.raw'
 
-export interface KafkaEventLogOptions {
+export interface KafkaTelemetryLogOptions {
   /** `host:port` of one or more brokers. */
   readonly brokers: readonly string[]
   readonly topic?: string
@@ -36,20 +30,14 @@ export interface KafkaEventLogOptions {
   readonly onClientLog?: (entry: { level: 'error' | 'warn' | 'info'; message: string }) => void
 }
 
-export interface KafkaEventLog extends EventLog, PartitionedLogReader {
-  /** The partition a stream's records go to (Kafka's default partitioner: murmur2 of the key). */
-  partitionOf(stream: string): number
-  /** A member of a consumer group over this log's topic. */
-  lease(options: { groupId: string; sessionTimeoutMs?: number; maxBuffered?: number }): PartitionLease
+/**
+ * The telemetry log on one Kafka topic: partitions are the topic's, positions are offsets, a
+ * lease is a member of a consumer group (`groupMembers` lists a group's live members).
+ */
+export interface KafkaTelemetryLog extends TelemetryLog {
+  readonly topic: string
   /** Sends made so far: concurrent appends share one, as the embedded log shares a commit. */
   stats(): { sends: number }
-  /**
-   * Per partition, the first offset the broker still holds (above 0 once retention has
-   * deleted records): a rebuild from offset 0 needs every one of them to be 0.
-   */
-  partitionStarts(): Promise<number[]>
-  /** The member ids of a consumer group's live members (none when the group is empty or unknown). */
-  groupMembers(groupId: string): Promise<string[]>
 }
 
 interface Pending {
@@ -59,7 +47,7 @@ interface Pending {
 }
 
 const clientLogger =
-  (onClientLog: KafkaEventLogOptions['onClientLog']) =>
+  (onClientLog: KafkaTelemetryLogOptions['onClientLog']) =>
   () =>
   ({ level, log }: LogEntry) => {
     if (!onClientLog) return
@@ -85,17 +73,17 @@ const unavailable = (what: string, error: unknown) =>
       })
 
 /**
- * The event log on Kafka: telemetry records are messages of one topic, keyed by stream so
- * each stream stays in one partition and keeps its order; positions are offsets within a
- * partition. Appends go through an idempotent producer with acks=all and resolve once the
- * broker acknowledged them. One send is in flight at a time and carries every append that
- * arrived meanwhile (the idempotent producer keeps its sequence numbers that way).
+ * The telemetry log on Kafka: records are messages of one topic, keyed by stream so each
+ * stream stays in one partition (Kafka's default partitioner: murmur2 of the key) and keeps its
+ * order; positions are offsets within a partition. Appends go through an idempotent producer
+ * with acks=all and resolve once the broker acknowledged them. One send is in flight at a time
+ * and carries every append that arrived meanwhile (the idempotent producer keeps its sequence
+ * numbers that way).
  *
- * Kafka has no conditional appends, so control-plane streams (which need an expected
- * revision) are not kept here, and an id is not checked against earlier records at append
- * time: projections drop re-sent ids by (stream, id) deterministically.
+ * Kafka has no conditional appends, so an id is not checked against earlier records at append
+ * time: a re-sent id is appended again, and the projections drop it by (stream, id).
  */
-export async function openKafkaEventLog(options: KafkaEventLogOptions): Promise<KafkaEventLog> {
+export async function openKafkaTelemetryLog(options: KafkaTelemetryLogOptions): Promise<KafkaTelemetryLog> {
   const topic = options.topic ?? RAW_TOPIC
   const appendTimeoutMs = options.appendTimeoutMs ?? 5_000
   const kafka: Kafka = new KafkaClient({
@@ -234,59 +222,38 @@ export async function openKafkaEventLog(options: KafkaEventLogOptions): Promise<
   }
   const partitionHeads = () => watermarks('high')
 
-  let reader: PartitionLease | null = null
-  const ownReader = () => {
-    reader ??= lease({ groupId: `hourglass-reader-${randomUUID()}` })
-    return reader
-  }
-  const lease: KafkaEventLog['lease'] = (leaseOptions) => {
+  const lease = (group: string, sessionTimeoutMs?: number): KafkaPartitionLease => {
     const created = createKafkaPartitionLease({
       kafka,
       topic,
-      groupId: leaseOptions.groupId,
+      groupId: group,
       partitionHeads,
-      ...(leaseOptions.sessionTimeoutMs ? { sessionTimeoutMs: leaseOptions.sessionTimeoutMs } : {}),
-      ...(leaseOptions.maxBuffered ? { maxBuffered: leaseOptions.maxBuffered } : {}),
+      ...(sessionTimeoutMs ? { sessionTimeoutMs } : {}),
     })
     leases.push(created)
     return created
   }
-
-  /** `read`, `head` and `subscribe` see one order only when the topic has one partition. */
-  const onlyPartition = (operation: string) => {
-    if (partitions !== 1) {
-      throw new LogOperationUnsupportedError(
-        operation,
-        `the topic has ${partitions} partitions: read each with readPartition()`,
-      )
-    }
-    return 0
+  // Exact reads go through a member of a group of its own, which holds every partition.
+  let reader: KafkaPartitionLease | null = null
+  const ownReader = () => {
+    reader ??= lease(`hourglass-reader-${randomUUID()}`)
+    return reader
   }
-
-  const unsupportedControl = (operation: string) =>
-    Promise.reject(
-      new LogOperationUnsupportedError(
-        operation,
-        'control-plane streams need conditional appends, which Kafka lacks; they live in the control store',
-      ),
-    )
-
-  const read = (from: number, limit: number): Promise<LogRecord[]> =>
-    ownReader().readPartition(onlyPartition('read'), from, limit)
 
   return {
     topic,
     partitionOf,
-    partitionCount: async () => partitions,
+    partitionCount: () => partitions,
     partitionHeads,
     readPartition: (partition, from, limit) => ownReader().readPartition(partition, from, limit),
-    lease,
+    lease: (leaseOptions) => lease(leaseOptions.group, leaseOptions.sessionTimeoutMs),
     stats: () => ({ sends }),
+    // Above 0 once retention has deleted records: a rebuild from offset 0 needs every one to be 0.
     partitionStarts: () => watermarks('low'),
-    async groupMembers(groupId) {
+    async groupMembers(group) {
       try {
         const described = await withTimeout(
-          admin.describeGroups([groupId]),
+          admin.describeGroups([group]),
           appendTimeoutMs,
           'describing the consumer group',
         )
@@ -303,23 +270,6 @@ export async function openKafkaEventLog(options: KafkaEventLogOptions): Promise<
         void sendQueued()
       })
     },
-    appendToStream: () => unsupportedControl('appendToStream'),
-    readStream: () => unsupportedControl('readStream'),
-    readControl: () => unsupportedControl('readControl'),
-    read,
-    async *subscribe(from: number, subscribeOptions: SubscribeOptions = {}) {
-      const partition = onlyPartition('subscribe')
-      const batchSize = subscribeOptions.batchSize ?? 1000
-      const tail = ownReader()
-      let next = from
-      while (!subscribeOptions.signal?.aborted && !closed) {
-        const batch = await tail.poll(partition, next, batchSize, 500, subscribeOptions.signal)
-        if (batch.length === 0) continue
-        next = batch[batch.length - 1]!.position + 1
-        yield batch
-      }
-    },
-    head: async () => (await partitionHeads())[onlyPartition('head')] ?? 0,
     async close() {
       if (closed) return
       closed = true

@@ -2,20 +2,24 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { idKey, trackAppendedIds } from './appendedIds.ts'
-import {
-  type AppendOutcome,
-  type EventLog,
-  type ExpectedRevision,
-  LogClosedError,
-  type LogRecord,
-  type NewStreamRecord,
-  type NewTelemetryRecord,
-  type StreamAppendOutcome,
-  type SubscribeOptions,
-} from './eventLog.ts'
-import { tail } from './subscribe.ts'
+import type {
+  ControlRecord,
+  ControlStore,
+  ExpectedRevision,
+  NewControlRecord,
+  StreamAppendOutcome,
+} from './controlStore.ts'
+import { LogClosedError } from './logErrors.ts'
+import type {
+  AppendOutcome,
+  NewTelemetryRecord,
+  PartitionLease,
+  PolledRecords,
+  TelemetryLog,
+  TelemetryRecord,
+} from './telemetryLog.ts'
 
-export interface EmbeddedEventLogOptions {
+export interface EmbeddedLogOptions {
   /** Folder of the log's LMDB environment; created if missing. */
   readonly path: string
   /**
@@ -36,32 +40,10 @@ export interface EmbeddedEventLogOptions {
   readonly idFilterCapacity?: number
 }
 
-/** How a record is stored: short keys keep the log compact. */
-interface StoredRecord {
-  s: string
-  r: number | null
-  i: string
-  t: string
-  d: unknown
-  at: number
-}
-
-type Work =
-  | { kind: 'events'; records: readonly NewTelemetryRecord[]; done: Settle<AppendOutcome[]> }
-  | {
-      kind: 'stream'
-      stream: string
-      records: readonly NewStreamRecord[]
-      expected: ExpectedRevision
-      done: Settle<StreamAppendOutcome>
-    }
-
-interface Settle<T> {
-  resolve(value: T): void
-  reject(error: unknown): void
-}
-
-export interface EmbeddedEventLog extends EventLog {
+/** The telemetry half of the embedded log: one partition, 0. */
+export interface EmbeddedTelemetryLog extends TelemetryLog {
+  /** The position the next record of either kind will take: partition 0's head. */
+  head(): Promise<number>
   /** Commits made so far: concurrent appends share one, which is what makes them cheap. */
   stats(): {
     commits: number
@@ -72,11 +54,68 @@ export interface EmbeddedEventLog extends EventLog {
 }
 
 /**
- * The event log in an embedded LMDB environment (one file, crash-safe, fsync on commit).
+ * One LMDB environment behind two ports: telemetry records and control records take their
+ * positions from one sequence, so the control store's order and the telemetry partition's
+ * interleave. Closing either port closes both.
+ */
+export interface EmbeddedLog {
+  readonly telemetry: EmbeddedTelemetryLog
+  readonly control: ControlStore
+  close(): Promise<void>
+}
+
+/** How a record is stored: short keys keep the log compact. `r` is null for telemetry. */
+interface StoredRecord {
+  s: string
+  r: number | null
+  i: string
+  t: string
+  d: unknown
+  at: number
+}
+
+const ONLY_PARTITION: readonly number[] = [0]
+
+/** A record of either kind as this log hands it out. */
+type AnyRecord = TelemetryRecord | ControlRecord
+
+const isControl = (record: AnyRecord): record is ControlRecord =>
+  (record as Partial<ControlRecord>).revision !== undefined
+
+const toRecord = (position: number, stored: StoredRecord): AnyRecord =>
+  stored.r === null
+    ? { position, stream: stored.s, id: stored.i, type: stored.t, data: stored.d, recordedAt: stored.at }
+    : {
+        position,
+        stream: stored.s,
+        revision: stored.r,
+        id: stored.i,
+        type: stored.t,
+        data: stored.d,
+        recordedAt: stored.at,
+      }
+
+type Work =
+  | { kind: 'events'; records: readonly NewTelemetryRecord[]; done: Settle<AppendOutcome[]> }
+  | {
+      kind: 'stream'
+      stream: string
+      records: readonly NewControlRecord[]
+      expected: ExpectedRevision
+      done: Settle<StreamAppendOutcome>
+    }
+
+interface Settle<T> {
+  resolve(value: T): void
+  reject(error: unknown): void
+}
+
+/**
+ * The log in an embedded LMDB environment (one file, crash-safe, fsync on commit).
  * Appends that arrive while a commit is being prepared share that commit (group commit),
  * so durability costs one fsync per batch of requests, not one per request.
  */
-export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EmbeddedEventLog {
+export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
   mkdirSync(options.path, { recursive: true })
   const env: RootDatabase = open({ path: options.path, noSync: false, overlappingSync: false, maxDbs: 8 })
   // Records share their msgpack structures (field names) in one entry instead of each carrying
@@ -112,8 +151,8 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
   // tail the same records moments after they were written, and decoding each of them again per
   // reader costs more than everything else a projection does. Records are immutable.
   const recentSize = options.recentRecords ?? 32_768
-  const recent: (LogRecord | undefined)[] = new Array(recentSize)
-  const remember = (record: LogRecord) => {
+  const recent: (AnyRecord | undefined)[] = new Array(recentSize)
+  const remember = (record: AnyRecord) => {
     if (recentSize > 0) recent[record.position % recentSize] = record
   }
   const fromFile = (position: number) => {
@@ -124,16 +163,6 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     const record = recentSize > 0 ? recent[position % recentSize] : undefined
     return record?.position === position ? record : undefined
   }
-
-  const toRecord = (position: number, stored: StoredRecord): LogRecord => ({
-    position,
-    stream: stored.s,
-    revision: stored.r,
-    id: stored.i,
-    type: stored.t,
-    data: stored.d,
-    recordedAt: stored.at,
-  })
 
   const enqueue = <T>(make: (done: Settle<T>) => Work): Promise<T> => {
     if (closed) return Promise.reject(new LogClosedError())
@@ -163,7 +192,7 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     let next = Math.max(head, fileHead)
     const now = Date.now()
     const results: unknown[] = []
-    const written: LogRecord[] = []
+    const written: AnyRecord[] = []
     /** Ids and stream heads this group writes: not yet readable from the file. */
     const groupIds = new Map<string, number>()
     const groupHeads = new Map<string, number | null>()
@@ -265,86 +294,175 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): Embedd
     })
   }
 
-  const read = async (from: number, limit: number): Promise<LogRecord[]> => {
-    const out: LogRecord[] = []
-    const end = from + limit
+  /**
+   * The first `limit` telemetry records at positions `>= from`, skipping control records.
+   * Synchronous, so that every read it makes sees one snapshot of the file.
+   */
+  const readTelemetry = (from: number, limit: number): TelemetryRecord[] => {
+    const out: TelemetryRecord[] = []
+    if (limit <= 0) return out
     let next = from
-    for (let record = recalled(next); record && next < end; record = recalled(++next)) out.push(record)
-    // Whatever the window does not hold (older records, or records another process appended) is
-    // read from the file. A range is always returned whole, never just the remembered part.
-    if (next < end) {
-      for (const { key, value } of records.getRange({ start: next, end })) {
+    for (let record = recalled(next); record && out.length < limit; record = recalled(++next)) {
+      if (!isControl(record)) out.push(record)
+    }
+    /** Past the last record read, of either kind. */
+    let seen = next
+    if (out.length < limit) {
+      for (const { key, value } of records.getRange({ start: next })) {
+        seen = key + 1
+        if (value.r !== null) continue
         out.push(recalled(key) ?? toRecord(key, value))
+        if (out.length === limit) break
       }
     }
-    if (out.length > 0) head = Math.max(head, out[out.length - 1]!.position + 1)
+    if (seen > from) head = Math.max(head, seen)
     return out
   }
 
-  const waitFor = (position: number, signal?: AbortSignal) =>
+  /** Resolves once a record at `position` may exist, after at most `maxWaitMs`, or on abort or close. */
+  const waitFor = (position: number, maxWaitMs: number, signal?: AbortSignal) =>
     new Promise<void>((resolve) => {
-      if (position < head || closed || signal?.aborted) return resolve()
+      if (closed || signal?.aborted) return resolve()
+      // The next read must not come in this turn of the event loop: LMDB renews its read
+      // snapshot on the next one.
+      if (position < head) return setImmediate(resolve)
       const waiter = {
         position,
         wake: () => {
-          clearTimeout(poll)
+          clearTimeout(timer)
           waiters.delete(waiter)
           signal?.removeEventListener('abort', waiter.wake)
           resolve()
         },
       }
-      const poll = setTimeout(waiter.wake, pollIntervalMs)
+      const timer = setTimeout(waiter.wake, maxWaitMs)
       waiters.add(waiter)
       signal?.addEventListener('abort', waiter.wake, { once: true })
     })
 
-  return {
+  /**
+   * Telemetry records from `from` on. `next` moves past control records too: the head is read
+   * before the records, so no telemetry record can still take a position below it that the
+   * read did not see.
+   */
+  const pollTelemetry = async (
+    from: number,
+    limit: number,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+    leaseClosed: () => boolean,
+  ): Promise<PolledRecords> => {
+    const deadline = Date.now() + waitMs
+    for (;;) {
+      if (closed || leaseClosed()) return { records: [], next: from }
+      const before = storedHead()
+      const found = readTelemetry(from, limit)
+      if (found.length > 0) {
+        const past = found[found.length - 1]!.position + 1
+        return { records: found, next: found.length < limit ? Math.max(past, before) : past }
+      }
+      const left = deadline - Date.now()
+      if (left <= 0 || signal?.aborted) return { records: found, next: Math.max(from, before) }
+      await waitFor(Math.max(from, before), Math.min(left, pollIntervalMs), signal)
+    }
+  }
+
+  /** Open leases by group: the embedded log's only reader group members live in this process. */
+  const groups = new Map<string, Set<string>>()
+  const leases = new Set<() => void>()
+
+  const lease = (group: string): PartitionLease => {
+    let memberId: string | null = null
+    let left = false
+    const leave = () => {
+      left = true
+      if (memberId !== null) groups.get(group)?.delete(memberId)
+      leases.delete(leave)
+      // Its polls end now; the other waiters look again and wait on.
+      for (const waiter of waiters) waiter.wake()
+    }
+    leases.add(leave)
+    return {
+      async start() {
+        if (memberId !== null || left) return
+        memberId = randomUUID()
+        const members = groups.get(group) ?? new Set<string>()
+        groups.set(group, members.add(memberId))
+      },
+      assigned: () => ONLY_PARTITION,
+      memberId: () => memberId,
+      poll: async (partition, from, limit, waitMs, signal) =>
+        partition === 0
+          ? pollTelemetry(from, limit, waitMs, signal, () => left)
+          : { records: [], next: from },
+      // The runtime's checkpoints are what counts; a group of one has no one to tell.
+      commit: async () => {},
+      close: async () => leave(),
+    }
+  }
+
+  const currentHead = async () => (head = Math.max(head, storedHead()))
+
+  async function close() {
+    if (closed) return
+    closed = true
+    for (const leave of [...leases]) leave()
+    appendedIds.close()
+    await committing
+    if (queue.length > 0) await commit()
+    for (const waiter of waiters) waiter.wake()
+    await env.close()
+  }
+
+  const telemetry: EmbeddedTelemetryLog = {
     appendEvents: (batch) =>
       batch.length === 0
         ? Promise.resolve([])
         : enqueue((done) => ({ kind: 'events', records: batch, done })),
-    appendToStream: (stream, batch, expected) =>
-      enqueue((done) => ({ kind: 'stream', stream, records: batch, expected, done })),
-    read,
-    async readStream(stream, fromRevision = 0) {
-      const out: LogRecord[] = []
-      for (const { value: position } of streams.getRange({
-        start: [stream, fromRevision],
-        end: [stream, Number.MAX_SAFE_INTEGER],
-      })) {
-        const record = recalled(position) ?? fromFile(position)
-        if (record) out.push(record)
-      }
-      return out
-    },
-    async readControl(from, limit) {
-      const out: LogRecord[] = []
-      for (const position of control.getKeys({ start: from, limit })) {
-        const record = recalled(position) ?? fromFile(position)
-        if (record) out.push(record)
-      }
-      return out
-    },
-    subscribe: (from: number, subscribeOptions?: SubscribeOptions) =>
-      tail(
-        { read, waitFor: (position, signal) => waitFor(position, signal ?? subscribeOptions?.signal) },
-        from,
-        subscribeOptions,
-      ),
-    head: async () => (head = Math.max(head, storedHead())),
+    partitionCount: () => 1,
+    partitionOf: () => 0,
+    readPartition: async (partition, from, limit) => (partition === 0 ? readTelemetry(from, limit) : []),
+    partitionHeads: async () => [await currentHead()],
+    partitionStarts: async () => [0],
+    lease: (leaseOptions) => lease(leaseOptions.group),
+    groupMembers: async (group) => [...(groups.get(group) ?? [])],
+    head: currentHead,
     stats: () => ({
       commits,
       head,
       idFilter: { state: appendedIds.state(), capacity: appendedIds.capacity() },
     }),
-    async close() {
-      if (closed) return
-      closed = true
-      appendedIds.close()
-      await committing
-      if (queue.length > 0) await commit()
-      for (const waiter of waiters) waiter.wake()
-      await env.close()
+    close,
+  }
+
+  const controlStore: ControlStore = {
+    appendToStream: (stream, batch, expected) =>
+      enqueue((done) => ({ kind: 'stream', stream, records: batch, expected, done })),
+    async readStream(stream, fromRevision = 0) {
+      const out: ControlRecord[] = []
+      for (const { value: position } of streams.getRange({
+        start: [stream, fromRevision],
+        end: [stream, Number.MAX_SAFE_INTEGER],
+      })) {
+        const record = recalled(position) ?? fromFile(position)
+        if (record && isControl(record)) out.push(record)
+      }
+      return out
     },
+    async readAll(from, limit) {
+      const out: ControlRecord[] = []
+      for (const position of control.getKeys({ start: from, limit })) {
+        const record = recalled(position) ?? fromFile(position)
+        if (record && isControl(record)) out.push(record)
+      }
+      return out
+    },
+    close,
+  }
+
+  return {
+    telemetry,
+    control: controlStore,
+    close,
   }
 }
