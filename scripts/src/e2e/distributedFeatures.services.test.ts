@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { createHttpPersonKeyStore } from '@hourglass/ingest'
+import { sourceIdOfAppCode } from '@hourglass/schemas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { partitionedProjections } from '../distributed/services.ts'
 import type { ApiCall } from '../testing/apiClient.ts'
@@ -448,9 +449,13 @@ describe('app analytics and Metrica (seed 000) across processes', () => {
     expect((await read('GET', `${METRICA}/${appCode}/nope`, { token: jwt })).status).toBe(404)
     expect((await read('GET', `${METRICA}/${appCode}/${eventCode}`)).status).toBe(403)
     // The events are in the rollup whatever the workers know of definitions.
-    const rollup = await read('GET', `/v1/sources/${appCode}/rollups/hourly?from=${Date.now() - DAY}`, {
-      token: jwt,
-    })
+    const rollup = await read(
+      'GET',
+      `/v1/sources/${sourceIdOfAppCode(appCode)}/rollups/hourly?from=${Date.now() - DAY}`,
+      {
+        token: jwt,
+      },
+    )
     const rows = rollup.json<{ rows: { events: number }[] }>().rows
     expect(rows.reduce((sum, r) => sum + r.events, 0)).toBe(sent.length)
   })
