@@ -276,7 +276,7 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
     })
     await compat.register(theEyeCompatReads, {
       warehouse,
-      authenticate: (request) => authenticateTheEye(userTokens, request),
+      authenticate: (request) => authenticateTheEye({ controlPlane, userTokens }, request),
       eyeSourceId: theEyeSourceId,
       awaitProjected: (timeoutMs) => deps.awaitProjected(eventsProjection.name, timeoutMs),
       prefix: '/compat/the-eye',
