@@ -53,13 +53,13 @@ import Fastify, {
   type FastifyInstance,
   type FastifyRequest,
   type HTTPMethods,
-  LogController,
   type RouteOptions,
 } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { registerErrorHandler, registerJsonParser } from './httpErrors.ts'
+import { RequestLogController } from './requestLogController.ts'
 
 /**
  * The HTTP API in one place, for both modes. Embedded mode serves the write and the read
@@ -82,7 +82,7 @@ export function createApiServer(options: {
 }): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: !options.logRequests }),
+    logController: new RequestLogController({ disableRequestLogging: !options.logRequests }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
