@@ -70,7 +70,7 @@ const UserFields = {
 type UserFields = { username?: string | undefined; email?: string | undefined; password?: string | undefined }
 
 /** The user's fields, each given once, in the body or in the query string; username and password are required. */
-const userInput = (body: UserFields | undefined, query: UserFields) => {
+const userInput = (body: UserFields | null | undefined, query: UserFields) => {
   const issues: FieldIssue[] = []
   const field = (name: keyof UserFields) => {
     const [inBody, inQuery] = [body?.[name], query[name]]
@@ -106,7 +106,8 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
           'took them; a query string may end up in proxy logs, so prefer the body). The e-mail address is checked',
           'and answered back, not kept: Hourglass keeps no personal data of device users beyond their name.',
         ].join(' '),
-        body: z.strictObject(UserFields).optional(),
+        // No body at all is fine when the fields are in the query string.
+        body: z.strictObject(UserFields).nullish(),
         querystring: z.strictObject(UserFields),
         response: {
           201: z.object({ id: z.string(), username: z.string(), email: z.string().optional() }),
