@@ -13,6 +13,7 @@ import {
 } from '@hourglass/schemas'
 import { mintApiToken, parseApiToken, secretMatches } from './apiTokens.ts'
 import { type AppControl, createAppControl } from './apps/appControl.ts'
+import { createTheEyeTokens, type TheEyeTokens } from './compat/theEyeTokens.ts'
 import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
 import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.ts'
@@ -77,6 +78,8 @@ export interface ControlPlane extends SourceDirectory {
   readonly devices: DeviceFleets
   /** Tracking plans, settings, extra API tokens and sessions of sources (apps, sites). */
   readonly apps: AppControl
+  /** The Eye's tokens (seed 002), which live until revoked. */
+  readonly theEyeTokens: TheEyeTokens
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase()
@@ -131,6 +134,10 @@ export function createControlPlane(control: ControlStore): ControlPlane {
       case 'session.started':
         apps.apply(event, record)
         break
+      case 'eye-token.issued':
+      case 'eye-token.revoked':
+        theEyeTokens.apply(event)
+        break
     }
   }
 
@@ -156,6 +163,7 @@ export function createControlPlane(control: ControlStore): ControlPlane {
   }
 
   const devices = createDeviceFleets({ refresh, lookup, append: appendControl })
+  const theEyeTokens = createTheEyeTokens({ refresh, append: appendControl })
   const apps = createAppControl({
     control,
     refresh,
@@ -167,6 +175,7 @@ export function createControlPlane(control: ControlStore): ControlPlane {
     start: refresh,
     devices,
     apps,
+    theEyeTokens,
     async registerAccount({ email, name, password }) {
       const event: AccountRegistered = {
         type: 'account.registered',

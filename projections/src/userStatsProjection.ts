@@ -30,10 +30,10 @@ const HOUR_MS = 3600_000
 /**
  * Per-user statistics of defined events: for each event whose name its source had defined
  * before it (exactly the events ingest checked against that definition), one amount per user
- * (the event's subject), key (the value of the definition's first string attribute) and
- * event-time hour — the value of its first integer attribute, or 1 without one. Rows are summed
- * within a batch; the table sums them across batches, and a materialized view keeps the
- * all-time sums per user and key.
+ * (the event's subject), key (the value of the definition's first string attribute, or the
+ * event's name without one) and event-time hour — the value of its first integer attribute, or
+ * 1 without one. Rows are summed within a batch; the table sums them across batches, and a
+ * materialized view keeps the all-time sums per user and key.
  *
  * Which definition applies is the runtime's to say (`BatchContext.definitionOf`): the same for
  * every attempt at a batch and every replay of it, so a rewritten batch gives the same rows.
@@ -100,8 +100,11 @@ function addEvent(
   if (!parsed.success) throw new InvalidLogRecordError(record.position, parsed.error.message)
   const event = parsed.data
   if (!event.subject) return
-  const key = definition.keyAttr ? event.attrs[definition.keyAttr] : definition.name
-  const amount = definition.amountAttr ? event.attrs[definition.amountAttr] : 1
+  // An attribute the event carries no value of counts as one its definition lacks (Metrica's
+  // messages may leave values out): the event's name is the key, and it counts once.
+  const carried = (attr: string) => attr !== '' && Object.hasOwn(event.attrs, attr)
+  const key = carried(definition.keyAttr) ? event.attrs[definition.keyAttr] : definition.name
+  const amount = carried(definition.amountAttr) ? event.attrs[definition.amountAttr] : 1
   // Ingest checked the event against the definition; one that raced ahead of it is left out.
   if (typeof key !== 'string' || typeof amount !== 'number' || !Number.isSafeInteger(amount)) return
   const hour = Math.floor(event.timestamp / HOUR_MS) * 3600

@@ -132,6 +132,23 @@ export const latestEventsQuery = defineQuery({
     LIMIT {limit:UInt32} OFFSET {offset:UInt64}`,
 })
 
+/** Events of a source below a log position, newest first: one page of a walk through every match. */
+export const eventsBeforeQuery = defineQuery({
+  name: 'eventsBefore',
+  params: z.object({
+    ...EventFilter,
+    before: z.number().int().nonnegative(),
+    limit: z.number().int().positive(),
+  }),
+  row: RawEventRow,
+  sql: (r) => `
+    SELECT ${EVENT_COLUMNS}
+    FROM ${r.table(tables.eventsRaw)}
+    WHERE ${FILTER_SQL} AND position < {before:UInt64}
+    ORDER BY position DESC
+    LIMIT {limit:UInt32}`,
+})
+
 export const countEventsQuery = defineQuery({
   name: 'countEvents',
   params: z.object(EventFilter),

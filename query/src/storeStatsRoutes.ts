@@ -56,6 +56,22 @@ export const dailyAverageDurationQuery = defineQuery({
     GROUP BY day HAVING sum(duration_count) > 0 ORDER BY day`,
 })
 
+/**
+ * Seed 001's "average" per UTC day, as its original computes it: the events of a type that day
+ * divided by the distinct users who had one. Read from the raw events, which hold the users.
+ */
+export const dailyEventsPerUserQuery = defineQuery({
+  name: 'dailyEventsPerUser',
+  params: DailyParams,
+  row: z.object({ day: z.string(), average: z.coerce.number() }),
+  sql: (r) => `
+    SELECT toString(toDate(ts)) AS day, count() / uniqExact(person_id) AS average
+    FROM ${r.table(tables.storeEvents)}
+    WHERE account_id = {accountId:String} AND store_id = {storeId:String} AND type = {type:String}
+      AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+    GROUP BY day ORDER BY day`,
+})
+
 export const storeEventsPageQuery = defineQuery({
   name: 'storeEventsPage',
   params: z.object({
@@ -239,11 +255,36 @@ export const storeStatsRoutes: FastifyPluginAsync<StoreStatsDeps> = async (fasti
   )
 }
 
-/** Store user statistics (seed 001), read side. */
+/**
+ * The original's paging of its daily lists: newest day first, `offset` days skipped, at most
+ * `limit` (every day when not given: the original's default of 50 would cut a list silently).
+ */
+const CompatPage = z.strictObject({
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+  limit: z.coerce.number().int().min(1).max(1_000_000).optional(),
+})
+const newestFirst = <T>(rows: readonly T[], { offset, limit }: z.output<typeof CompatPage>): T[] =>
+  rows
+    .slice()
+    .reverse()
+    .slice(offset, limit === undefined ? undefined : offset + limit)
+
+const PAGE_HELP =
+  'Newest day first. `offset` (days to skip) and `limit` (most days) page it as the original did; without ' +
+  '`limit`, every day. Any other parameter is a 400.'
+
+/** Store user statistics (seed 001), read side: daily lists of the store of the access token. */
 export const storeStatsCompatReads: FastifyPluginAsync<StoreStatsDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const tags = ['compat: store-stats']
-  const all = { from: FAR_PAST, to: FAR_FUTURE }
+  const daily = async (request: FastifyRequest, type: string) => {
+    const store = await deps.authenticateStore(request)
+    return {
+      store,
+      params: { accountId: store.accountId, storeId: store.storeId, type, from: FAR_PAST, to: FAR_FUTURE },
+    }
+  }
+  const EventAmounts = z.array(z.object({ date: z.string(), event_amount: z.number() }))
 
   app.get(
     '/api/event/amount/:event_type',
@@ -251,19 +292,16 @@ export const storeStatsCompatReads: FastifyPluginAsync<StoreStatsDeps> = async (
       schema: {
         tags,
         summary: 'Events of a type per day',
+        description: PAGE_HELP,
         params: z.object({ event_type: EventType }),
-        response: { 200: z.array(z.object({ date: z.string(), event_amount: z.number() })) },
+        querystring: CompatPage,
+        response: { 200: EventAmounts },
       },
     },
     async (request) => {
-      const store = await deps.authenticateStore(request)
-      const rows = await runQuery(deps.warehouse, dailyEventAmountQuery, {
-        accountId: store.accountId,
-        storeId: store.storeId,
-        type: request.params.event_type,
-        ...all,
-      })
-      return rows.map((r) => ({ date: r.day, event_amount: r.events }))
+      const { params } = await daily(request, request.params.event_type)
+      const rows = await runQuery(deps.warehouse, dailyEventAmountQuery, params)
+      return newestFirst(rows, request.query).map((r) => ({ date: r.day, event_amount: r.events }))
     },
   )
 
@@ -272,43 +310,39 @@ export const storeStatsCompatReads: FastifyPluginAsync<StoreStatsDeps> = async (
     {
       schema: {
         tags,
-        summary: 'Average duration of events of a type per day (events with a numeric data.duration only)',
+        summary: 'Events of a type per user who had one, per day',
+        description:
+          'As the original computes its `event_avg_time`: the events of the type that day divided by the number ' +
+          `of distinct users who had one. (The native /v1/store-stats/avg-time averages a \`duration\` instead.) ${PAGE_HELP}`,
         params: z.object({ event_type: EventType }),
+        querystring: CompatPage,
         response: { 200: z.array(z.object({ date: z.string(), event_avg_time: z.number() })) },
       },
     },
     async (request) => {
-      const store = await deps.authenticateStore(request)
-      const rows = await runQuery(deps.warehouse, dailyAverageDurationQuery, {
-        accountId: store.accountId,
-        storeId: store.storeId,
-        type: request.params.event_type,
-        ...all,
-      })
-      return rows.map((r) => ({ date: r.day, event_avg_time: r.average }))
+      const { params } = await daily(request, request.params.event_type)
+      const rows = await runQuery(deps.warehouse, dailyEventsPerUserQuery, params)
+      return newestFirst(rows, request.query).map((r) => ({ date: r.day, event_avg_time: r.average }))
     },
   )
 
   app.get(
-    '/api/event/store-events-amount/:store_id',
+    '/api/event/store-events-amount/:store_id/',
     {
       schema: {
         tags,
         summary: 'Events of the store per day',
+        description: PAGE_HELP,
         params: z.object({ store_id: z.coerce.number().int({ error: 'must be an integer store id' }) }),
-        response: { 200: z.array(z.object({ date: z.string(), event_amount: z.number() })) },
+        querystring: CompatPage,
+        response: { 200: EventAmounts },
       },
     },
     async (request) => {
-      const store = await deps.authenticateStore(request)
+      const { store, params } = await daily(request, '')
       if (request.params.store_id !== store.number) throw errors.notFound('the store')
-      const rows = await runQuery(deps.warehouse, dailyEventAmountQuery, {
-        accountId: store.accountId,
-        storeId: store.storeId,
-        type: '',
-        ...all,
-      })
-      return rows.map((r) => ({ date: r.day, event_amount: r.events }))
+      const rows = await runQuery(deps.warehouse, dailyEventAmountQuery, params)
+      return newestFirst(rows, request.query).map((r) => ({ date: r.day, event_amount: r.events }))
     },
   )
 }

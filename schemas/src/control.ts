@@ -116,6 +116,24 @@ export const SessionStarted = z.object({
   at: z.number().int(),
 })
 
+/**
+ * A token of The Eye's API (seed 002): like Django REST framework's, it lives until revoked. It
+ * speaks for an account, through one of its members when `memberId` is set; only its SHA-256 is kept.
+ */
+export const EyeTokenIssued = z.object({
+  type: z.literal('eye-token.issued'),
+  tokenHash: z.string(),
+  accountId: z.string(),
+  memberId: z.string().nullable(),
+  at: z.number().int(),
+})
+
+export const EyeTokenRevoked = z.object({
+  type: z.literal('eye-token.revoked'),
+  tokenHash: z.string(),
+  at: z.number().int(),
+})
+
 export const ControlEvent = z.discriminatedUnion('type', [
   AccountRegistered,
   SourceCreated,
@@ -128,6 +146,8 @@ export const ControlEvent = z.discriminatedUnion('type', [
   AnalystRevoked,
   DeviceUserRegistered,
   DeviceBound,
+  EyeTokenIssued,
+  EyeTokenRevoked,
 ])
 export type ControlEvent = z.infer<typeof ControlEvent>
 export type AccountRegistered = z.infer<typeof AccountRegistered>
@@ -141,6 +161,8 @@ export type AnalystGranted = z.infer<typeof AnalystGranted>
 export type AnalystRevoked = z.infer<typeof AnalystRevoked>
 export type DeviceUserRegistered = z.infer<typeof DeviceUserRegistered>
 export type DeviceBound = z.infer<typeof DeviceBound>
+export type EyeTokenIssued = z.infer<typeof EyeTokenIssued>
+export type EyeTokenRevoked = z.infer<typeof EyeTokenRevoked>
 
 export const controlStreams = {
   /** One stream per e-mail address (hashed), so that signing up twice with one address conflicts. */
@@ -158,4 +180,6 @@ export const controlStreams = {
   memberByUsername: (usernameHash: string) => `member-username-${usernameHash}`,
   /** Grants and revocations of one member's analyst role in one account, in order. */
   analystRole: (accountId: string, userId: string) => `analyst-role-${accountId}-${userId}`,
+  /** One stream per The Eye token (by its hash): issued, then perhaps revoked. */
+  eyeToken: (tokenHash: string) => `eye-token-${tokenHash}`,
 }

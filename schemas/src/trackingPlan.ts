@@ -92,17 +92,40 @@ export function statisticsAttributes(attrs: readonly AttributeDefinition[]): {
   }
 }
 
+/** A name in lower-case ASCII letters and digits, runs of anything else as one `separator`. */
+const slugOf = (name: string, separator: string) =>
+  name
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, separator)
+    .slice(0, 48)
+    .split(separator)
+    .filter(Boolean)
+    .join(separator)
+
 /**
  * A stable, URL-safe code for an event definition: a slug of its name and a random id, like
  * the seed's `number_of_product_views-uuid`.
  */
 export function eventCodeSlug(name: string): string {
-  const slug = name
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .slice(0, 48)
-  return slug || 'event'
+  return slugOf(name, '_') || 'event'
 }
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** Metrica's app code (seed 000's `electronic-shop-uuid`): a slug of the app's name, then its source id. */
+export const metricaAppCode = (source: { readonly sourceId: string; readonly name: string }): string =>
+  `${slugOf(source.name, '-') || 'app'}-${source.sourceId}`
+
+/** The source id an app code ends with (a bare source id is an app code too), or null. */
+export const sourceIdOfAppCode = (code: string): string | null => {
+  const id = UUID.exec(code)?.[0]
+  return id !== undefined && (code.length === id.length || code[code.length - id.length - 1] === '-')
+    ? id
+    : null
+}
+
+/** Whether an app code names this source: its own code, or its bare id (as earlier app codes were). */
+export const isAppCodeOf = (code: string, source: { readonly sourceId: string; readonly name: string }) =>
+  code === source.sourceId || code === metricaAppCode(source)

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import {
@@ -51,11 +52,14 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyRequest,
-  LogController,
+  type HTTPMethods,
+  type RouteOptions,
 } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
+import { z } from 'zod'
 import { registerErrorHandler, registerJsonParser } from './httpErrors.ts'
+import { RequestLogController } from './requestLogController.ts'
 
 /**
  * The HTTP API in one place, for both modes. Embedded mode serves the write and the read
@@ -78,17 +82,41 @@ export function createApiServer(options: {
 }): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: !options.logRequests }),
+    logController: new RequestLogController({ disableRequestLogging: !options.logRequests }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ...(options.maxParamLength ? { routerOptions: { maxParamLength: options.maxParamLength } } : {}),
+    rewriteUrl(request) {
+      return compatPathEitherSlash(this, request)
+    },
   })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   registerJsonParser(app)
   registerErrorHandler(app)
   return app
+}
+
+/**
+ * The seed APIs' clients write a path with or without its trailing slash (Django's and FastAPI's
+ * canonical paths end in one, the seed documents often leave it out): a /compat path that no
+ * route takes as written is read with the slash added or removed. Only /compat paths: fastify's
+ * `ignoreTrailingSlash` would give every native route a second spelling too.
+ */
+export function compatPathEitherSlash(
+  app: Pick<FastifyInstance, 'findRoute'>,
+  request: Pick<IncomingMessage, 'method' | 'url'>,
+): string {
+  const url = request.url ?? '/'
+  if (!url.startsWith('/compat/')) return url
+  const queryAt = url.indexOf('?')
+  const path = queryAt < 0 ? url : url.slice(0, queryAt)
+  const method = (request.method ?? 'GET') as HTTPMethods
+  if (app.findRoute({ method, url: path })) return url
+  const other = path.endsWith('/') ? path.slice(0, -1) : `${path}/`
+  if (!app.findRoute({ method, url: other })) return url
+  return queryAt < 0 ? other : `${other}${url.slice(queryAt)}`
 }
 
 /** OpenAPI docs at /docs of whatever routes are registered after it. */
@@ -144,19 +172,41 @@ export interface WriteRouteDeps extends IngestDeps, StoreWriteDeps {
   readonly memberTokens: MemberTokens
 }
 
+/**
+ * A seed-compatible route never ignores a query parameter it does not know: one without a query
+ * schema takes none, and a plain object schema is made strict (a transformed one is strict itself).
+ * Unknown parameters are then a 400 that names each.
+ */
+export const refuseUnknownQueryParameters = (route: RouteOptions) => {
+  const schema = route.schema ?? {}
+  if (schema.querystring === undefined) schema.querystring = z.strictObject({})
+  else if (schema.querystring instanceof z.ZodObject) schema.querystring = schema.querystring.strict()
+  route.schema = schema
+}
+
+/** Route groups of the seed-compatible APIs, registered where `refuseUnknownQueryParameters` applies. */
+async function registerCompat(app: FastifyInstance, register: (compat: FastifyInstance) => Promise<void>) {
+  await app.register(async (compat) => {
+    compat.addHook('onRoute', refuseUnknownQueryParameters)
+    await register(compat)
+  })
+}
+
 /** Every route that appends to the log or reads the control plane, native and seed-compatible. */
 export async function registerWriteRoutes(app: FastifyInstance, deps: WriteRouteDeps) {
   await app.register(ingestRoutes, deps)
   await app.register(storeWriteRoutes, deps)
-  await app.register(storeStatsCompatWrites, { ...deps, prefix: '/compat/store-stats' })
   await app.register(receiptRoutes, deps)
-  await app.register(receiptsCompatIngestRoutes, { ...deps, prefix: '/compat/receipts' })
   await app.register(deviceRoutes, deps)
-  await app.register(devicesCompatWrites, { ...deps, prefix: '/compat/devices' })
-  // Tracking plans, settings, tokens and sessions, and the Metrica and The Eye adapters.
+  // Tracking plans, settings, tokens and sessions.
   await app.register(appAnalyticsWriteRoutes, deps)
-  await app.register(metricaCompatWrites, { ...deps, prefix: '/compat/metrica' })
-  await app.register(theEyeCompatWrites, { ...deps, prefix: '/compat/the-eye' })
+  await registerCompat(app, async (compat) => {
+    await compat.register(storeStatsCompatWrites, { ...deps, prefix: '/compat/store-stats' })
+    await compat.register(receiptsCompatIngestRoutes, { ...deps, prefix: '/compat/receipts' })
+    await compat.register(devicesCompatWrites, { ...deps, prefix: '/compat/devices' })
+    await compat.register(metricaCompatWrites, { ...deps, prefix: '/compat/metrica' })
+    await compat.register(theEyeCompatWrites, { ...deps, prefix: '/compat/the-eye' })
+  })
 }
 
 export interface ReadRouteDeps {
@@ -192,22 +242,13 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
   await app.register(dashboardAssets)
   const storeReads = { warehouse, authenticateStore: deps.access.authenticate }
   await app.register(storeStatsRoutes, storeReads)
-  await app.register(storeStatsCompatReads, { ...storeReads, prefix: '/compat/store-stats' })
   const receiptReads = { warehouse, authorize: createAnalystAccess(deps).authorize }
   await app.register(receiptQueryRoutes, receiptReads)
-  await app.register(receiptsCompatQueryRoutes, { ...receiptReads, prefix: '/compat/receipts' })
   await app.register(deviceSummaryRoutes, {
     warehouse,
     authenticate,
     ownedFleet: (accountId, sourceId) => ownedFleet(controlPlane, accountId, sourceId),
     devices,
-  })
-  await app.register(devicesCompatReads, {
-    warehouse,
-    authenticateFleet: (request) => authenticateFleetRequest(controlPlane, request),
-    authenticateDeviceUser: (request) => authenticateDeviceUserRequest(controlPlane, request),
-    devices,
-    prefix: '/compat/devices',
   })
   const apps = controlPlane.apps
   const appReads = {
@@ -217,17 +258,28 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
     findDefinition: (sourceId: string, eventCode: string) => apps.findDefinition(sourceId, eventCode),
   }
   await app.register(appAnalyticsReadRoutes, appReads)
-  await app.register(metricaCompatReads, {
-    ...appReads,
-    authenticate: (request) => authenticateMetricaUser(userTokens, request),
-    awaitProjected: (timeoutMs) => deps.awaitProjected(userStatsProjection.name, timeoutMs),
-    prefix: '/compat/metrica',
-  })
-  await app.register(theEyeCompatReads, {
-    warehouse,
-    authenticate: (request) => authenticateTheEye(userTokens, request),
-    eyeSourceId: theEyeSourceId,
-    awaitProjected: (timeoutMs) => deps.awaitProjected(eventsProjection.name, timeoutMs),
-    prefix: '/compat/the-eye',
+  await registerCompat(app, async (compat) => {
+    await compat.register(storeStatsCompatReads, { ...storeReads, prefix: '/compat/store-stats' })
+    await compat.register(receiptsCompatQueryRoutes, { ...receiptReads, prefix: '/compat/receipts' })
+    await compat.register(devicesCompatReads, {
+      warehouse,
+      authenticateFleet: (request) => authenticateFleetRequest(controlPlane, request),
+      authenticateDeviceUser: (request) => authenticateDeviceUserRequest(controlPlane, request),
+      devices,
+      prefix: '/compat/devices',
+    })
+    await compat.register(metricaCompatReads, {
+      ...appReads,
+      authenticate: (request) => authenticateMetricaUser(userTokens, request),
+      awaitProjected: (timeoutMs) => deps.awaitProjected(userStatsProjection.name, timeoutMs),
+      prefix: '/compat/metrica',
+    })
+    await compat.register(theEyeCompatReads, {
+      warehouse,
+      authenticate: (request) => authenticateTheEye({ controlPlane, userTokens }, request),
+      eyeSourceId: theEyeSourceId,
+      awaitProjected: (timeoutMs) => deps.awaitProjected(eventsProjection.name, timeoutMs),
+      prefix: '/compat/the-eye',
+    })
   })
 }

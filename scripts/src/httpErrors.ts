@@ -97,17 +97,28 @@ export function registerJsonParser(app: FastifyInstance) {
   })
 }
 
+const UNKNOWN_KEY = {
+  querystring: 'is not a parameter of this route: it was refused rather than ignored',
+  body: 'is not a field of this request: it was refused rather than ignored',
+} as Record<string, string>
+
 const validationIssues = (error: FastifyError): FieldIssue[] => {
   const where = error.validationContext ?? 'body'
-  return (error.validation ?? []).map((v) => {
+  return (error.validation ?? []).flatMap((v) => {
     const path = (v.instancePath ?? '')
       .split('/')
       .filter(Boolean)
       .reduce((out, key) => (/^\d+$/.test(key) ? `${out}[${key}]` : out ? `${out}.${key}` : key), '')
-    return {
-      path: where === 'body' ? path : path ? `${where}.${path}` : where,
-      message: v.message ?? 'is invalid',
+    const at = (inner: string) => (where === 'body' ? inner : inner ? `${where}.${inner}` : where)
+    // A strict schema's unknown keys: one issue per key, at its own path, naming it.
+    const keys = (v.params as { keys?: unknown } | undefined)?.keys
+    if (v.keyword === 'unrecognized_keys' && Array.isArray(keys) && keys.length > 0) {
+      return keys.map((key) => ({
+        path: at(path ? `${path}.${String(key)}` : String(key)),
+        message: UNKNOWN_KEY[where] ?? 'is not known here',
+      }))
     }
+    return [{ path: at(path), message: v.message ?? 'is invalid' }]
   })
 }
 

@@ -2,6 +2,7 @@ import type { TelemetryLog } from '@hourglass/log'
 import type { FieldIssue, TelemetryEvent } from '@hourglass/schemas'
 import type { ControlPlane, Source } from '../controlPlane.ts'
 import { validateEvents } from '../eventBatch.ts'
+import type { EventDefinition, IngestRules } from './appControl.ts'
 
 export type SingleEventResult =
   | { readonly status: 'appended' | 'duplicate'; readonly event: TelemetryEvent; readonly position: number }
@@ -9,6 +10,16 @@ export type SingleEventResult =
   | { readonly status: 'rejected'; readonly issues: FieldIssue[] }
 
 const PREFIX = 'events[0]'
+
+export interface SingleEventOptions {
+  /** When the event arrived (default: now). */
+  readonly receivedAt?: number
+  /**
+   * The definition the event is checked against, from its tracking plan's: an adapter whose
+   * clients may leave attributes out checks only those the event carries.
+   */
+  readonly narrowDefinition?: (definition: EventDefinition) => EventDefinition
+}
 
 /**
  * One event through the same checks as `POST /v1/events` (the envelope, the source's tracking
@@ -18,9 +29,18 @@ export async function appendSingleEvent(
   deps: { readonly telemetry: TelemetryLog; readonly controlPlane: ControlPlane },
   source: Source,
   input: unknown,
-  receivedAt = Date.now(),
+  { receivedAt = Date.now(), narrowDefinition }: SingleEventOptions = {},
 ): Promise<SingleEventResult> {
-  const rules = await deps.controlPlane.apps.ingestRules(source, [input])
+  const planned = await deps.controlPlane.apps.ingestRules(source, [input])
+  const rules: IngestRules = narrowDefinition
+    ? {
+        ...planned,
+        definition: (name) => {
+          const definition = planned.definition(name)
+          return definition && narrowDefinition(definition)
+        },
+      }
+    : planned
   const batch = validateEvents(source, [input], receivedAt, rules)
   const rejected = batch.rejected[0]
   if (rejected) {

@@ -5,17 +5,23 @@ import {
   describeValueType,
   EventTime,
   errors,
+  eventCodeSlug,
   type FieldIssue,
   HourglassError,
+  isAppCodeOf,
   matchesAttrType,
+  metricaAppCode,
   producerId,
+  sourceIdOfAppCode,
 } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { credentialFrom } from '../apiTokens.ts'
 import { DefinitionsBody } from '../apps/appAnalyticsWriteRoutes.ts'
+import type { EventDefinition } from '../apps/appControl.ts'
 import { appendSingleEvent } from '../apps/appendSingleEvent.ts'
+import type { ControlPlane, Source } from '../controlPlane.ts'
 import { authenticateSourceRequest, type IngestDeps } from '../ingestRoutes.ts'
 import type { UserPrincipal, UserTokens } from '../userTokens.ts'
 
@@ -44,34 +50,33 @@ export const authenticateMetricaUser = async (
 }
 
 /**
- * A Metrica app is a source of kind `app` whose id, the app code, derives from its account and
- * name: two concurrent creations of one app append to one stream, and only one can win.
+ * A Metrica app is a source of kind `app` whose id derives from its account and name: two
+ * concurrent creations of one app append to one stream, and only one can win. Its app code is
+ * a slug of the name, then that id (`metricaAppCode`).
  */
-export const metricaAppCode = (accountId: string, appName: string): string => {
+export const metricaAppSourceId = (accountId: string, appName: string): string => {
   const hex = createHash('sha256').update(`metrica-app\u0000${accountId}\u0000${appName}`).digest('hex')
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`
 }
 
 const JwtToken = z.object({ jwt_token: z.string() })
 const AppToken = z.object({ api_token: z.string(), app_code: z.string() })
-const AppCodeParams = z.object({ app_code: z.string().min(1).max(64) })
+const AppCodeParams = z.object({ app_code: z.string().min(1).max(128) })
 
 /** The seed's own example password is five characters; the native API asks for eight. */
 const CompatPassword = z.string().min(5, { error: 'must be at least 5 characters' }).max(256)
 const Email = z.email({ error: 'must be an e-mail address' }).max(254)
 
 const AttrValueOfMessage = z.union([z.string().max(4096), z.number(), z.boolean()], {
-  error: (issue) =>
-    issue.input === undefined
-      ? 'is required: an event carries its values'
-      : 'must be a string, a number or a boolean',
+  error: 'must be a string, a number or a boolean',
 })
 
+/** An attribute of a message; the seed's own example sends none of its values (`value` is optional). */
 const MessageAttr = z
-  .strictObject({ name: AttributeName, type: AttrType, value: AttrValueOfMessage })
+  .strictObject({ name: AttributeName, type: AttrType, value: AttrValueOfMessage.optional() })
   .check((ctx) => {
     const { type, value } = ctx.value
-    if (!matchesAttrType(type, value))
+    if (value !== undefined && !matchesAttrType(type, value))
       ctx.issues.push({
         code: 'custom',
         path: ['value'],
@@ -113,8 +118,9 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
 
   const ownedApp = async (request: FastifyRequest, appCode: string) => {
     const principal = await authenticateMetricaUser(userTokens, request)
-    const source = await controlPlane.findOwned(principal.accountId, appCode)
-    if (!source) throw errors.notFound(`the app "${appCode}"`)
+    const sourceId = sourceIdOfAppCode(appCode)
+    const source = sourceId === null ? null : await controlPlane.findOwned(principal.accountId, sourceId)
+    if (!source || !isAppCodeOf(appCode, source)) throw errors.notFound(`the app "${appCode}"`)
     return source
   }
 
@@ -190,7 +196,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
       const source = await ownedApp(request, request.params.app_code)
       const apiToken = await controlPlane.apps.issueApiToken(source)
       request.log.info({ sourceId: source.sourceId }, 'source API token issued (metrica)')
-      return { api_token: apiToken, app_code: source.sourceId }
+      return { api_token: apiToken, app_code: metricaAppCode(source) }
     },
   )
 
@@ -213,13 +219,13 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
       const owned = await controlPlane.listOwned(principal.accountId)
       if (owned.some((source) => source.kind === 'app' && source.name === name)) throw taken()
       const created = await controlPlane.apps.claimSource(principal.accountId, {
-        sourceId: metricaAppCode(principal.accountId, name),
+        sourceId: metricaAppSourceId(principal.accountId, name),
         kind: 'app',
         name,
       })
       if (!created) throw taken()
       request.log.info({ sourceId: created.source.sourceId }, 'app created (metrica)')
-      return { api_token: created.apiToken, app_code: created.source.sourceId }
+      return { api_token: created.apiToken, app_code: metricaAppCode(created.source) }
     },
   )
 
@@ -250,7 +256,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
       const definitions = await controlPlane.apps.defineEvents(source, request.body.events)
       return {
         event_code: definitions[0]!.eventCode,
-        app_code: source.sourceId,
+        app_code: metricaAppCode(source),
         events: definitions.map((d) => ({ name: d.name, event_code: d.eventCode })),
       }
     },
@@ -264,9 +270,12 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
         summary: "Send one event from a device (with the app's API token)",
         description: [
           'The message: `user_code`, `event_name`, `attrs` ([{name, type, value}]); optional `timestamp`',
-          '(ISO-8601 with zone or epoch ms; default: now) and `id` (an idempotency key). Answers 200 once the',
-          'event is durable in the log (in distributed mode, on the Kafka topic analytics-data.raw). An event of',
-          'a defined name must carry exactly its attributes, each of its type.',
+          '(ISO-8601 with zone or epoch ms; default: now) and `id` (an idempotency key). `event_name` is the name',
+          'of an event defined with /app/create_event, or its underscored form as in its event code',
+          '(`number_of_product_views` for "number of product views"); any other name is a 400 that lists the',
+          "app's events. Each attribute must be one of the event's, of its type; an attribute without a `value`",
+          "(as in the seed's example) contributes nothing, and the event still counts for the user. Answers 200",
+          'once the event is durable in the log (in distributed mode, on the Kafka topic analytics-data.raw).',
         ].join(' '),
         params: AppCodeParams,
         body: Message,
@@ -277,46 +286,100 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
     },
     async (request) => {
       const source = await authenticateSourceRequest(controlPlane, request)
-      if (source.sourceId !== request.params.app_code)
+      if (!isAppCodeOf(request.params.app_code, source))
         throw errors.forbidden(`this API token belongs to another app than "${request.params.app_code}"`)
       const message = request.body
+      const definition = await definitionNamed(controlPlane, source, message.event_name)
+      if (!definition) throw rejected([await undefinedEventIssue(controlPlane, source, message.event_name)])
       const issues: FieldIssue[] = []
-      const rules = await controlPlane.apps.ingestRules(source, [{ name: message.event_name }])
-      const definition = rules.definition(message.event_name)
       message.attrs.forEach((attr, index) => {
-        const defined = definition?.attrs.find((d) => d.name === attr.name)
-        if (defined && defined.type !== attr.type)
+        const defined = definition.attrs.find((d) => d.name === attr.name)
+        if (!defined)
+          issues.push({
+            path: `attrs[${index}]`,
+            message: `"${attr.name}" is not an attribute of "${definition.name}" (its attributes: ${definition.attrs.map((a) => a.name).join(', ') || 'none'})`,
+          })
+        else if (defined.type !== attr.type)
           issues.push({
             path: `attrs[${index}].type`,
-            message: `is ${attr.type}, but "${message.event_name}" defines "${attr.name}" as ${defined.type}`,
+            message: `is ${attr.type}, but "${definition.name}" defines "${attr.name}" as ${defined.type}`,
           })
       })
-      if (issues.length === 0) {
-        const input = {
-          ...(message.id === undefined ? {} : { id: message.id }),
-          name: message.event_name,
-          subject: message.user_code,
-          timestamp: message.timestamp ?? Date.now(),
-          attrs: Object.fromEntries(message.attrs.map((attr) => [attr.name, attr.value])),
-        }
-        const result = await appendSingleEvent(deps, source, input)
-        if (result.status !== 'rejected') {
-          return {
-            status: result.status === 'appended' ? ('accepted' as const) : ('duplicate' as const),
-            id: result.event.id,
-            position: result.position,
-          }
-        }
-        issues.push(...result.issues.map((issue) => toMessagePath(issue, message.attrs)))
+      if (issues.length > 0) throw rejected(issues)
+      const valued = message.attrs.filter((attr) => attr.value !== undefined)
+      const input = {
+        ...(message.id === undefined ? {} : { id: message.id }),
+        name: definition.name,
+        subject: message.user_code,
+        timestamp: message.timestamp ?? Date.now(),
+        attrs: Object.fromEntries(valued.map((attr) => [attr.name, attr.value])),
       }
-      throw new HourglassError(
-        'EVENT_REJECTED',
-        400,
-        `the event was not appended: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
-        { issues },
-      )
+      // The event is checked against the attributes it carries values of: the others contribute nothing.
+      const carried = new Set(valued.map((attr) => attr.name))
+      const result = await appendSingleEvent(deps, source, input, {
+        narrowDefinition: (d) => ({ ...d, attrs: d.attrs.filter((attr) => carried.has(attr.name)) }),
+      })
+      if (result.status === 'rejected')
+        throw rejected(result.issues.map((issue) => toMessagePath(issue, message.attrs)))
+      return {
+        status: result.status === 'appended' ? ('accepted' as const) : ('duplicate' as const),
+        id: result.event.id,
+        position: result.position,
+      }
     },
   )
+}
+
+const rejected = (issues: readonly FieldIssue[]) =>
+  new HourglassError(
+    'EVENT_REJECTED',
+    400,
+    `the event was not appended: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+    { issues },
+  )
+
+/**
+ * The definition a device message names: the event of that name, or else the one whose name has
+ * that underscored form (the seed's `number_of_product_views`), when exactly one does.
+ */
+async function definitionNamed(
+  controlPlane: ControlPlane,
+  source: Source,
+  eventName: string,
+): Promise<EventDefinition | undefined> {
+  const rules = await controlPlane.apps.ingestRules(source, [{ name: eventName }])
+  const exact = rules.definition(eventName)
+  if (exact) return exact
+  const slug = eventCodeSlug(eventName)
+  const matches = (await controlPlane.apps.listDefinitions(source.sourceId)).filter(
+    (definition) => eventCodeSlug(definition.name) === slug,
+  )
+  return matches.length === 1 ? matches[0] : undefined
+}
+
+/** Why a message's event name is refused, listing the app's events (the first 20). */
+async function undefinedEventIssue(
+  controlPlane: ControlPlane,
+  source: Source,
+  eventName: string,
+): Promise<FieldIssue> {
+  const defined = await controlPlane.apps.listDefinitions(source.sourceId)
+  const slug = eventCodeSlug(eventName)
+  if (defined.length === 0)
+    return {
+      path: 'event_name',
+      message: `"${eventName}" is not an event of this app, which defines none yet: define it with /app/create_event/<app_code>`,
+    }
+  const ambiguous = defined.filter((d) => eventCodeSlug(d.name) === slug)
+  const listed = (ambiguous.length > 1 ? ambiguous : defined).slice(0, 20)
+  const names = listed.map((d) => `"${d.name}" (${eventCodeSlug(d.name)})`).join(', ')
+  return {
+    path: 'event_name',
+    message:
+      ambiguous.length > 1
+        ? `"${eventName}" could name several events of this app: ${names}; send the exact name`
+        : `"${eventName}" is not an event of this app; its events: ${names}${defined.length > listed.length ? `, and ${defined.length - listed.length} more` : ''}`,
+  }
 }
 
 /** An issue about the event as Hourglass holds it, told in the message's own terms. */

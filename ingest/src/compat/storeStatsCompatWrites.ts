@@ -39,18 +39,23 @@ const compatPerson = (person: Person, storeNumber: number) => ({
 })
 
 const Message = z.object({ message: z.string() })
-const StoreNumber = z.number({ error: 'must be the integer id of this store' }).int()
+/** Optional: the gateway of the original fills it in from the access token, as here. */
+const StoreNumber = z.number({ error: 'must be the integer id of this store' }).int().optional()
+const checkStoreNumber = (given: number | undefined, store: { number: number }) => {
+  if (given !== undefined && given !== store.number)
+    throw errors.forbidden('store_id is not the store of this token')
+}
 
 /**
  * Store user statistics (seed 001), write side: store authentication, people and events.
- * `store_id` is the store's integer number (see `GET /api/store`).
+ * `store_id` is the store's integer number (see `GET /api/store/`).
  */
 export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const tags = ['compat: store-stats']
 
   app.post(
-    '/api/auth',
+    '/api/auth/',
     {
       schema: {
         tags,
@@ -84,7 +89,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   )
 
   app.post(
-    '/api/user',
+    '/api/user/',
     {
       schema: {
         tags,
@@ -111,7 +116,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   )
 
   app.patch(
-    '/api/user',
+    '/api/user/',
     {
       schema: {
         tags,
@@ -122,8 +127,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
     },
     async (request, reply) => {
       const store = await deps.access.authenticate(request)
-      if (request.body.store_id !== store.number)
-        throw errors.forbidden('store_id is not the store of this token')
+      checkStoreNumber(request.body.store_id, store)
       const person = await deps.registry.findByEmail(store.storeId, request.body.email)
       if (!person) throw errors.notFound('the user')
       await deps.registry.update(store.storeId, person.personId, toFields(request.body))
@@ -153,7 +157,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   )
 
   app.post(
-    '/api/event',
+    '/api/event/',
     {
       schema: {
         tags,
@@ -178,8 +182,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
     },
     async (request, reply) => {
       const store = await deps.access.authenticate(request)
-      if (request.body.store_id !== store.number)
-        throw errors.forbidden('store_id is not the store of this token')
+      checkStoreNumber(request.body.store_id, store)
       const { position, event } = await appendStoreEvent(deps, store, {
         type: request.body.type,
         userId: request.body.user_id,
@@ -220,17 +223,26 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   )
 
   app.get(
-    '/api/store',
+    '/api/store/',
     {
       schema: {
         tags,
         summary: "The account's stores (account token: the admin)",
+        description:
+          'In the order of their ids. `offset` (stores to skip) and `limit` (most stores) page it as the original ' +
+          'did; without `limit`, every store.',
+        querystring: z.strictObject({
+          offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+          limit: z.coerce.number().int().min(1).max(1_000_000).optional(),
+        }),
         response: { 200: z.array(z.object({ id: z.number(), name: z.string(), is_active: z.boolean() })) },
       },
     },
     async (request) => {
       const { accountId } = await authenticateUser(deps.userTokens, request)
-      return (await deps.registry.storesOf(accountId)).map((s) => ({
+      const { offset, limit } = request.query
+      const stores = [...(await deps.registry.storesOf(accountId))].sort((a, b) => a.number - b.number)
+      return stores.slice(offset, limit === undefined ? undefined : offset + limit).map((s) => ({
         id: s.number,
         name: s.name,
         is_active: s.isActive,

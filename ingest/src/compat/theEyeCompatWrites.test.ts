@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { metricaAppCode } from './metricaCompatWrites.ts'
+import { metricaAppSourceId } from './metricaCompatWrites.ts'
 import { parseTheEyeTime, theEyeSourceId } from './theEyeCompatWrites.ts'
 
 describe("The Eye's timestamps", () => {
@@ -32,10 +32,10 @@ describe('derived source ids', () => {
     expect(eye).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-b[0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(theEyeSourceId('account-1')).toBe(eye)
     expect(theEyeSourceId('account-2')).not.toBe(eye)
-    expect(metricaAppCode('account-1', 'shop')).toMatch(
+    expect(metricaAppSourceId('account-1', 'shop')).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/,
     )
-    expect(metricaAppCode('account-1', 'shop')).not.toBe(metricaAppCode('account-1', 'shop2'))
-    expect(metricaAppCode('account-1', 'shop')).not.toBe(metricaAppCode('account-2', 'shop'))
+    expect(metricaAppSourceId('account-1', 'shop')).not.toBe(metricaAppSourceId('account-1', 'shop2'))
+    expect(metricaAppSourceId('account-1', 'shop')).not.toBe(metricaAppSourceId('account-2', 'shop'))
   })
 })

@@ -7,22 +7,76 @@ import { credentialFrom } from '../apiTokens.ts'
 import { allowEmptyJsonBody } from '../apps/appAnalyticsWriteRoutes.ts'
 import type { Session } from '../apps/appControl.ts'
 import { appendSingleEvent } from '../apps/appendSingleEvent.ts'
-import type { Source } from '../controlPlane.ts'
+import type { ControlPlane, Source } from '../controlPlane.ts'
 import type { IngestDeps } from '../ingestRoutes.ts'
 import type { UserPrincipal, UserTokens } from '../userTokens.ts'
+import { type EyePrincipal, isEyeToken } from './theEyeTokens.ts'
 
 const tags = ['compat: the-eye']
 
-/** The token from `/api-token-auth/`, sent as `Authorization: Token <token>` (or `Bearer`). */
+/**
+ * Who a The Eye request speaks for: a token from `/api-token-auth/` (which lives until revoked,
+ * and whose member must still hold a role in the account), or an account token of the native
+ * API; sent as `Authorization: Token <token>` or `Bearer <token>`.
+ */
 export const authenticateTheEye = async (
-  userTokens: UserTokens,
+  deps: { readonly controlPlane: ControlPlane; readonly userTokens: UserTokens },
   request: FastifyRequest,
 ): Promise<UserPrincipal> => {
-  const header = request.headers.authorization
-  const token = credentialFrom(header, 'Token') ?? credentialFrom(header, 'Bearer')
+  const token = theEyeCredential(request)
   if (!token)
     throw errors.unauthenticated('send the token from /api-token-auth/ as "Authorization: Token <token>"')
-  return userTokens.verify(token)
+  if (!isEyeToken(token)) return deps.userTokens.verify(token)
+  const principal = await deps.controlPlane.theEyeTokens.verify(token)
+  if (!principal) throw errors.unauthenticated('the token is not valid: unknown or revoked')
+  if (
+    principal.memberId !== null &&
+    !(await deps.controlPlane.analystAccounts(principal.memberId)).includes(principal.accountId)
+  )
+    throw errors.unauthenticated('the member no longer has a role in the account: the token is not valid')
+  return { accountId: principal.accountId }
+}
+
+const theEyeCredential = (request: FastifyRequest) => {
+  const header = request.headers.authorization
+  return credentialFrom(header, 'Token') ?? credentialFrom(header, 'Bearer')
+}
+
+const invalidCredentials = () =>
+  new HourglassError('INVALID_CREDENTIALS', 400, 'unable to log in with the provided credentials')
+
+/**
+ * Whom a sign-in speaks for: the account whose e-mail address the username is, or a member with
+ * that username and a role in an account (the analyst role; `account` picks one of several).
+ */
+const signIn = async (
+  controlPlane: ControlPlane,
+  { username, password, account }: { username: string; password: string; account?: string | undefined },
+): Promise<EyePrincipal> => {
+  const owner = await controlPlane.checkPassword(username, password)
+  if (owner) {
+    if (account !== undefined && account !== owner.accountId) throw invalidCredentials()
+    return { accountId: owner.accountId, memberId: null }
+  }
+  const member = await controlPlane.checkMemberPassword(username, password)
+  if (!member) throw invalidCredentials()
+  const accounts = await controlPlane.analystAccounts(member.userId)
+  if (account !== undefined) {
+    if (!accounts.includes(account)) throw errors.forbidden('you have no role in this account')
+    return { accountId: account, memberId: member.userId }
+  }
+  if (accounts.length === 0)
+    throw errors.forbidden(
+      'no account has given you a role yet: its admin grants one with PUT /v1/account/analysts/<username>',
+    )
+  if (accounts.length > 1)
+    throw errors.invalidRequest([
+      {
+        path: 'account',
+        message: `you have a role in ${accounts.length} accounts: name one (${accounts.join(', ')})`,
+      },
+    ])
+  return { accountId: accounts[0]!, memberId: member.userId }
 }
 
 /**
@@ -88,7 +142,9 @@ const EventBody = z.object({
   session_id: z.string().min(1).max(200),
   category: producerId(50),
   name: producerId(150),
-  data: z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }),
+  data: z
+    .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
+    .refine((data) => Object.keys(data).length > 0, { error: "The data can't be empty." }),
   timestamp: TheEyeTime,
 })
 
@@ -99,7 +155,7 @@ const toEyePath = (path: string) =>
 /** The Eye (seed 002), write side: tokens, sessions and events of the caller's account. */
 export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
-  const { controlPlane, userTokens } = deps
+  const { controlPlane } = deps
 
   /** The account's The Eye source, created on first use; it refuses events of sessions it does not know. */
   const eyeSource = async (accountId: string): Promise<Source> => {
@@ -117,114 +173,129 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     return source
   }
   const callerSource = async (request: FastifyRequest) =>
-    eyeSource((await authenticateTheEye(userTokens, request)).accountId)
+    eyeSource((await authenticateTheEye(deps, request)).accountId)
 
-  const both = (path: string) => [path, `${path}/`]
+  app.post(
+    '/api-token-auth/',
+    {
+      schema: {
+        tags,
+        summary: 'Exchange a username and password for a token that lives until revoked',
+        description: [
+          'The username is the account e-mail address, or the username of a member whom the account admin granted',
+          'a role (PUT /v1/account/analysts/<username>); a member with roles in several accounts names one in',
+          '`account`. The token is 40 hexadecimal characters, as Django REST framework issues them, and stays',
+          'valid until revoked with DELETE /compat/the-eye/api-token-auth/ (a member token also ends when the',
+          'role is revoked). Each sign-in issues a new token; earlier ones stay valid.',
+        ].join(' '),
+        body: z.object({
+          username: z.string().min(1).max(254),
+          password: z.string().min(1).max(256),
+          account: z.string().min(1).max(64).optional(),
+        }),
+        response: { 200: z.object({ token: z.string() }) },
+      },
+    },
+    async (request) => {
+      const principal = await signIn(controlPlane, request.body)
+      request.log.info({ accountId: principal.accountId }, 'The Eye token issued')
+      return { token: await controlPlane.theEyeTokens.issue(principal) }
+    },
+  )
 
-  for (const url of both('/api-token-auth')) {
-    app.post(
-      url,
-      {
-        schema: {
-          tags,
-          hide: url.endsWith('/') === false,
-          summary: 'Exchange an account e-mail address (as username) and password for a token',
-          body: z.object({ username: z.string().min(1).max(254), password: z.string().min(1).max(256) }),
-          response: { 200: z.object({ token: z.string() }) },
-        },
+  app.delete(
+    '/api-token-auth/',
+    {
+      onRequest: allowEmptyJsonBody,
+      schema: {
+        tags,
+        summary: 'Revoke the token the request carries (sign out)',
+        description:
+          'Send the token to revoke as "Authorization: Token <token>": it is refused from then on, by every ' +
+          'Hourglass process. Account tokens of the native API are not revocable here; they expire by themselves.',
+        response: { 204: z.null() },
       },
-      async (request) => {
-        const account = await controlPlane.checkPassword(request.body.username, request.body.password)
-        if (!account)
-          throw new HourglassError(
-            'INVALID_CREDENTIALS',
-            400,
-            'unable to log in with the provided credentials',
-          )
-        return { token: await userTokens.issue(account) }
-      },
-    )
-  }
+    },
+    async (request, reply) => {
+      const token = theEyeCredential(request)
+      if (!token) throw errors.unauthenticated('send the token to revoke as "Authorization: Token <token>"')
+      if (!isEyeToken(token))
+        throw errors.invalidRequest([
+          {
+            path: 'authorization',
+            message: 'is not a token from /api-token-auth/: account tokens expire by themselves',
+          },
+        ])
+      if (!(await controlPlane.theEyeTokens.revoke(token)))
+        throw errors.unauthenticated('the token is not valid: unknown or revoked')
+      return reply.code(204).send(null)
+    },
+  )
 
-  for (const url of both('/sessions')) {
-    app.post(
-      url,
-      {
-        onRequest: allowEmptyJsonBody,
-        schema: {
-          tags,
-          hide: url.endsWith('/') === false,
-          summary: 'Create a session',
-          response: { 201: SessionView },
-        },
-      },
-      async (request, reply) => {
-        const source = await callerSource(request)
-        const session = await controlPlane.apps.startSession(source)
-        return reply.code(201).send(sessionView(session))
-      },
-    )
+  app.post(
+    '/sessions/',
+    {
+      onRequest: allowEmptyJsonBody,
+      schema: { tags, summary: 'Create a session', response: { 201: SessionView } },
+    },
+    async (request, reply) => {
+      const source = await callerSource(request)
+      const session = await controlPlane.apps.startSession(source)
+      return reply.code(201).send(sessionView(session))
+    },
+  )
 
-    app.get(
-      url,
-      {
-        schema: {
-          tags,
-          hide: url.endsWith('/') === false,
-          summary: 'List the sessions, oldest first',
-          response: { 200: z.array(SessionView) },
-        },
-      },
-      async (request) => {
-        const source = await callerSource(request)
-        return (await controlPlane.apps.listSessions(source.sourceId)).map(sessionView)
-      },
-    )
-  }
+  app.get(
+    '/sessions/',
+    { schema: { tags, summary: 'List the sessions, oldest first', response: { 200: z.array(SessionView) } } },
+    async (request) => {
+      const source = await callerSource(request)
+      return (await controlPlane.apps.listSessions(source.sourceId)).map(sessionView)
+    },
+  )
 
-  for (const url of both('/events')) {
-    app.post(
-      url,
-      {
-        schema: {
-          tags,
-          hide: url.endsWith('/') === false,
-          summary: 'Add an event of a session',
-          description: [
-            '`session_id` must be a session created with POST /sessions/; `data` is any JSON object;',
-            '`timestamp` like "2021-01-01 09:15:27.243860" (UTC unless it has a zone). Answers 201 with the stored',
-            'event once it is durable; its `id` is its position in the log.',
-          ].join(' '),
-          body: EventBody,
-          response: { 201: TheEyeEvent },
-        },
+  app.post(
+    '/events/',
+    {
+      schema: {
+        tags,
+        summary: 'Add an event of a session',
+        description: [
+          '`session_id` must be a session created with POST /sessions/; `data` is a JSON object that must not be',
+          'empty; `timestamp` like "2021-01-01 09:15:27.243860" (UTC unless it has a zone), not in the future.',
+          'Answers 201 with the stored event once it is durable; its `id` is its position in the log.',
+        ].join(' '),
+        body: EventBody,
+        response: { 201: TheEyeEvent },
       },
-      async (request, reply) => {
-        const source = await callerSource(request)
-        const { session_id, category, name, data, timestamp } = request.body
-        const result = await appendSingleEvent(deps, source, {
-          name,
-          category,
-          session: session_id,
-          timestamp,
-          attrs: data,
-        })
-        if (result.status === 'rejected') {
-          const issues = result.issues.map((issue) => ({
-            path: toEyePath(issue.path),
-            message: issue.message,
-          }))
-          throw errors.invalidRequest(issues)
-        }
-        return reply.code(201).send({
-          id: result.position,
-          session_id,
-          category,
-          name,
-          data: result.event.attrs,
-          timestamp: new Date(result.event.timestamp).toISOString(),
-        })
-      },
-    )
-  }
+    },
+    async (request, reply) => {
+      const receivedAt = Date.now()
+      const source = await callerSource(request)
+      const { session_id, category, name, data, timestamp } = request.body
+      if (timestamp > receivedAt)
+        throw errors.invalidRequest([{ path: 'timestamp', message: "The timestamp can't be in the future." }])
+      const result = await appendSingleEvent(
+        deps,
+        source,
+        { name, category, session: session_id, timestamp, attrs: data },
+        { receivedAt },
+      )
+      if (result.status === 'rejected') {
+        const issues = result.issues.map((issue) => ({
+          path: toEyePath(issue.path),
+          message: issue.message,
+        }))
+        throw errors.invalidRequest(issues)
+      }
+      return reply.code(201).send({
+        id: result.position,
+        session_id,
+        category,
+        name,
+        data: result.event.attrs,
+        timestamp: new Date(result.event.timestamp).toISOString(),
+      })
+    },
+  )
 }

@@ -74,6 +74,19 @@ export interface DeviceFleets {
   ): Promise<Device>
   findDevice(sourceId: string, deviceId: string): Promise<Device | null>
   /**
+   * The device a reading taken at `timestamp` is for, registered by the reading when the fleet
+   * does not know it yet (a device joins its fleet by sending). With `userId`, the reading must
+   * be that user's: a new device is bound to them from the start, a device nobody owns at that
+   * time is bound to them from the reading on, and a device someone else owns then is a 409.
+   * Concurrent first readings race on the device's stream with an expected revision: one
+   * binding wins, the others read it and are judged against it.
+   */
+  deviceForReading(
+    fleet: Fleet,
+    deviceId: string,
+    reading: { userId?: string | undefined; timestamp: number },
+  ): Promise<Device>
+  /**
    * Devices as of the log's latest record (bindings that another process made count), for
    * stamping readings with their owners; unknown ids are absent from the map.
    */
@@ -85,6 +98,47 @@ export interface DeviceFleetControl {
   refresh(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   append(stream: string, event: ControlEvent, expected?: ExpectedRevision): Promise<'appended' | 'conflict'>
+}
+
+/** Attempts at binding a device on a reading before a conflicting writer is reported as a 409. */
+const READING_BIND_ATTEMPTS = 5
+
+const outOfOrder = (last: DeviceBinding, what: string, path: string) =>
+  new HourglassError(
+    'BINDING_OUT_OF_ORDER',
+    409,
+    `the device's current binding is effective from ${new Date(last.effectiveFrom).toISOString()}; ` +
+      `${what} cannot take effect before it`,
+    { issues: [{ path, message: 'is before the current binding' }] },
+  )
+
+/**
+ * The binding a reading of `userId` at `timestamp` needs, or null when the device is theirs
+ * then already (or the reading names nobody and the device exists).
+ */
+function bindingForReading(
+  device: Device | undefined,
+  userId: string | undefined,
+  timestamp: number,
+): { userId: string | null; effectiveFrom: number } | null {
+  // A device that joins with its first reading belongs to its user (or nobody) from the start.
+  if (!device) return { userId: userId ?? null, effectiveFrom: 0 }
+  if (userId === undefined) return null
+  const owner = ownerAt(device, timestamp)
+  if (owner === userId) return null
+  if (owner !== null) {
+    throw new HourglassError(
+      'DEVICE_OWNED_BY_ANOTHER_USER',
+      409,
+      `device "${device.deviceId}" belongs to another user at the reading's time; the reading was not recorded ` +
+        '(the account re-binds a device with PUT /v1/sources/<fleet>/devices/<device>/owner)',
+      { issues: [{ path: 'user_id', message: 'is not the owner of the device at the time of the reading' }] },
+    )
+  }
+  const last = device.bindings.at(-1)
+  if (last && timestamp < last.effectiveFrom)
+    throw outOfOrder(last, 'a binding from this reading', 'timestamp')
+  return { userId, effectiveFrom: timestamp }
 }
 
 const nameKey = (sourceId: string, name: string) =>
@@ -103,6 +157,28 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
   const findUser = async (sourceId: string, userId: string) => {
     const user = await control.lookup(() => users.get(userId))
     return user?.sourceId === sourceId ? user : null
+  }
+
+  /** A binding appended after the device's latest one (or as its first): 'conflict' when another came first. */
+  const appendBinding = (
+    fleet: Fleet,
+    deviceId: string,
+    device: Device | undefined,
+    binding: { userId: string | null; effectiveFrom: number },
+  ) => {
+    const event: DeviceBound = {
+      type: 'device.bound',
+      accountId: fleet.accountId,
+      sourceId: fleet.sourceId,
+      deviceId,
+      ...binding,
+      at: Date.now(),
+    }
+    return control.append(
+      controlStreams.device(fleet.sourceId, deviceId),
+      event,
+      device ? device.revision : 'no-stream',
+    )
   }
 
   return {
@@ -167,29 +243,8 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
       const device = devices.get(key)
       const last = device?.bindings.at(-1)
       if (device && last && last.userId === userId) return device
-      if (last && effectiveFrom < last.effectiveFrom) {
-        throw new HourglassError(
-          'BINDING_OUT_OF_ORDER',
-          409,
-          `the device's current binding is effective from ${new Date(last.effectiveFrom).toISOString()}; ` +
-            'a new binding cannot take effect before it',
-          { issues: [{ path: 'effectiveFrom', message: 'is before the current binding' }] },
-        )
-      }
-      const event: DeviceBound = {
-        type: 'device.bound',
-        accountId: fleet.accountId,
-        sourceId: fleet.sourceId,
-        deviceId,
-        userId,
-        effectiveFrom,
-        at: Date.now(),
-      }
-      const status = await control.append(
-        controlStreams.device(fleet.sourceId, deviceId),
-        event,
-        device ? device.revision : 'no-stream',
-      )
+      if (last && effectiveFrom < last.effectiveFrom) throw outOfOrder(last, 'a new binding', 'effectiveFrom')
+      const status = await appendBinding(fleet, deviceId, device, { userId, effectiveFrom })
       if (status === 'conflict') {
         throw errors.conflict('the device was bound by another request at the same time; read it and retry')
       }
@@ -197,6 +252,21 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
     },
 
     findDevice: (sourceId, deviceId) => control.lookup(() => devices.get(deviceKey(sourceId, deviceId))),
+
+    async deviceForReading(fleet, deviceId, { userId, timestamp }) {
+      if (userId !== undefined && !(await findUser(fleet.sourceId, userId)))
+        throw errors.notFound(`device user "${userId}" of this fleet`)
+      const key = deviceKey(fleet.sourceId, deviceId)
+      for (let attempt = 0; attempt < READING_BIND_ATTEMPTS; attempt++) {
+        // The reading is stamped with the latest binding, wherever it was written.
+        await control.refresh()
+        const device = devices.get(key)
+        const binding = bindingForReading(device, userId, timestamp)
+        if (!binding) return device!
+        if ((await appendBinding(fleet, deviceId, device, binding)) === 'appended') return devices.get(key)!
+      }
+      throw errors.conflict('the device is being bound by other requests at the same time; retry')
+    },
 
     async currentDevices(sourceId, deviceIds) {
       await control.refresh()

@@ -1,11 +1,15 @@
-import { errors } from '@hourglass/schemas'
+import { errors, isAppCodeOf, sourceIdOfAppCode } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { type AppAnalyticsReadDeps, readUserStatistics } from '../appAnalyticsReadRoutes.ts'
 import { QueryTime } from '../queryTime.ts'
 
-export interface CompatReadDeps extends AppAnalyticsReadDeps {
+export interface CompatReadDeps extends Omit<AppAnalyticsReadDeps, 'sources'> {
+  /** Apps by id, with their names: an app code holds both. */
+  readonly sources: {
+    findOwned(accountId: string, sourceId: string): Promise<{ sourceId: string; name: string } | null>
+  }
   /**
    * Waits, at most `timeoutMs`, until the projections have applied everything the log held
    * when asked; false when they had not by then (the answer may then miss the latest events).
@@ -31,20 +35,22 @@ export const metricaCompatReads: FastifyPluginAsync<CompatReadDeps> = async (fas
         summary: 'Per-user statistics of an event of an app',
         description: [
           "One object per user: `user_code`, then one key per value of the event's first string attribute, valued",
-          'with the sum of its first integer attribute (the count of events when it has none). 403 without a valid',
-          "jwt_token; 404 for an app or event code that is not one of the user's. Optional `from`/`to` (ISO-8601 or",
-          'epoch ms, whole hours).',
+          'with the sum of its first integer attribute (the count of events when it has none). Events that carry',
+          "no value of an attribute count as if the event had no such attribute (under the event's name, once).",
+          "403 without a valid jwt_token; 404 for an app or event code that is not one of the user's. Optional",
+          '`from`/`to` (ISO-8601 or epoch ms, whole hours); any other parameter is a 400.',
         ].join(' '),
-        params: z.object({ app_code: z.string().min(1).max(64), event_code: z.string().min(1).max(300) }),
-        querystring: z.object({ from: QueryTime.optional(), to: QueryTime.optional() }),
+        params: z.object({ app_code: z.string().min(1).max(128), event_code: z.string().min(1).max(300) }),
+        querystring: z.strictObject({ from: QueryTime.optional(), to: QueryTime.optional() }),
         response: { 200: z.array(z.record(z.string(), z.union([z.string(), z.number()]))) },
       },
     },
     async (request) => {
       const { accountId } = await deps.authenticate(request)
       const { app_code, event_code } = request.params
-      const source = await deps.sources.findOwned(accountId, app_code)
-      if (!source) throw errors.notFound(`the app "${app_code}"`)
+      const sourceId = sourceIdOfAppCode(app_code)
+      const source = sourceId === null ? null : await deps.sources.findOwned(accountId, sourceId)
+      if (!source || !isAppCodeOf(app_code, source)) throw errors.notFound(`the app "${app_code}"`)
       const definition = await deps.findDefinition(source.sourceId, event_code)
       if (!definition) throw errors.notFound(`the event "${event_code}" of this app`)
       await deps.awaitProjected(READ_YOUR_WRITES_MS)

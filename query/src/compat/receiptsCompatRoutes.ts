@@ -59,7 +59,20 @@ const seedAnalytics = (analytics: ReceiptAnalytics) => ({
   hourly: analytics.hours.map((h) => ({ hour: new Date(h.hour).toISOString(), ...seedFigures(h) })),
 })
 
-const RangeQuery = z.object({ account: z.string().min(1).max(64).optional() }).and(ReceiptRange)
+/** `account`, `from` and `to`, read as the native receipt reads read them; any other parameter is refused. */
+const RangeQuery = z
+  .strictObject({
+    account: z.string().min(1).max(64).optional(),
+    from: z.string().max(64).optional(),
+    to: z.string().max(64).optional(),
+  })
+  .transform(({ account, from, to }, ctx) => {
+    const range = ReceiptRange.safeParse({ from, to })
+    if (range.success) return { account, ...range.data }
+    for (const issue of range.error.issues)
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message })
+    return z.NEVER
+  })
 const ACCESS =
   'Needs the analyst role: sign in at /auth/login/ and send "Authorization: Token <key>"; an account admin ' +
   'grants the role (PUT /v1/account/analysts/<username>). `from`/`to` (optional) bound it to whole UTC hours.'

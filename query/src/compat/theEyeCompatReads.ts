@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { errors } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -5,6 +6,7 @@ import { z } from 'zod'
 import {
   countEventsQuery,
   eventAtPositionQuery,
+  eventsBeforeQuery,
   latestEventsQuery,
   type RawEventRow,
 } from '../appAnalyticsQueries.ts'
@@ -62,11 +64,49 @@ const SinceTime = z
 
 const PAGE_SIZE = 100
 const MAX_PAGE_SIZE = 1000
+/** Events read from the warehouse at a time while a whole list is streamed out. */
+const STREAM_BATCH = 5000
 
-/** The Eye (seed 002), read side: events of the caller's account, filtered and paginated; one event by id. */
+const EventsQuery = z.strictObject({
+  category: z.string().max(100).optional(),
+  session_id: z.string().max(200).optional(),
+  name: z.string().max(200).optional(),
+  timestamp: SinceTime.optional(),
+  page: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  page_size: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
+})
+
+const EventList = z.array(TheEyeEvent)
+const PagedEvents = z.object({
+  count: z.number(),
+  next: z.string().nullable(),
+  previous: z.string().nullable(),
+  results: z.array(TheEyeEvent),
+})
+
+/**
+ * A JSON array written as it is read: each batch of items is serialised and handed on before the
+ * next is fetched, so an answer of any length holds one batch in memory.
+ */
+async function* jsonArray(first: readonly unknown[], rest: AsyncIterable<readonly unknown[]>) {
+  yield '['
+  let separator = ''
+  const chunk = (items: readonly unknown[]) => {
+    let text = ''
+    for (const item of items) {
+      text += separator + JSON.stringify(item)
+      separator = ','
+    }
+    return text
+  }
+  yield chunk(first)
+  for await (const items of rest) yield chunk(items)
+  yield ']'
+}
+
+/** The Eye (seed 002), read side: events of the caller's account, filtered; one event by id. */
 export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
-  const both = (path: string) => [path, `${path}/`]
 
   const scope = async (request: FastifyRequest) => {
     const { accountId } = await deps.authenticate(request)
@@ -75,93 +115,93 @@ export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fast
     return { accountId, sourceId: deps.eyeSourceId(accountId) }
   }
 
-  for (const url of both('/events')) {
-    app.get(
-      url,
-      {
-        schema: {
-          tags,
-          hide: !url.endsWith('/'),
-          summary: 'List events, newest first, a page at a time',
-          description: [
-            'Filters (all optional, combined): `category`, `session_id`, `name`, and `timestamp` (events at or',
-            'after that time, as The Eye did). Pages: `page` (from 1) of `page_size` events (default 100, at most',
-            '1,000); `next`/`previous` are the URLs of the neighbouring pages, or null.',
-          ].join(' '),
-          querystring: z.object({
-            category: z.string().max(100).optional(),
-            session_id: z.string().max(200).optional(),
-            name: z.string().max(200).optional(),
-            timestamp: SinceTime.optional(),
-            page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-            page_size: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(PAGE_SIZE),
-          }),
-          response: {
-            200: z.object({
-              count: z.number(),
-              next: z.string().nullable(),
-              previous: z.string().nullable(),
-              results: z.array(TheEyeEvent),
-            }),
-          },
-        },
+  app.get(
+    '/events/',
+    {
+      schema: {
+        tags,
+        summary: 'List the events, newest first: all of them, or a page when asked',
+        description: [
+          'Filters (all optional, combined): `category`, `session_id`, `name`, and `timestamp` (events at or',
+          'after that time, as The Eye did). Without `page` or `page_size`, the answer is a plain JSON array of',
+          'every matching event, as the original answers, streamed as it is read. With either, it is one page',
+          '`{count, next, previous, results}`: `page` (from 1) of `page_size` events (default 100, at most 1,000);',
+          '`next`/`previous` are the URLs of the neighbouring pages, or null. Any other parameter is a 400.',
+        ].join(' '),
+        querystring: EventsQuery,
+        response: { 200: z.union([EventList, PagedEvents]) },
       },
-      async (request) => {
-        const { category, session_id, name, timestamp, page, page_size } = request.query
-        const filter = {
-          ...(await scope(request)),
-          category: category ?? '',
-          session: session_id ?? '',
-          name: name ?? '',
-          since: timestamp ?? 0,
+    },
+    async (request, reply) => {
+      const { category, session_id, name, timestamp, page, page_size } = request.query
+      const filter = {
+        ...(await scope(request)),
+        category: category ?? '',
+        session: session_id ?? '',
+        name: name ?? '',
+        since: timestamp ?? 0,
+      }
+      if (page === undefined && page_size === undefined) {
+        const batch = async (before: number) =>
+          (await runQuery(deps.warehouse, eventsBeforeQuery, { ...filter, before, limit: STREAM_BATCH })).map(
+            toEyeEvent,
+          )
+        // The first batch is read before answering: a failure is still an error status, not a cut array.
+        const first = await batch(Number.MAX_SAFE_INTEGER)
+        async function* rest() {
+          let last = first
+          while (last.length === STREAM_BATCH) {
+            last = await batch(last.at(-1)!.id)
+            yield last
+          }
         }
-        const [rows, counted] = await Promise.all([
-          runQuery(deps.warehouse, latestEventsQuery, {
-            ...filter,
-            offset: (page - 1) * page_size,
-            limit: page_size,
-          }),
-          runQuery(deps.warehouse, countEventsQuery, filter),
-        ])
-        const count = counted[0]?.n ?? 0
-        const pageUrl = (n: number) => {
-          const url = new URL(request.url, `${request.protocol}://${request.host}`)
-          url.searchParams.set('page', String(n))
-          return url.toString()
-        }
-        return {
-          count,
-          next: page * page_size < count ? pageUrl(page + 1) : null,
-          previous: page > 1 ? pageUrl(page - 1) : null,
-          results: rows.map(toEyeEvent),
-        }
-      },
-    )
-  }
+        const stream = Readable.from(jsonArray(first, rest()))
+        // A stream is sent as it is, unserialised: its text is the array the schema describes.
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(stream as unknown as z.infer<typeof EventList>)
+      }
+      const size = page_size ?? PAGE_SIZE
+      const number = page ?? 1
+      const [rows, counted] = await Promise.all([
+        runQuery(deps.warehouse, latestEventsQuery, { ...filter, offset: (number - 1) * size, limit: size }),
+        runQuery(deps.warehouse, countEventsQuery, filter),
+      ])
+      const count = counted[0]?.n ?? 0
+      const pageUrl = (n: number) => {
+        const url = new URL(request.url, `${request.protocol}://${request.host}`)
+        url.searchParams.set('page', String(n))
+        return url.toString()
+      }
+      return {
+        count,
+        next: number * size < count ? pageUrl(number + 1) : null,
+        previous: number > 1 ? pageUrl(number - 1) : null,
+        results: rows.map(toEyeEvent),
+      }
+    },
+  )
 
-  for (const url of both('/event_detail/:id')) {
-    app.get(
-      url,
-      {
-        schema: {
-          tags,
-          hide: !url.endsWith('/'),
-          summary: 'One event by its id',
-          params: z.object({ id: z.string().max(32) }),
-          response: { 200: TheEyeEvent },
-        },
+  app.get(
+    '/event_detail/:id/',
+    {
+      schema: {
+        tags,
+        summary: 'One event by its id',
+        params: z.object({ id: z.string().max(32) }),
+        response: { 200: TheEyeEvent },
       },
-      async (request) => {
-        const { id } = request.params
-        const position = /^\d{1,15}$/.test(id) ? Number(id) : null
-        if (position === null) throw errors.notFound(`the event "${id}"`)
-        const [row] = await runQuery(deps.warehouse, eventAtPositionQuery, {
-          ...(await scope(request)),
-          position,
-        })
-        if (!row) throw errors.notFound(`the event ${id}`)
-        return toEyeEvent(row)
-      },
-    )
-  }
+    },
+    async (request) => {
+      const { id } = request.params
+      const position = /^\d{1,15}$/.test(id) ? Number(id) : null
+      if (position === null) throw errors.notFound(`the event "${id}"`)
+      const [row] = await runQuery(deps.warehouse, eventAtPositionQuery, {
+        ...(await scope(request)),
+        position,
+      })
+      if (!row) throw errors.notFound(`the event ${id}`)
+      return toEyeEvent(row)
+    },
+  )
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { tables } from '@hourglass/projections'
-import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { sourceIdOfAppCode, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { z } from 'zod'
 import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
 import { caughtUp } from '../embeddedRuntime.ts'
@@ -136,10 +136,13 @@ async function prepareApp(client: LoopbackClient) {
     }),
     'define event',
   ) as { event_code: string }
+  // The app code is the app name's slug, then the source id.
+  const sourceId = sourceIdOfAppCode(app.app_code)
+  if (sourceId === null) throw new Error(`the app code ${app.app_code} names no source`)
   return {
     jwt: signup.token,
     accountId: signup.accountId,
-    sourceId: app.app_code,
+    sourceId,
     eventCode: event.event_code,
   }
 }

@@ -218,7 +218,12 @@ describe('seed 004 compatibility (/compat/devices)', () => {
     string,
     string?,
   ][] = [
-    ['an unknown device', () => ({ method: 'POST', url: '/stats/nope', body: { x: 1 } }), 404, 'NOT_FOUND'],
+    [
+      'a new device with an unknown user',
+      () => ({ method: 'POST', url: '/stats/nope?user_id=nobody', body: { x: 1 } }),
+      404,
+      'NOT_FOUND',
+    ],
     [
       'a string metric',
       () => ({ method: 'POST', url: '/stats/sensor-1', body: { x: 'one' } }),

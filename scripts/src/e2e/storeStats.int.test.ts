@@ -76,7 +76,7 @@ describe('store user statistics (seed 001)', () => {
     expect(bob.json()).toMatchObject({ username: 'bobby', email: person('bob').email })
   })
 
-  it('records events and answers daily amounts and average durations from the hourly rollup', async () => {
+  it('records events and answers daily amounts and events per user, newest day first', async () => {
     for (let i = 0; i < 60; i++) {
       const event = storeEventOf(i, { ids, day0, days: 4 })
       const response = await hg.request('POST', '/v1/store-events', { token: store.token, body: event.body })

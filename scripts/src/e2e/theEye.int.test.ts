@@ -80,7 +80,7 @@ describe('The Eye (seed 002) at /compat/the-eye', () => {
     expect(await newestIs(token, stored.id)).toBe(true)
     const listed = await eye('GET', '/events/', token)
     expect(listed.statusCode).toBe(200)
-    expect(listed.json()).toMatchObject({ count: 1, next: null, previous: null, results: [stored] })
+    expect(listed.json()).toEqual([stored])
     const detail = await eye('GET', `/event_detail/${stored.id}`, token)
     expect(detail.statusCode).toBe(200)
     expect(detail.json()).toEqual(stored)
@@ -88,7 +88,7 @@ describe('The Eye (seed 002) at /compat/the-eye', () => {
 
     // And each of the seed's searches finds it, or not.
     const search = async (query: string) =>
-      (await eye('GET', `/events/?${query}`, token)).json().results.map((e: { id: number }) => e.id)
+      (await eye('GET', `/events/?${query}`, token)).json().map((e: { id: number }) => e.id)
     expect(await search('category=page%20interaction')).toEqual([stored.id])
     expect(await search('category=navigation')).toEqual([])
     expect(await search(`session_id=${sessionId}`)).toEqual([stored.id])
@@ -139,9 +139,9 @@ describe('The Eye (seed 002) at /compat/the-eye', () => {
     const last = await eye('GET', '/events/?page_size=5&page=3', token)
     expect(last.json().previous).toContain('page=2')
     const bySession = await eye('GET', `/events/?session_id=${sessions[0]}&name=pageview`, token)
-    expect(bySession.json().count).toBe(ids.filter((_, i) => i % 2 === 0 && i % 3 === 0).length)
+    expect(bySession.json()).toHaveLength(ids.filter((_, i) => i % 2 === 0 && i % 3 === 0).length)
     const since = await eye('GET', '/events/?timestamp=2021-11-12T12:07:00Z', token)
-    expect(since.json().count).toBe(5)
+    expect(since.json()).toHaveLength(5)
     const detail = await eye('GET', `/event_detail/${ids[4]}`, token)
     expect(detail.json().data).toEqual({ i: 4, nested: { list: [4, '4'], ok: true } })
   })
@@ -153,7 +153,7 @@ describe('The Eye (seed 002) at /compat/the-eye', () => {
     const added = await eye('POST', '/events/', mine, ctaClick(session))
     expect(added.statusCode).toBe(201)
     expect((await eye('GET', '/sessions/', theirs)).json()).toEqual([])
-    expect((await eye('GET', '/events/', theirs)).json().count).toBe(0)
+    expect((await eye('GET', '/events/', theirs)).json()).toEqual([])
     expect((await eye('GET', `/event_detail/${added.json().id}`, theirs)).statusCode).toBe(404)
     const before = await hg.runtime.telemetry.head()
     const foreign = await eye('POST', '/events/', theirs, ctaClick(session))
