@@ -47,9 +47,10 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (fastify, { log,
       throw errors.unauthenticated('operator endpoints need the token in <data dir>/secrets/admin-token')
     }
   }
+  // Every route here is the operator's: the token is checked before anything is read or validated.
+  app.addHook('onRequest', requireOperator)
 
-  app.get('/v1/admin/status', { schema: { hide: true } }, async (request): Promise<AdminStatus> => {
-    await requireOperator(request)
+  app.get('/v1/admin/status', { schema: { hide: true } }, async (): Promise<AdminStatus> => {
     return {
       log: { head: await log.head() },
       projections: await Promise.all([...runners.values()].map((runner) => runner.status())),
@@ -61,7 +62,6 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (fastify, { log,
     '/v1/admin/projections/:name/replay',
     { schema: { hide: true, params: z.object({ name: z.string() }) } },
     async (request, reply) => {
-      await requireOperator(request)
       const runner = runners.get(request.params.name)
       if (!runner) throw errors.notFound(`projection "${request.params.name}"`)
       if (replay && replay.finishedAt === null)

@@ -13,6 +13,8 @@ import {
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { creationRoute } from '../admission/admissionControl.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import {
   authenticateFleetRequest,
   DeviceUserName,
@@ -65,10 +67,13 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
   { log, controlPlane },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
+  const fleetToken = authenticateFirst((request) => authenticateFleetRequest(controlPlane, request))
 
   app.post(
     '/users',
     {
+      onRequest: fleetToken.onRequest,
+      config: creationRoute,
       schema: {
         tags: ['compat: devices'],
         summary: 'Create a user of the fleet (seed 004); the password is stored hashed with scrypt',
@@ -78,7 +83,7 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
       },
     },
     async (request, reply) => {
-      const fleet = await authenticateFleetRequest(controlPlane, request)
+      const fleet = await fleetToken(request)
       const user = await controlPlane.devices.registerUser(fleet, {
         name: request.body.username,
         password: request.body.password,
@@ -90,6 +95,7 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
   app.post(
     '/stats/:device_id',
     {
+      onRequest: fleetToken.onRequest,
       schema: {
         tags: ['compat: devices'],
         summary: 'Record a reading of a device (seed 004)',
@@ -105,7 +111,7 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
       },
     },
     async (request, reply) => {
-      const fleet = await authenticateFleetRequest(controlPlane, request)
+      const fleet = await fleetToken(request)
       const deviceId = request.params.device_id
       const devices = await controlPlane.devices.currentDevices(fleet.sourceId, [deviceId])
       const device = devices.get(deviceId)

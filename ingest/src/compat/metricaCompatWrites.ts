@@ -13,9 +13,11 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { accountInBody, creationRoute, credentialsRoute, principalOf } from '../admission/admissionControl.ts'
 import { credentialFrom } from '../apiTokens.ts'
 import { DefinitionsBody } from '../apps/appAnalyticsWriteRoutes.ts'
 import { appendSingleEvent } from '../apps/appendSingleEvent.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import { authenticateSourceRequest, type IngestDeps } from '../ingestRoutes.ts'
 import type { UserPrincipal, UserTokens } from '../userTokens.ts'
 
@@ -110,9 +112,12 @@ const Message = z
 export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const { controlPlane, userTokens } = deps
+  const user = authenticateFirst((request) => authenticateMetricaUser(userTokens, request))
+  const producer = authenticateFirst((request) => authenticateSourceRequest(controlPlane, request))
+  const byEmail = credentialsRoute(accountInBody('account', 'email'))
 
   const ownedApp = async (request: FastifyRequest, appCode: string) => {
-    const principal = await authenticateMetricaUser(userTokens, request)
+    const principal = await user(request)
     const source = await controlPlane.findOwned(principal.accountId, appCode)
     if (!source) throw errors.notFound(`the app "${appCode}"`)
     return source
@@ -121,6 +126,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/auth/signup',
     {
+      config: byEmail,
       schema: {
         tags,
         summary: 'Register a user (an Hourglass account) and get a jwt_token',
@@ -149,6 +155,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/auth/signin',
     {
+      config: byEmail,
       schema: {
         tags,
         summary: 'Sign in and get a jwt_token',
@@ -165,9 +172,13 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
 
   app.get(
     '/auth/refresh',
-    { schema: { tags, summary: 'Exchange a valid jwt_token for a fresh one', response: { 200: JwtToken } } },
+    {
+      onRequest: user.onRequest,
+      config: credentialsRoute(principalOf),
+      schema: { tags, summary: 'Exchange a valid jwt_token for a fresh one', response: { 200: JwtToken } },
+    },
     async (request) => {
-      const principal = await authenticateMetricaUser(userTokens, request)
+      const principal = await user(request)
       if (!(await controlPlane.findAccount(principal.accountId)))
         throw errors.forbidden('the account does not exist')
       return { jwt_token: await userTokens.issue(principal) }
@@ -177,6 +188,8 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.get(
     '/auth/:app_code',
     {
+      onRequest: user.onRequest,
+      config: creationRoute,
       schema: {
         tags,
         summary: "Get an API token for one of the user's apps",
@@ -197,6 +210,8 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/app/create',
     {
+      onRequest: user.onRequest,
+      config: creationRoute,
       schema: {
         tags,
         summary: 'Create an app and get its API token and app code',
@@ -206,7 +221,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
       },
     },
     async (request) => {
-      const principal = await authenticateMetricaUser(userTokens, request)
+      const principal = await user(request)
       const name = request.body.app_name
       const taken = () =>
         new HourglassError('APP_EXISTS', 400, `this user already has an app named "${name}"`)
@@ -226,6 +241,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/app/create_event/:app_code',
     {
+      onRequest: user.onRequest,
       schema: {
         tags,
         summary: "Define events of an app (its tracking plan) and get the event's code",
@@ -259,6 +275,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/:app_code',
     {
+      onRequest: producer.onRequest,
       schema: {
         tags,
         summary: "Send one event from a device (with the app's API token)",
@@ -276,7 +293,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
       },
     },
     async (request) => {
-      const source = await authenticateSourceRequest(controlPlane, request)
+      const source = await producer(request)
       if (source.sourceId !== request.params.app_code)
         throw errors.forbidden(`this API token belongs to another app than "${request.params.app_code}"`)
       const message = request.body

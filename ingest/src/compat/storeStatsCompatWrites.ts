@@ -2,6 +2,8 @@ import { errors } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { credentialsRoute, sourceOfKeyInBody } from '../admission/admissionControl.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import { authenticateUser } from '../ingestRoutes.ts'
 import type { Person } from '../people/storeRegistry.ts'
 import { appendStoreEvent, type StoreWriteDeps, storeForApiKey } from '../people/storeWriteRoutes.ts'
@@ -48,10 +50,13 @@ const StoreNumber = z.number({ error: 'must be the integer id of this store' }).
 export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const tags = ['compat: store-stats']
+  const account = authenticateFirst((request) => authenticateUser(deps.userTokens, request))
+  const storeOf = authenticateFirst(deps.access.authenticate)
 
   app.post(
     '/api/auth',
     {
+      config: credentialsRoute(sourceOfKeyInBody('api_key')),
       schema: {
         tags,
         summary: "Exchange a store's API key for a bearer access token (15 minutes)",
@@ -68,6 +73,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.get(
     '/api/user/:user_email',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'The id of the person with this e-mail',
@@ -76,7 +82,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const person = await deps.registry.findByEmail(store.storeId, request.params.user_email)
       if (!person) throw errors.notFound('the user')
       return { id: person.personId }
@@ -86,6 +92,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.post(
     '/api/user',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'Register a user of the store (personal fields stored encrypted)',
@@ -104,7 +111,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const person = await deps.registry.register(store, toFields(request.body))
       return reply.code(201).send(compatPerson(person, store.number))
     },
@@ -113,6 +120,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.patch(
     '/api/user',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'Update the user with this e-mail (the e-mail itself identifies them)',
@@ -121,7 +129,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       if (request.body.store_id !== store.number)
         throw errors.forbidden('store_id is not the store of this token')
       const person = await deps.registry.findByEmail(store.storeId, request.body.email)
@@ -134,6 +142,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.delete(
     '/api/user/:user_id',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'Erase a user: their personal fields become unreadable and their events are removed',
@@ -145,7 +154,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const personId = request.params.user_id
       await deps.erasureReport({ position: await deps.registry.erase(store.storeId, personId), personId })
       return { message: 'User successfully deleted' }
@@ -155,6 +164,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.post(
     '/api/event',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'Record an event of a user of the store',
@@ -177,7 +187,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       if (request.body.store_id !== store.number)
         throw errors.forbidden('store_id is not the store of this token')
       const { position, event } = await appendStoreEvent(deps, store, {
@@ -199,6 +209,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.delete(
     '/api/event/:user_id',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: "Erase a user's events recorded so far",
@@ -210,7 +221,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const personId = request.params.user_id
       const position = await deps.registry.eraseEvents(store.storeId, personId)
       const erased = await deps.erasureReport({ position, personId })
@@ -222,6 +233,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.get(
     '/api/store',
     {
+      onRequest: account.onRequest,
       schema: {
         tags,
         summary: "The account's stores (account token: the admin)",
@@ -229,7 +241,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request) => {
-      const { accountId } = await authenticateUser(deps.userTokens, request)
+      const { accountId } = await account(request)
       return (await deps.registry.storesOf(accountId)).map((s) => ({
         id: s.number,
         name: s.name,

@@ -3,10 +3,12 @@ import { errors, HourglassError, producerId } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { accountInBody, creationRoute, credentialsRoute } from '../admission/admissionControl.ts'
 import { credentialFrom } from '../apiTokens.ts'
 import { allowEmptyJsonBody } from '../apps/appAnalyticsWriteRoutes.ts'
 import type { Session } from '../apps/appControl.ts'
 import { appendSingleEvent } from '../apps/appendSingleEvent.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import type { Source } from '../controlPlane.ts'
 import type { IngestDeps } from '../ingestRoutes.ts'
 import type { UserPrincipal, UserTokens } from '../userTokens.ts'
@@ -116,8 +118,8 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     if (!source) throw errors.unavailable('the account is not ready for The Eye yet; retry')
     return source
   }
-  const callerSource = async (request: FastifyRequest) =>
-    eyeSource((await authenticateTheEye(userTokens, request)).accountId)
+  const caller = authenticateFirst((request) => authenticateTheEye(userTokens, request))
+  const callerSource = async (request: FastifyRequest) => eyeSource((await caller(request)).accountId)
 
   const both = (path: string) => [path, `${path}/`]
 
@@ -125,6 +127,7 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     app.post(
       url,
       {
+        config: credentialsRoute(accountInBody('account', 'username')),
         schema: {
           tags,
           hide: url.endsWith('/') === false,
@@ -150,7 +153,8 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     app.post(
       url,
       {
-        onRequest: allowEmptyJsonBody,
+        onRequest: [allowEmptyJsonBody, caller.onRequest],
+        config: creationRoute,
         schema: {
           tags,
           hide: url.endsWith('/') === false,
@@ -168,6 +172,7 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     app.get(
       url,
       {
+        onRequest: caller.onRequest,
         schema: {
           tags,
           hide: url.endsWith('/') === false,
@@ -186,6 +191,7 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     app.post(
       url,
       {
+        onRequest: caller.onRequest,
         schema: {
           tags,
           hide: url.endsWith('/') === false,

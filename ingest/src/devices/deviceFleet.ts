@@ -8,7 +8,7 @@ import {
   errors,
   HourglassError,
 } from '@hourglass/schemas'
-import { decoyPasswordHash, hashPassword, verifyPassword } from '../passwords.ts'
+import type { PasswordHasher } from '../passwords.ts'
 
 /** A user of a device fleet: owns devices, and may read their own summaries with their password. */
 export interface DeviceUser {
@@ -85,6 +85,7 @@ export interface DeviceFleetControl {
   refresh(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   append(stream: string, event: ControlEvent, expected?: ExpectedRevision): Promise<'appended' | 'conflict'>
+  readonly passwords: PasswordHasher
 }
 
 const nameKey = (sourceId: string, name: string) =>
@@ -139,7 +140,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
         accountId: fleet.accountId,
         sourceId: fleet.sourceId,
         name,
-        passwordHash: await hashPassword(password),
+        passwordHash: await control.passwords.hash(password),
         at: Date.now(),
       }
       const status = await control.append(
@@ -154,7 +155,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
 
     async checkUserPassword(userId, password) {
       const user = await control.lookup(() => users.get(userId))
-      const matches = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash))
+      const matches = await control.passwords.verify(password, user?.passwordHash ?? null)
       return user && matches ? user : null
     },
 
