@@ -13,7 +13,7 @@ const count = (min: number, max: number, fallback: number) =>
 /** How long a client may take to send a request, by the server's clock. */
 export const httpTimeoutVariables = {
   /** The whole request, headers and body: a request still arriving after it is answered 408 and closed. */
-  HOURGLASS_REQUEST_TIMEOUT_MS: count(1000, 600_000, 30_000),
+  HOURGLASS_REQUEST_TIMEOUT_MS: count(1000, 600_000, 60_000),
   /** The headers of a request (at most the request timeout). */
   HOURGLASS_HEADERS_TIMEOUT_MS: count(1000, 600_000, 10_000),
   /** A connection on which nothing moves either way this long is closed; 0: never. */
