@@ -2,6 +2,7 @@ import { errors } from '@hourglass/schemas'
 import type { FastifyRequest } from 'fastify'
 import { decodeJwt } from 'jose'
 import { credentialFrom } from './apiTokens.ts'
+import { type Authentication, authenticateFirst } from './authenticateFirst.ts'
 import type { ControlPlane, Member } from './controlPlane.ts'
 import { MEMBER_AUDIENCE_SUFFIX, type MemberTokens } from './memberTokens.ts'
 import type { UserTokens } from './userTokens.ts'
@@ -25,9 +26,15 @@ export interface AnalystAccess {
    * (`account` picks one when several did). 401 without a valid token, 403 without the role.
    */
   authorize(request: FastifyRequest, account?: string): Promise<ReceiptReader>
-  /** The member a request's token speaks for (401 otherwise). */
-  authenticateMember(request: FastifyRequest): Promise<Member>
+  /**
+   * Who the request's token speaks for, an account or a member, before any role is looked at
+   * (401 otherwise); checked once per request, first (see authenticateFirst).
+   */
+  readonly authenticate: Authentication<ReceiptCaller>
 }
+
+/** The holder of a token that may read receipt analytics: an account, or a member. */
+export type ReceiptCaller = { readonly accountId: string } | { readonly member: Member }
 
 const HINT =
   'send the token from sign-in as "Authorization: Bearer <token>" (or "Authorization: Token <token>")'
@@ -58,17 +65,24 @@ export function createAnalystAccess({
     return member
   }
 
+  const authenticate = authenticateFirst(async (request): Promise<ReceiptCaller> => {
+    const token = bearerOrToken(request)
+    if (!token) throw errors.unauthenticated(HINT)
+    if (!isMemberToken(token)) return { accountId: (await userTokens.verify(token)).accountId }
+    return { member: await memberOf(token) }
+  })
+
   return {
+    authenticate,
     async authorize(request, account) {
-      const token = bearerOrToken(request)
-      if (!token) throw errors.unauthenticated(HINT)
-      if (!isMemberToken(token)) {
-        const { accountId } = await userTokens.verify(token)
+      const caller = await authenticate(request)
+      if ('accountId' in caller) {
+        const { accountId } = caller
         if (account !== undefined && account !== accountId)
           throw errors.forbidden('an account token reads only its own account')
         return { accountId, role: 'admin' }
       }
-      const member = await memberOf(token)
+      const { member } = caller
       const accounts = await controlPlane.analystAccounts(member.userId)
       if (accounts.length === 0)
         throw errors.forbidden(
@@ -86,11 +100,6 @@ export function createAnalystAccess({
           },
         ])
       return { accountId: accounts[0]!, role: 'analyst' }
-    },
-    async authenticateMember(request) {
-      const token = bearerOrToken(request)
-      if (!token) throw errors.unauthenticated(HINT)
-      return memberOf(token)
     },
   }
 }

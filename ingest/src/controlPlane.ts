@@ -10,13 +10,14 @@ import {
   type MemberRegistered,
   type SourceCreated,
   type SourceKind,
+  StoreStatusChanged,
 } from '@hourglass/schemas'
 import { mintApiToken, parseApiToken, secretMatches } from './apiTokens.ts'
 import { type AppControl, createAppControl } from './apps/appControl.ts'
 import { createTheEyeTokens, type TheEyeTokens } from './compat/theEyeTokens.ts'
 import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
-import { decoyPasswordHash, hashPassword, verifyPassword } from './passwords.ts'
+import type { PasswordHasher } from './passwords.ts'
 
 export interface Account {
   readonly accountId: string
@@ -60,8 +61,13 @@ export interface ControlPlane extends SourceDirectory {
     accountId: string,
     input: { kind: SourceKind; name: string },
   ): Promise<{ source: Source; apiToken: string }>
-  /** The source an API token belongs to, or null for an unknown or wrong token. */
+  /**
+   * The source an API token belongs to, or null for an unknown or wrong token; a 403 for the
+   * token of a switched-off source (a store made inactive), which sends nothing.
+   */
   authenticateSource(apiToken: string): Promise<Source | null>
+  /** Whether the source is switched off, as of the log's latest record (another process may have done it). */
+  isSwitchedOff(sourceId: string): Promise<boolean>
   /** A new member; a taken username is a 409. */
   registerMember(input: { username: string; password: string }): Promise<Member>
   /** The member whose username and password these are, or null. */
@@ -91,7 +97,11 @@ const emailKey = (email: string) => createHash('sha256').update(normaliseEmail(e
  * those records, kept in memory and brought up to date from the log when asked for
  * something it does not know yet (another process may have written it).
  */
-export function createControlPlane(control: ControlStore): ControlPlane {
+export function createControlPlane(
+  control: ControlStore,
+  options: { passwords: PasswordHasher },
+): ControlPlane {
+  const { passwords } = options
   const accounts = new Map<string, Account>()
   const accountsByEmail = new Map<string, Account>()
   const sources = new Map<string, Source>()
@@ -99,8 +109,16 @@ export function createControlPlane(control: ControlStore): ControlPlane {
   const membersByUsername = new Map<string, Member>()
   /** accountId → userId → when the analyst role was granted. */
   const analysts = new Map<string, Map<string, number>>()
+  /** Sources that may not send: stores made inactive. */
+  const switchedOff = new Set<string>()
 
   const apply = (record: ControlRecord) => {
+    if (record.type === 'store.status-changed') {
+      const status = StoreStatusChanged.safeParse({ ...(record.data as object), type: record.type })
+      if (status.success && status.data.isActive) switchedOff.delete(status.data.storeId)
+      else if (status.success) switchedOff.add(status.data.storeId)
+      return
+    }
     const parsed = ControlEvent.safeParse({ ...(record.data as object), type: record.type })
     if (!parsed.success) return
     const event = parsed.data
@@ -141,7 +159,12 @@ export function createControlPlane(control: ControlStore): ControlPlane {
     }
   }
 
-  const { refresh } = followControl(control, apply)
+  const { refresh, catchUp } = followControl(control, apply)
+
+  const isSwitchedOff = async (sourceId: string) => {
+    await catchUp()
+    return switchedOff.has(sourceId)
+  }
 
   /** A lookup that, on a miss, reads what other processes may have appended, then looks again. */
   const lookup = async <T>(find: () => T | undefined): Promise<T | null> => {
@@ -162,7 +185,7 @@ export function createControlPlane(control: ControlStore): ControlPlane {
     return outcome.status
   }
 
-  const devices = createDeviceFleets({ refresh, lookup, append: appendControl })
+  const devices = createDeviceFleets({ refresh, lookup, append: appendControl, passwords })
   const theEyeTokens = createTheEyeTokens({ refresh, append: appendControl })
   const apps = createAppControl({
     control,
@@ -182,7 +205,7 @@ export function createControlPlane(control: ControlStore): ControlPlane {
         accountId: randomUUID(),
         email: normaliseEmail(email),
         name,
-        passwordHash: await hashPassword(password),
+        passwordHash: await passwords.hash(password),
         at: Date.now(),
       }
       const status = await appendControl(controlStreams.accountByEmail(emailKey(email)), event)
@@ -191,7 +214,7 @@ export function createControlPlane(control: ControlStore): ControlPlane {
     },
     async checkPassword(email, password) {
       const account = await lookup(() => accountsByEmail.get(normaliseEmail(email)))
-      const matches = await verifyPassword(password, account?.passwordHash ?? (await decoyPasswordHash))
+      const matches = await passwords.verify(password, account?.passwordHash ?? null)
       return account && matches ? account : null
     },
     findAccount: (accountId) => lookup(() => accounts.get(accountId)),
@@ -218,8 +241,13 @@ export function createControlPlane(control: ControlStore): ControlPlane {
       const matches =
         secretMatches(parsed.secret, source.tokenHash) ||
         (await apps.issuedTokenMatches(source, parsed.secret))
-      return matches ? source : null
+      if (!matches) return null
+      // Only stores are switched off; the check reads the log, so other sources are spared it.
+      if (source.kind === 'store' && (await isSwitchedOff(source.sourceId)))
+        throw errors.forbidden('this store is inactive')
+      return source
     },
+    isSwitchedOff,
     async findOwned(accountId, sourceId) {
       const source = await lookup(() => sources.get(sourceId))
       return source?.accountId === accountId ? source : null
@@ -235,7 +263,7 @@ export function createControlPlane(control: ControlStore): ControlPlane {
         type: 'member.registered',
         userId: randomUUID(),
         username,
-        passwordHash: await hashPassword(password),
+        passwordHash: await passwords.hash(password),
         at: Date.now(),
       }
       const status = await appendControl(controlStreams.memberByUsername(usernameKey(username)), event)
@@ -244,7 +272,7 @@ export function createControlPlane(control: ControlStore): ControlPlane {
     },
     async checkMemberPassword(username, password) {
       const member = await lookup(() => membersByUsername.get(username))
-      const matches = await verifyPassword(password, member?.passwordHash ?? (await decoyPasswordHash))
+      const matches = await passwords.verify(password, member?.passwordHash ?? null)
       return member && matches ? member : null
     },
     findMember: (userId) => lookup(() => members.get(userId)),

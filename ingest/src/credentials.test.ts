@@ -1,18 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import { credentialFrom, mintApiToken, parseApiToken, secretMatches } from './apiTokens.ts'
-import { hashPassword, verifyPassword } from './passwords.ts'
-
-describe('passwords', () => {
-  it('hashes with scrypt and a random salt, and verifies only the right password', async () => {
-    const a = await hashPassword('correct horse')
-    const b = await hashPassword('correct horse')
-    expect(a).toMatch(/^scrypt\$32768\$8\$1\$/)
-    expect(a).not.toBe(b)
-    expect(await verifyPassword('correct horse', a)).toBe(true)
-    expect(await verifyPassword('correct horsf', a)).toBe(false)
-    expect(await verifyPassword('correct horse', 'md5$abc')).toBe(false)
-  })
-})
 
 describe('source API tokens', () => {
   it('are random, name their source, and match only their own hash', () => {

@@ -3,7 +3,9 @@ import { errors, HourglassError, SourceKind } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { accountInBody, creationRoute, credentialsRoute, principalOf } from './admission/admissionControl.ts'
 import { credentialFrom } from './apiTokens.ts'
+import { authenticateFirst } from './authenticateFirst.ts'
 import type { ControlPlane, Source } from './controlPlane.ts'
 import { describeResults, EventBatchBody, EventResult, validateEvents } from './eventBatch.ts'
 import type { UserPrincipal, UserTokens } from './userTokens.ts'
@@ -51,10 +53,14 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
   { telemetry, controlPlane, userTokens },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
+  const account = authenticateFirst((request) => authenticateUser(userTokens, request))
+  const producer = authenticateFirst((request) => authenticateSourceRequest(controlPlane, request))
+  const byEmail = credentialsRoute(accountInBody('account', 'email'))
 
   app.post(
     '/v1/auth/signup',
     {
+      config: byEmail,
       schema: {
         tags: ['accounts'],
         summary: 'Create an account',
@@ -72,6 +78,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
   app.post(
     '/v1/auth/signin',
     {
+      config: byEmail,
       schema: {
         tags: ['accounts'],
         summary: 'Sign in and get an account token',
@@ -89,6 +96,8 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
   app.post(
     '/v1/auth/refresh',
     {
+      onRequest: account.onRequest,
+      config: credentialsRoute(principalOf),
       schema: {
         tags: ['accounts'],
         summary: 'Exchange a valid account token for a fresh one',
@@ -96,7 +105,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
       },
     },
     async (request) => {
-      const principal = await authenticateUser(userTokens, request)
+      const principal = await account(request)
       if (!(await controlPlane.findAccount(principal.accountId)))
         throw errors.unauthenticated('the account does not exist')
       return { token: await userTokens.issue(principal) }
@@ -114,6 +123,8 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
   app.post(
     '/v1/sources',
     {
+      onRequest: account.onRequest,
+      config: creationRoute,
       schema: {
         tags: ['sources'],
         summary: 'Create a source (an app, store, device fleet, place or site) and its API token',
@@ -123,7 +134,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
       },
     },
     async (request, reply) => {
-      const principal = await authenticateUser(userTokens, request)
+      const principal = await account(request)
       const { source, apiToken } = await controlPlane.createSource(principal.accountId, request.body)
       request.log.info({ sourceId: source.sourceId, kind: source.kind }, 'source created')
       return reply.code(201).send({ ...view(source), apiToken })
@@ -133,6 +144,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
   app.get(
     '/v1/sources',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['sources'],
         summary: "The account's sources",
@@ -140,7 +152,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
       },
     },
     async (request) => {
-      const principal = await authenticateUser(userTokens, request)
+      const principal = await account(request)
       return { sources: (await controlPlane.listOwned(principal.accountId)).map(view) }
     },
   )
@@ -156,6 +168,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
     '/v1/events',
     {
       bodyLimit: EVENTS_BODY_LIMIT,
+      onRequest: producer.onRequest,
       // The answer is built here from validated results; checking it again against its schema
       // (which documents it) would cost as much as validating the events.
       serializerCompiler: plainJson,
@@ -177,7 +190,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
       },
     },
     async (request, reply) => {
-      const source = await authenticateSourceRequest(controlPlane, request)
+      const source = await producer(request)
       const { events } = request.body
       const batch = validateEvents(
         source,

@@ -3,7 +3,9 @@ import { errors, ReceiptInput, ReceiptView, toReceiptView } from '@hourglass/sch
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { accountInBody, credentialsRoute } from './admission/admissionControl.ts'
 import { appendReceipt, authenticateReceiptSource } from './appendReceipt.ts'
+import { authenticateFirst } from './authenticateFirst.ts'
 import type { ControlPlane, Source } from './controlPlane.ts'
 import { authenticateUser } from './ingestRoutes.ts'
 import type { MemberTokens } from './memberTokens.ts'
@@ -50,6 +52,8 @@ const RECEIPT_DESCRIPTION = [
 export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const { telemetry, controlPlane, userTokens, memberTokens } = deps
+  const account = authenticateFirst((request) => authenticateUser(userTokens, request))
+  const byUsername = credentialsRoute(accountInBody('member', 'username'))
 
   const ReceiptAnswer = z.object({ status: z.enum(['accepted', 'duplicate']), receipt: ReceiptView })
 
@@ -78,6 +82,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
   app.post(
     '/v1/auth/members',
     {
+      config: byUsername,
       schema: {
         tags: ['members'],
         summary: 'Register a member (a user who reads analytics once an account grants a role)',
@@ -101,6 +106,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
   app.post(
     '/v1/auth/members/signin',
     {
+      config: byUsername,
       schema: {
         tags: ['members'],
         summary: 'Sign in as a member and get a member token',
@@ -120,7 +126,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
 
   /** The account holder is its account's admin: only an account token may grant or revoke roles. */
   const setAnalyst = async (request: FastifyRequest, username: string, analyst: boolean) => {
-    const { accountId } = await authenticateUser(userTokens, request)
+    const { accountId } = await account(request)
     const member = await controlPlane.findMemberByUsername(username)
     if (!member) throw errors.notFound(`the user "${username}"`)
     await controlPlane.setAnalyst(accountId, member.userId, analyst)
@@ -131,6 +137,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
   app.put(
     '/v1/account/analysts/:username',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['members'],
         summary: "Grant a member the analyst role in the caller's account (account admin only)",
@@ -144,6 +151,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
   app.delete(
     '/v1/account/analysts/:username',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['members'],
         summary: "Revoke a member's analyst role in the caller's account (account admin only)",
@@ -157,6 +165,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
   app.get(
     '/v1/account/analysts',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['members'],
         summary: "The members with the analyst role in the caller's account",
@@ -168,7 +177,7 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
       },
     },
     async (request) => {
-      const { accountId } = await authenticateUser(userTokens, request)
+      const { accountId } = await account(request)
       return {
         analysts: (await controlPlane.listAnalysts(accountId)).map(({ member, grantedAt }) => ({
           userId: member.userId,

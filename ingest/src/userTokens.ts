@@ -53,3 +53,22 @@ export function createUserTokens(config: UserTokenConfig): UserTokens {
     },
   }
 }
+
+/**
+ * Tokens whose subject must still exist: a well-signed token of an account that does not exist
+ * (never did, or was deleted) is a 401 like a forged one.
+ */
+export function requireKnownSubject(
+  tokens: UserTokens,
+  exists: (accountId: string) => Promise<boolean>,
+): UserTokens {
+  return {
+    issue: tokens.issue,
+    async verify(token) {
+      const principal = await tokens.verify(token)
+      if (!(await exists(principal.accountId)))
+        throw errors.unauthenticated('the account of this token does not exist')
+      return principal
+    },
+  }
+}

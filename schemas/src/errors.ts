@@ -35,6 +35,9 @@ export const errors = {
   notFound: (what: string) => new HourglassError('NOT_FOUND', 404, `${what} was not found`),
   conflict: (message: string) => new HourglassError('CONFLICT', 409, message),
   unavailable: (message: string) => new HourglassError('UNAVAILABLE', 503, message, {}, true),
+  /** Too many requests of one client, account or credential: answered with `Retry-After`. */
+  rateLimited: (message: string, retryAfterSeconds: number) =>
+    new HourglassError('RATE_LIMITED', 429, message, { retryAfterSeconds }, true),
 }
 
 /** Turns a zod issue path into `events[3].attrs.price`. */

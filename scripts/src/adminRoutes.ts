@@ -56,9 +56,10 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
       throw errors.unauthenticated('operator endpoints need the token in <data dir>/secrets/admin-token')
     }
   }
+  // Every route here is the operator's: the token is checked before anything is read or validated.
+  app.addHook('onRequest', requireOperator)
 
-  app.get('/v1/admin/status', { schema: { hide: true } }, async (request): Promise<AdminStatus> => {
-    await requireOperator(request)
+  app.get('/v1/admin/status', { schema: { hide: true } }, async (): Promise<AdminStatus> => {
     return {
       log: { head: await telemetry.head() },
       projections: await projectionStatus(),
@@ -70,7 +71,6 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
     '/v1/admin/projections/:name/replay',
     { schema: { hide: true, params: z.object({ name: z.string() }) } },
     async (request, reply) => {
-      await requireOperator(request)
       if (!projectionNamed(request.params.name)) throw errors.notFound(`projection "${request.params.name}"`)
       if (replay && replay.finishedAt === null)
         throw errors.conflict(`a replay of "${replay.projection}" is running`)

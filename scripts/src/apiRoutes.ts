@@ -2,8 +2,10 @@ import type { IncomingMessage } from 'node:http'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import {
+  type Authentication,
   appAnalyticsWriteRoutes,
   authenticateDeviceUserRequest,
+  authenticateFirst,
   authenticateFleetRequest,
   authenticateMetricaUser,
   authenticateTheEye,
@@ -20,8 +22,11 @@ import {
   type MemberTokens,
   metricaCompatWrites,
   ownedFleet,
+  type RateLimits,
   receiptRoutes,
   receiptsCompatIngestRoutes,
+  registerAdmissionControl,
+  requireKnownSubject,
   type StoreAccess,
   type StoreRegistry,
   type StoreWriteDeps,
@@ -58,7 +63,8 @@ import Fastify, {
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { registerErrorHandler, registerJsonParser } from './httpErrors.ts'
+import type { HttpTimeouts } from './admissionConfig.ts'
+import { answerConnectionError, registerErrorHandler, registerJsonParser } from './httpErrors.ts'
 import { RequestLogController } from './requestLogController.ts'
 
 /**
@@ -73,19 +79,34 @@ import { RequestLogController } from './requestLogController.ts'
  * the warehouse and read the control plane only to check who may see what.
  */
 
-/** A fastify server with Hourglass's JSON parser, validation and error answers. */
-export function createApiServer(options: {
+/** How often the server looks for requests past their timeouts (Node's default: every 30 s). */
+const TIMEOUT_CHECK_MS = 1000
+
+/**
+ * A fastify server with Hourglass's JSON parser, validation and error answers, the timeouts of
+ * slow clients, and the rate limits of every route registered on it afterwards (when given).
+ */
+export async function createApiServer(options: {
   logger: Logger
   logRequests: boolean
+  timeouts: HttpTimeouts
+  rateLimits?: RateLimits
   /** Longest path parameter (fastify's default: 100 characters). */
   maxParamLength?: number
-}): FastifyInstance {
+}): Promise<FastifyInstance> {
+  const { timeouts } = options
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new RequestLogController({ disableRequestLogging: !options.logRequests }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // A request that is still arriving after these is answered 408 and its connection closed: a
+    // client that declares a body and sends it slowly, or never, does not hold a connection.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.connectionMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
+    clientErrorHandler: answerConnectionError,
     ...(options.maxParamLength ? { routerOptions: { maxParamLength: options.maxParamLength } } : {}),
     rewriteUrl(request) {
       return compatPathEitherSlash(this, request)
@@ -95,6 +116,7 @@ export function createApiServer(options: {
   app.setSerializerCompiler(serializerCompiler)
   registerJsonParser(app)
   registerErrorHandler(app)
+  if (options.rateLimits) await registerAdmissionControl(app, options.rateLimits)
   return app
 }
 
@@ -147,11 +169,13 @@ export async function registerApiDocs(app: FastifyInstance) {
 
 /**
  * The tokens the API issues and checks, all signed with one secret for different audiences:
- * accounts', members' and stores' (a store's also needs the store to be active).
+ * accounts' (whose account must exist), members' and stores' (a store's also needs the store to
+ * be active).
  */
 export function createApiTokens(options: {
   secret: Uint8Array
   ttlSeconds: number
+  accounts: Pick<ControlPlane, 'findAccount'>
   stores: Pick<StoreRegistry, 'store'>
 }) {
   const config = {
@@ -161,7 +185,10 @@ export function createApiTokens(options: {
     ttlSeconds: options.ttlSeconds,
   }
   return {
-    userTokens: createUserTokens(config),
+    userTokens: requireKnownSubject(
+      createUserTokens(config),
+      async (accountId) => (await options.accounts.findAccount(accountId)) !== null,
+    ),
     memberTokens: createMemberTokens(config),
     access: createStoreAccess({ secret: options.secret, issuer: config.issuer, registry: options.stores }),
   }
@@ -185,7 +212,10 @@ export const refuseUnknownQueryParameters = (route: RouteOptions) => {
 }
 
 /** Route groups of the seed-compatible APIs, registered where `refuseUnknownQueryParameters` applies. */
-async function registerCompat(app: FastifyInstance, register: (compat: FastifyInstance) => Promise<void>) {
+async function registerCompat(
+  app: FastifyInstance,
+  register: (compat: FastifyInstance) => PromiseLike<unknown>,
+) {
   await app.register(async (compat) => {
     compat.addHook('onRoute', refuseUnknownQueryParameters)
     await register(compat)
@@ -226,30 +256,76 @@ export interface ReadRouteDeps {
   awaitProjected(projection: string, timeoutMs: number): Promise<boolean>
 }
 
+/**
+ * Registers route plugins whose every route needs `authentication`: it runs in their `onRequest`,
+ * before a body or query is read or validated, so a caller without a valid credential gets 401
+ * and learns nothing of the routes' schemas.
+ */
+const authenticatedRoutes = (
+  app: FastifyInstance,
+  authentication: Authentication<unknown>,
+  routes: (group: FastifyInstance) => PromiseLike<unknown>,
+) =>
+  app.register(async (group) => {
+    group.addHook('onRequest', authentication.onRequest)
+    await routes(group)
+  })
+
 /** Every route answered from the warehouse, native and seed-compatible, and the dashboard. */
 export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDeps) {
   const { warehouse, controlPlane, userTokens } = deps
-  const authenticate = (request: FastifyRequest) => authenticateUser(userTokens, request)
+  const authenticate = authenticateFirst((request) => authenticateUser(userTokens, request))
   const devices = controlPlane.devices
-  await app.register(queryRoutes, { warehouse, authenticate, sources: controlPlane })
-  // The analyst's dashboard at `/`, and the reads it needs beyond the APIs below.
-  await app.register(dashboardApiRoutes, {
-    warehouse,
-    authenticate,
-    sources: controlPlane,
-    projectionProgress: deps.projectionProgress,
-  })
+  // The dashboard's page and scripts at `/` are public; its data is not.
   await app.register(dashboardAssets)
-  const storeReads = { warehouse, authenticateStore: deps.access.authenticate }
-  await app.register(storeStatsRoutes, storeReads)
-  const receiptReads = { warehouse, authorize: createAnalystAccess(deps).authorize }
-  await app.register(receiptQueryRoutes, receiptReads)
-  await app.register(deviceSummaryRoutes, {
-    warehouse,
-    authenticate,
-    ownedFleet: (accountId, sourceId) => ownedFleet(controlPlane, accountId, sourceId),
-    devices,
+  await authenticatedRoutes(app, authenticate, async (group) => {
+    await group.register(queryRoutes, { warehouse, authenticate, sources: controlPlane })
+    await group.register(dashboardApiRoutes, {
+      warehouse,
+      authenticate,
+      sources: controlPlane,
+      projectionProgress: deps.projectionProgress,
+    })
+    await group.register(deviceSummaryRoutes, {
+      warehouse,
+      authenticate,
+      ownedFleet: (accountId, sourceId) => ownedFleet(controlPlane, accountId, sourceId),
+      devices,
+    })
   })
+  const store = authenticateFirst(deps.access.authenticate)
+  await authenticatedRoutes(app, store, async (group) => {
+    const storeReads = { warehouse, authenticateStore: store }
+    await group.register(storeStatsRoutes, storeReads)
+    await registerCompat(group, (compat) =>
+      compat.register(storeStatsCompatReads, { ...storeReads, prefix: '/compat/store-stats' }),
+    )
+  })
+  const analysts = createAnalystAccess(deps)
+  await authenticatedRoutes(app, analysts.authenticate, async (group) => {
+    const receiptReads = { warehouse, authorize: analysts.authorize }
+    await group.register(receiptQueryRoutes, receiptReads)
+    await registerCompat(group, (compat) =>
+      compat.register(receiptsCompatQueryRoutes, { ...receiptReads, prefix: '/compat/receipts' }),
+    )
+  })
+  // A device user's own password, or the fleet's API token.
+  const deviceUser = authenticateFirst((request) => authenticateDeviceUserRequest(controlPlane, request))
+  const fleet = authenticateFirst((request) => authenticateFleetRequest(controlPlane, request))
+  const deviceReader = authenticateFirst(
+    async (request) => (await deviceUser(request)) ?? (await fleet(request)),
+  )
+  await authenticatedRoutes(app, deviceReader, (group) =>
+    registerCompat(group, (compat) =>
+      compat.register(devicesCompatReads, {
+        warehouse,
+        authenticateFleet: fleet,
+        authenticateDeviceUser: deviceUser,
+        devices,
+        prefix: '/compat/devices',
+      }),
+    ),
+  )
   const apps = controlPlane.apps
   const appReads = {
     warehouse,
@@ -257,29 +333,28 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
     sources: controlPlane,
     findDefinition: (sourceId: string, eventCode: string) => apps.findDefinition(sourceId, eventCode),
   }
-  await app.register(appAnalyticsReadRoutes, appReads)
-  await registerCompat(app, async (compat) => {
-    await compat.register(storeStatsCompatReads, { ...storeReads, prefix: '/compat/store-stats' })
-    await compat.register(receiptsCompatQueryRoutes, { ...receiptReads, prefix: '/compat/receipts' })
-    await compat.register(devicesCompatReads, {
-      warehouse,
-      authenticateFleet: (request) => authenticateFleetRequest(controlPlane, request),
-      authenticateDeviceUser: (request) => authenticateDeviceUserRequest(controlPlane, request),
-      devices,
-      prefix: '/compat/devices',
-    })
-    await compat.register(metricaCompatReads, {
-      ...appReads,
-      authenticate: (request) => authenticateMetricaUser(userTokens, request),
-      awaitProjected: (timeoutMs) => deps.awaitProjected(userStatsProjection.name, timeoutMs),
-      prefix: '/compat/metrica',
-    })
-    await compat.register(theEyeCompatReads, {
-      warehouse,
-      authenticate: (request) => authenticateTheEye({ controlPlane, userTokens }, request),
-      eyeSourceId: theEyeSourceId,
-      awaitProjected: (timeoutMs) => deps.awaitProjected(eventsProjection.name, timeoutMs),
-      prefix: '/compat/the-eye',
-    })
-  })
+  await authenticatedRoutes(app, authenticate, (group) => group.register(appAnalyticsReadRoutes, appReads))
+  const metricaUser = authenticateFirst((request) => authenticateMetricaUser(userTokens, request))
+  await authenticatedRoutes(app, metricaUser, (group) =>
+    registerCompat(group, (compat) =>
+      compat.register(metricaCompatReads, {
+        ...appReads,
+        authenticate: metricaUser,
+        awaitProjected: (timeoutMs) => deps.awaitProjected(userStatsProjection.name, timeoutMs),
+        prefix: '/compat/metrica',
+      }),
+    ),
+  )
+  const eyeUser = authenticateFirst((request) => authenticateTheEye({ controlPlane, userTokens }, request))
+  await authenticatedRoutes(app, eyeUser, (group) =>
+    registerCompat(group, (compat) =>
+      compat.register(theEyeCompatReads, {
+        warehouse,
+        authenticate: eyeUser,
+        eyeSourceId: theEyeSourceId,
+        awaitProjected: (timeoutMs) => deps.awaitProjected(eventsProjection.name, timeoutMs),
+        prefix: '/compat/the-eye',
+      }),
+    ),
+  )
 }

@@ -1,8 +1,10 @@
+import type { RateLimits } from '@hourglass/ingest'
 import type { EmbeddedTelemetryLog } from '@hourglass/log'
 import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { type AdminDeps, adminRoutes } from './adminRoutes.ts'
+import type { HttpTimeouts } from './admissionConfig.ts'
 import {
   createApiServer,
   type ReadRouteDeps,
@@ -15,6 +17,8 @@ import {
 export interface AppOptions {
   readonly logger: Logger
   readonly logRequests: boolean
+  readonly timeouts: HttpTimeouts
+  readonly rateLimits: RateLimits
 }
 
 export interface AppDeps extends WriteRouteDeps, Omit<ReadRouteDeps, 'access'>, AdminDeps {
@@ -23,7 +27,7 @@ export interface AppDeps extends WriteRouteDeps, Omit<ReadRouteDeps, 'access'>, 
 
 /** One HTTP server with the ingest, query and operator APIs and their OpenAPI docs at /docs. */
 export async function buildApp(options: AppOptions, deps: AppDeps): Promise<FastifyInstance> {
-  const app = createApiServer(options)
+  const app = await createApiServer(options)
   await registerApiDocs(app)
   app
     .withTypeProvider<ZodTypeProvider>()

@@ -1,4 +1,13 @@
 import { z } from 'zod'
+import {
+  type Admission,
+  admissionOf,
+  admissionVariables,
+  type HttpTimeouts,
+  httpTimeoutsOf,
+  httpTimeoutVariables,
+  timeoutProblems,
+} from './admissionConfig.ts'
 
 const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 
@@ -38,6 +47,8 @@ export const EmbeddedConfigSchema = z.object({
   HOURGLASS_ERASURE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(30_000),
   LOG_LEVEL: LogLevel.default('info'),
   HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
+  ...httpTimeoutVariables,
+  ...admissionVariables,
 })
 
 export interface EmbeddedConfig {
@@ -63,6 +74,10 @@ export interface EmbeddedConfig {
   readonly erasureWaitMs: number
   readonly logLevel: z.infer<typeof LogLevel>
   readonly logRequests: boolean
+  /** How long a client may take to send a request. */
+  readonly timeouts: HttpTimeouts
+  /** Password hashing threads and rate limits. */
+  readonly admission: Admission
 }
 
 export class ConfigError extends Error {
@@ -79,6 +94,8 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined>): Emb
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
   }
   const e = parsed.data
+  const problems = timeoutProblems(e)
+  if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -98,5 +115,7 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined>): Emb
     erasureWaitMs: e.HOURGLASS_ERASURE_WAIT_MS,
     logLevel: e.LOG_LEVEL,
     logRequests: e.HOURGLASS_LOG_REQUESTS === 'true',
+    timeouts: httpTimeoutsOf(e),
+    admission: admissionOf(e),
   })
 }

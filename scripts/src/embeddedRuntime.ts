@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
   createControlPlane,
+  createPasswordHasher,
   createPersonKeyStore,
   createStoreRegistry,
   shredErasedPeople,
@@ -118,8 +119,9 @@ export async function startEmbedded(
 ): Promise<EmbeddedRuntime> {
   limitHeapGrowth(config.heapGrowthPercent)
   const storage = await openEmbeddedStorage(config, logger)
+  const passwords = createPasswordHasher(config.admission.passwords)
   try {
-    const controlPlane = createControlPlane(storage.control)
+    const controlPlane = createControlPlane(storage.control, { passwords })
     await controlPlane.start()
     const jwtSecret = new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key'))
     const keys = createPersonKeyStore({
@@ -133,10 +135,16 @@ export async function startEmbedded(
     const { userTokens, memberTokens, access } = createApiTokens({
       secret: jwtSecret,
       ttlSeconds: config.tokenTtlSeconds,
+      accounts: controlPlane,
       stores: registry,
     })
     const app = await buildApp(
-      { logger, logRequests: config.logRequests },
+      {
+        logger,
+        logRequests: config.logRequests,
+        timeouts: config.timeouts,
+        rateLimits: config.admission.rateLimits,
+      },
       {
         telemetry: storage.telemetry,
         controlPlane,
@@ -169,11 +177,13 @@ export async function startEmbedded(
       url,
       async close() {
         await app.close()
+        await passwords.close()
         await storage.close()
         await keys.close()
       },
     }
   } catch (error) {
+    await passwords.close()
     await storage.close()
     throw error
   }

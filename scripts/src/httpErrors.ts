@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import { type FieldIssue, HourglassError } from '@hourglass/schemas'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
@@ -126,8 +128,9 @@ const validationIssues = (error: FastifyError): FieldIssue[] => {
 export function registerErrorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof HourglassError) {
-      const { issues, ...rest } = error.details
+      const { issues, retryAfterSeconds, ...rest } = error.details
       if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+      if (typeof retryAfterSeconds === 'number') reply.header('retry-after', String(retryAfterSeconds))
       return reply
         .code(error.statusCode)
         .send({ error: { code: error.code, message: error.message, ...(issues ? { issues } : {}) }, ...rest })
@@ -164,4 +167,40 @@ export function registerErrorHandler(app: FastifyInstance) {
       error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` },
     }),
   )
+}
+
+/** Errors of a connection before any request is routed, by Node's codes, as Hourglass answers. */
+const CONNECTION_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'REQUEST_TIMEOUT',
+    message: 'the request did not arrive in time; the connection is closed',
+  },
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'HEADERS_TOO_LARGE',
+    message: 'the request headers are too large',
+  },
+}
+
+/**
+ * Answers a connection whose request never arrived whole (too slow, too large headers, not
+ * HTTP) in the standard error shape, then closes it (fastify's `clientErrorHandler`).
+ */
+export function answerConnectionError(error: Error & { code?: string }, socket: Socket) {
+  // A connection reset has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const { status, code, message } = CONNECTION_ERRORS[error.code ?? ''] ?? {
+    status: 400,
+    code: 'MALFORMED_REQUEST',
+    message: 'the request is not valid HTTP',
+  }
+  const body = JSON.stringify({ error: { code, message } })
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(error)
 }

@@ -9,7 +9,9 @@ import {
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import type { Source } from '../controlPlane.ts'
+import { creationRoute } from '../admission/admissionControl.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
+import type { ControlPlane, Source } from '../controlPlane.ts'
 import { authenticateSourceRequest, authenticateUser, type IngestDeps } from '../ingestRoutes.ts'
 import type { EventDefinition, Session } from './appControl.ts'
 
@@ -90,10 +92,9 @@ export const allowEmptyJsonBody: onRequestHookHandler = (request, _reply, done) 
   done()
 }
 
-/** The source, when the request's account owns it; otherwise a 404 that says nothing more. */
-export const ownedSource = async (deps: IngestDeps, request: FastifyRequest, sourceId: string) => {
-  const principal = await authenticateUser(deps.userTokens, request)
-  const source = await deps.controlPlane.findOwned(principal.accountId, sourceId)
+/** The source, when the account owns it; otherwise a 404 that says nothing more. */
+export const ownedSource = async (controlPlane: ControlPlane, accountId: string, sourceId: string) => {
+  const source = await controlPlane.findOwned(accountId, sourceId)
   if (!source) throw errors.notFound('the source')
   return source
 }
@@ -102,10 +103,15 @@ export const ownedSource = async (deps: IngestDeps, request: FastifyRequest, sou
 export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const { controlPlane } = deps
+  const account = authenticateFirst((request) => authenticateUser(deps.userTokens, request))
+  const producer = authenticateFirst((request) => authenticateSourceRequest(controlPlane, request))
+  const owned = async (request: FastifyRequest, sourceId: string) =>
+    ownedSource(controlPlane, (await account(request)).accountId, sourceId)
 
   app.get(
     '/v1/sources/:id/settings',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['tracking plan'],
         summary: 'How the source treats undefined events and unknown sessions',
@@ -114,7 +120,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       },
     },
     async (request) => {
-      const source = await ownedSource(deps, request, request.params.id)
+      const source = await owned(request, request.params.id)
       return controlPlane.apps.settings(source.sourceId)
     },
   )
@@ -122,6 +128,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
   app.put(
     '/v1/sources/:id/settings',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['tracking plan'],
         summary: 'Make the source strict or open',
@@ -137,7 +144,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       },
     },
     async (request) => {
-      const source = await ownedSource(deps, request, request.params.id)
+      const source = await owned(request, request.params.id)
       const settings = await controlPlane.apps.changeSettings(source, request.body)
       request.log.info({ sourceId: source.sourceId, settings }, 'source settings changed')
       return settings
@@ -147,6 +154,8 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
   app.post(
     '/v1/sources/:id/tokens',
     {
+      onRequest: account.onRequest,
+      config: creationRoute,
       schema: {
         tags: ['sources'],
         summary: 'Issue another API token for the source',
@@ -156,7 +165,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       },
     },
     async (request, reply) => {
-      const source = await ownedSource(deps, request, request.params.id)
+      const source = await owned(request, request.params.id)
       const apiToken = await controlPlane.apps.issueApiToken(source)
       request.log.info({ sourceId: source.sourceId }, 'source API token issued')
       return reply.code(201).send({ apiToken })
@@ -166,6 +175,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
   app.post(
     '/v1/sources/:id/event-definitions',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['tracking plan'],
         summary: 'Define events with typed attributes (a tracking plan)',
@@ -181,7 +191,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       },
     },
     async (request, reply) => {
-      const source = await ownedSource(deps, request, request.params.id)
+      const source = await owned(request, request.params.id)
       const definitions = await controlPlane.apps.defineEvents(source, request.body.events)
       request.log.info({ sourceId: source.sourceId, events: definitions.length }, 'events defined')
       return reply.code(201).send({ definitions: definitions.map(definitionView) })
@@ -191,6 +201,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
   app.get(
     '/v1/sources/:id/event-definitions',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['tracking plan'],
         summary: "The source's event definitions, oldest first",
@@ -199,18 +210,22 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       },
     },
     async (request) => {
-      const source = await ownedSource(deps, request, request.params.id)
+      const source = await owned(request, request.params.id)
       return { definitions: (await controlPlane.apps.listDefinitions(source.sourceId)).map(definitionView) }
     },
   )
 
-  const startSession = async (source: Source, id: string | undefined) =>
-    sessionView(await controlPlane.apps.startSession(source, id))
+  const startSession = async (source: Source, id: string | undefined) => {
+    // The owner's token does not start sessions of a switched-off store either: it sends nothing.
+    if (await controlPlane.isSwitchedOff(source.sourceId)) throw errors.forbidden('this store is inactive')
+    return sessionView(await controlPlane.apps.startSession(source, id))
+  }
 
   app.post(
     '/v1/sources/:id/sessions',
     {
-      onRequest: allowEmptyJsonBody,
+      onRequest: [allowEmptyJsonBody, account.onRequest],
+      config: creationRoute,
       schema: {
         tags: ['sessions'],
         summary: 'Start a session of the source (with the account token)',
@@ -221,7 +236,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       },
     },
     async (request, reply) => {
-      const source = await ownedSource(deps, request, request.params.id)
+      const source = await owned(request, request.params.id)
       return reply.code(201).send(await startSession(source, request.body?.id))
     },
   )
@@ -229,7 +244,8 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
   app.post(
     '/v1/sessions',
     {
-      onRequest: allowEmptyJsonBody,
+      onRequest: [allowEmptyJsonBody, producer.onRequest],
+      config: creationRoute,
       schema: {
         tags: ['sessions'],
         summary: 'Start a session (with the source API token, as a producer)',
@@ -239,7 +255,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       },
     },
     async (request, reply) => {
-      const source = await authenticateSourceRequest(controlPlane, request)
+      const source = await producer(request)
       return reply.code(201).send(await startSession(source, request.body?.id))
     },
   )
@@ -247,6 +263,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
   app.get(
     '/v1/sources/:id/sessions',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['sessions'],
         summary: 'Sessions of the source in the order they started, a page at a time',
@@ -261,7 +278,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       },
     },
     async (request) => {
-      const source = await ownedSource(deps, request, request.params.id)
+      const source = await owned(request, request.params.id)
       const { limit, cursor = 0 } = request.query
       const all = await controlPlane.apps.listSessions(source.sourceId)
       const end = cursor + limit

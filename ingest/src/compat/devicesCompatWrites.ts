@@ -14,7 +14,9 @@ import {
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { creationRoute } from '../admission/admissionControl.ts'
 import { allowEmptyJsonBody } from '../apps/appAnalyticsWriteRoutes.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import {
   authenticateFleetRequest,
   DeviceUserName,
@@ -92,11 +94,13 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
   { telemetry, controlPlane },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
+  const fleetToken = authenticateFirst((request) => authenticateFleetRequest(controlPlane, request))
 
   app.post(
     '/users',
     {
-      onRequest: allowEmptyJsonBody,
+      onRequest: [fleetToken.onRequest, allowEmptyJsonBody],
+      config: creationRoute,
       schema: {
         tags: ['compat: devices'],
         summary: 'Create a user of the fleet (seed 004); the password is stored hashed with scrypt',
@@ -115,7 +119,7 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
       },
     },
     async (request, reply) => {
-      const fleet = await authenticateFleetRequest(controlPlane, request)
+      const fleet = await fleetToken(request)
       const { username, email, password } = userInput(request.body, request.query)
       const user = await controlPlane.devices.registerUser(fleet, { name: username, password })
       return reply
@@ -127,6 +131,7 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
   app.post(
     '/stats/:device_id',
     {
+      onRequest: fleetToken.onRequest,
       schema: {
         tags: ['compat: devices'],
         summary: 'Record a reading of a device (seed 004)',
@@ -145,7 +150,7 @@ export const devicesCompatWrites: FastifyPluginAsync<DeviceWriteDeps> = async (
       },
     },
     async (request, reply) => {
-      const fleet = await authenticateFleetRequest(controlPlane, request)
+      const fleet = await fleetToken(request)
       const deviceId = request.params.device_id
       const receivedAt = Date.now()
       const {

@@ -17,10 +17,12 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { accountInBody, creationRoute, credentialsRoute, principalOf } from '../admission/admissionControl.ts'
 import { credentialFrom } from '../apiTokens.ts'
 import { DefinitionsBody } from '../apps/appAnalyticsWriteRoutes.ts'
 import type { EventDefinition } from '../apps/appControl.ts'
 import { appendSingleEvent } from '../apps/appendSingleEvent.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import type { ControlPlane, Source } from '../controlPlane.ts'
 import { authenticateSourceRequest, type IngestDeps } from '../ingestRoutes.ts'
 import type { UserPrincipal, UserTokens } from '../userTokens.ts'
@@ -115,9 +117,12 @@ const Message = z
 export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const { controlPlane, userTokens } = deps
+  const user = authenticateFirst((request) => authenticateMetricaUser(userTokens, request))
+  const producer = authenticateFirst((request) => authenticateSourceRequest(controlPlane, request))
+  const byEmail = credentialsRoute(accountInBody('account', 'email'))
 
   const ownedApp = async (request: FastifyRequest, appCode: string) => {
-    const principal = await authenticateMetricaUser(userTokens, request)
+    const principal = await user(request)
     const sourceId = sourceIdOfAppCode(appCode)
     const source = sourceId === null ? null : await controlPlane.findOwned(principal.accountId, sourceId)
     if (!source || !isAppCodeOf(appCode, source)) throw errors.notFound(`the app "${appCode}"`)
@@ -127,6 +132,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/auth/signup',
     {
+      config: byEmail,
       schema: {
         tags,
         summary: 'Register a user (an Hourglass account) and get a jwt_token',
@@ -155,6 +161,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/auth/signin',
     {
+      config: byEmail,
       schema: {
         tags,
         summary: 'Sign in and get a jwt_token',
@@ -171,9 +178,13 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
 
   app.get(
     '/auth/refresh',
-    { schema: { tags, summary: 'Exchange a valid jwt_token for a fresh one', response: { 200: JwtToken } } },
+    {
+      onRequest: user.onRequest,
+      config: credentialsRoute(principalOf),
+      schema: { tags, summary: 'Exchange a valid jwt_token for a fresh one', response: { 200: JwtToken } },
+    },
     async (request) => {
-      const principal = await authenticateMetricaUser(userTokens, request)
+      const principal = await user(request)
       if (!(await controlPlane.findAccount(principal.accountId)))
         throw errors.forbidden('the account does not exist')
       return { jwt_token: await userTokens.issue(principal) }
@@ -183,6 +194,8 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.get(
     '/auth/:app_code',
     {
+      onRequest: user.onRequest,
+      config: creationRoute,
       schema: {
         tags,
         summary: "Get an API token for one of the user's apps",
@@ -203,6 +216,8 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/app/create',
     {
+      onRequest: user.onRequest,
+      config: creationRoute,
       schema: {
         tags,
         summary: 'Create an app and get its API token and app code',
@@ -212,7 +227,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
       },
     },
     async (request) => {
-      const principal = await authenticateMetricaUser(userTokens, request)
+      const principal = await user(request)
       const name = request.body.app_name
       const taken = () =>
         new HourglassError('APP_EXISTS', 400, `this user already has an app named "${name}"`)
@@ -232,6 +247,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/app/create_event/:app_code',
     {
+      onRequest: user.onRequest,
       schema: {
         tags,
         summary: "Define events of an app (its tracking plan) and get the event's code",
@@ -265,6 +281,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
   app.post(
     '/:app_code',
     {
+      onRequest: producer.onRequest,
       schema: {
         tags,
         summary: "Send one event from a device (with the app's API token)",
@@ -285,7 +302,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
       },
     },
     async (request) => {
-      const source = await authenticateSourceRequest(controlPlane, request)
+      const source = await producer(request)
       if (!isAppCodeOf(request.params.app_code, source))
         throw errors.forbidden(`this API token belongs to another app than "${request.params.app_code}"`)
       const message = request.body

@@ -2,6 +2,7 @@ import { errors, ReceiptInput, type ReceiptRecord } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { accountInBody, credentialsRoute } from '../admission/admissionControl.ts'
 import { appendReceipt } from '../appendReceipt.ts'
 import {
   authenticateReceiptRequest,
@@ -84,6 +85,7 @@ export const receiptsCompatIngestRoutes: FastifyPluginAsync<ReceiptIngestDeps> =
   app.post(
     '/auth/registration/',
     {
+      config: credentialsRoute(accountInBody('member', 'username')),
       schema: {
         tags: ['compat: receipts'],
         summary: 'Seed 003: register a user (an analyst once an account admin grants the role)',
@@ -114,6 +116,7 @@ export const receiptsCompatIngestRoutes: FastifyPluginAsync<ReceiptIngestDeps> =
   app.post(
     '/auth/login/',
     {
+      config: credentialsRoute(accountInBody('member', 'username')),
       schema: {
         tags: ['compat: receipts'],
         summary: 'Seed 003: sign in; send the key back as "Authorization: Token <key>"',

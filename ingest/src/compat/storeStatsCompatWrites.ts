@@ -2,6 +2,8 @@ import { errors } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { credentialsRoute, sourceOfKeyInBody } from '../admission/admissionControl.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import { authenticateUser } from '../ingestRoutes.ts'
 import type { Person } from '../people/storeRegistry.ts'
 import { appendStoreEvent, type StoreWriteDeps, storeForApiKey } from '../people/storeWriteRoutes.ts'
@@ -53,10 +55,13 @@ const checkStoreNumber = (given: number | undefined, store: { number: number }) 
 export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const tags = ['compat: store-stats']
+  const account = authenticateFirst((request) => authenticateUser(deps.userTokens, request))
+  const storeOf = authenticateFirst(deps.access.authenticate)
 
   app.post(
     '/api/auth/',
     {
+      config: credentialsRoute(sourceOfKeyInBody('api_key')),
       schema: {
         tags,
         summary: "Exchange a store's API key for a bearer access token (15 minutes)",
@@ -73,6 +78,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.get(
     '/api/user/:user_email',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'The id of the person with this e-mail',
@@ -81,7 +87,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const person = await deps.registry.findByEmail(store.storeId, request.params.user_email)
       if (!person) throw errors.notFound('the user')
       return { id: person.personId }
@@ -91,6 +97,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.post(
     '/api/user/',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'Register a user of the store (personal fields stored encrypted)',
@@ -109,7 +116,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const person = await deps.registry.register(store, toFields(request.body))
       return reply.code(201).send(compatPerson(person, store.number))
     },
@@ -118,6 +125,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.patch(
     '/api/user/',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'Update the user with this e-mail (the e-mail itself identifies them)',
@@ -126,7 +134,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       checkStoreNumber(request.body.store_id, store)
       const person = await deps.registry.findByEmail(store.storeId, request.body.email)
       if (!person) throw errors.notFound('the user')
@@ -138,6 +146,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.delete(
     '/api/user/:user_id',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'Erase a user: their personal fields become unreadable and their events are removed',
@@ -149,7 +158,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const personId = request.params.user_id
       await deps.erasureReport({ position: await deps.registry.erase(store.storeId, personId), personId })
       return { message: 'User successfully deleted' }
@@ -159,6 +168,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.post(
     '/api/event/',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: 'Record an event of a user of the store',
@@ -181,7 +191,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       checkStoreNumber(request.body.store_id, store)
       const { position, event } = await appendStoreEvent(deps, store, {
         type: request.body.type,
@@ -202,6 +212,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.delete(
     '/api/event/:user_id',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags,
         summary: "Erase a user's events recorded so far",
@@ -213,7 +224,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const personId = request.params.user_id
       const position = await deps.registry.eraseEvents(store.storeId, personId)
       const erased = await deps.erasureReport({ position, personId })
@@ -225,6 +236,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
   app.get(
     '/api/store/',
     {
+      onRequest: account.onRequest,
       schema: {
         tags,
         summary: "The account's stores (account token: the admin)",
@@ -239,7 +251,7 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
       },
     },
     async (request) => {
-      const { accountId } = await authenticateUser(deps.userTokens, request)
+      const { accountId } = await account(request)
       const { offset, limit } = request.query
       const stores = [...(await deps.registry.storesOf(accountId))].sort((a, b) => a.number - b.number)
       return stores.slice(offset, limit === undefined ? undefined : offset + limit).map((s) => ({

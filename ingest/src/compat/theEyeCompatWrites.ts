@@ -3,10 +3,12 @@ import { errors, HourglassError, producerId } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { accountInBody, creationRoute, credentialsRoute } from '../admission/admissionControl.ts'
 import { credentialFrom } from '../apiTokens.ts'
 import { allowEmptyJsonBody } from '../apps/appAnalyticsWriteRoutes.ts'
 import type { Session } from '../apps/appControl.ts'
 import { appendSingleEvent } from '../apps/appendSingleEvent.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import type { ControlPlane, Source } from '../controlPlane.ts'
 import type { IngestDeps } from '../ingestRoutes.ts'
 import type { UserPrincipal, UserTokens } from '../userTokens.ts'
@@ -172,12 +174,13 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     if (!source) throw errors.unavailable('the account is not ready for The Eye yet; retry')
     return source
   }
-  const callerSource = async (request: FastifyRequest) =>
-    eyeSource((await authenticateTheEye(deps, request)).accountId)
+  const caller = authenticateFirst((request) => authenticateTheEye(deps, request))
+  const callerSource = async (request: FastifyRequest) => eyeSource((await caller(request)).accountId)
 
   app.post(
     '/api-token-auth/',
     {
+      config: credentialsRoute(accountInBody('account', 'username')),
       schema: {
         tags,
         summary: 'Exchange a username and password for a token that lives until revoked',
@@ -235,7 +238,8 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
   app.post(
     '/sessions/',
     {
-      onRequest: allowEmptyJsonBody,
+      onRequest: [caller.onRequest, allowEmptyJsonBody],
+      config: creationRoute,
       schema: { tags, summary: 'Create a session', response: { 201: SessionView } },
     },
     async (request, reply) => {
@@ -247,7 +251,10 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
 
   app.get(
     '/sessions/',
-    { schema: { tags, summary: 'List the sessions, oldest first', response: { 200: z.array(SessionView) } } },
+    {
+      onRequest: caller.onRequest,
+      schema: { tags, summary: 'List the sessions, oldest first', response: { 200: z.array(SessionView) } },
+    },
     async (request) => {
       const source = await callerSource(request)
       return (await controlPlane.apps.listSessions(source.sourceId)).map(sessionView)
@@ -257,6 +264,7 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
   app.post(
     '/events/',
     {
+      onRequest: caller.onRequest,
       schema: {
         tags,
         summary: 'Add an event of a session',

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { createEmbeddedLog, type EmbeddedLog } from '@hourglass/log'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ControlPlane, createControlPlane } from '../controlPlane.ts'
+import { createPasswordHasher, type PasswordHasher } from '../passwords.ts'
 import { type Device, ownerAt } from './deviceFleet.ts'
 import { stampReadings } from './readingBatch.ts'
 
@@ -12,6 +13,7 @@ const t0 = Date.UTC(2026, 5, 1)
 
 let dir: string
 let log: EmbeddedLog
+let passwords: PasswordHasher
 /** Two control planes over one control store: two ingest processes, each with its own folded state. */
 let one: ControlPlane
 let two: ControlPlane
@@ -22,8 +24,9 @@ let ben: string
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hourglass-fleet-'))
   log = createEmbeddedLog({ path: dir })
-  one = createControlPlane(log.control)
-  two = createControlPlane(log.control)
+  passwords = createPasswordHasher({ threads: 1, queue: 16 })
+  one = createControlPlane(log.control, { passwords })
+  two = createControlPlane(log.control, { passwords })
   await Promise.all([one.start(), two.start()])
   const { source } = await one.createSource('account-1', { kind: 'device', name: 'fleet' })
   fleet = source
@@ -31,6 +34,7 @@ beforeAll(async () => {
   ben = (await one.devices.registerUser(fleet, { name: 'ben', password: 'correct horse' })).userId
 })
 afterAll(async () => {
+  await passwords.close()
   await log.close()
   rmSync(dir, { recursive: true, force: true })
 })

@@ -8,7 +8,7 @@ import {
   errors,
   HourglassError,
 } from '@hourglass/schemas'
-import { decoyPasswordHash, hashPassword, verifyPassword } from '../passwords.ts'
+import type { PasswordHasher } from '../passwords.ts'
 
 /** A user of a device fleet: owns devices, and may read their own summaries with their password. */
 export interface DeviceUser {
@@ -98,6 +98,7 @@ export interface DeviceFleetControl {
   refresh(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   append(stream: string, event: ControlEvent, expected?: ExpectedRevision): Promise<'appended' | 'conflict'>
+  readonly passwords: PasswordHasher
 }
 
 /** Attempts at binding a device on a reading before a conflicting writer is reported as a 409. */
@@ -215,7 +216,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
         accountId: fleet.accountId,
         sourceId: fleet.sourceId,
         name,
-        passwordHash: await hashPassword(password),
+        passwordHash: await control.passwords.hash(password),
         at: Date.now(),
       }
       const status = await control.append(
@@ -230,7 +231,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
 
     async checkUserPassword(userId, password) {
       const user = await control.lookup(() => users.get(userId))
-      const matches = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash))
+      const matches = await control.passwords.verify(password, user?.passwordHash ?? null)
       return user && matches ? user : null
     },
 

@@ -3,7 +3,9 @@ import { DeviceId, EventTime, errors, HourglassError } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { creationRoute } from '../admission/admissionControl.ts'
 import { credentialFrom } from '../apiTokens.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import type { ControlPlane, Source } from '../controlPlane.ts'
 import { authenticateSourceRequest, authenticateUser, EVENTS_BODY_LIMIT } from '../ingestRoutes.ts'
 import type { UserTokens } from '../userTokens.ts'
@@ -103,14 +105,18 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
   { telemetry, controlPlane, userTokens },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
+  const account = authenticateFirst((request) => authenticateUser(userTokens, request))
+  const fleetToken = authenticateFirst((request) => authenticateFleetRequest(controlPlane, request))
   const fleetOf = async (request: FastifyRequest, sourceId: string) => {
-    const { accountId } = await authenticateUser(userTokens, request)
+    const { accountId } = await account(request)
     return ownedFleet(controlPlane, accountId, sourceId)
   }
 
   app.post(
     '/v1/sources/:id/device-users',
     {
+      onRequest: account.onRequest,
+      config: creationRoute,
       schema: {
         tags: ['devices'],
         summary: 'Create a user of a device fleet (the password is stored hashed with scrypt)',
@@ -132,6 +138,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
   app.put(
     '/v1/sources/:id/devices/:deviceId/owner',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['devices'],
         summary: 'Bind a device to a user of its fleet, or to nobody (registers the device)',
@@ -163,6 +170,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
   app.get(
     '/v1/sources/:id/devices/:deviceId',
     {
+      onRequest: account.onRequest,
       schema: {
         tags: ['devices'],
         summary: 'A registered device: its current owner and binding history',
@@ -182,6 +190,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
     '/v1/readings',
     {
       bodyLimit: EVENTS_BODY_LIMIT,
+      onRequest: fleetToken.onRequest,
       schema: {
         tags: ['devices'],
         summary: 'Send device readings (1 to 1,000, at most 1 MiB) with the fleet API token',
@@ -198,7 +207,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
       },
     },
     async (request, reply) => {
-      const fleet = await authenticateFleetRequest(controlPlane, request)
+      const fleet = await fleetToken(request)
       const { readings } = request.body
       const deviceIds = new Set<string>()
       for (const reading of readings) {

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { ControlRecord, ControlStore } from '@hourglass/log'
-import { errors, PeopleEvent, type PersonalFields, peopleStreams, SourceCreated } from '@hourglass/schemas'
+import {
+  errors,
+  HourglassError,
+  PeopleEvent,
+  type PersonalFields,
+  peopleStreams,
+  SourceCreated,
+} from '@hourglass/schemas'
 import { followControl } from '../controlFollower.ts'
 import { openPersonalFields, type PersonKeyStore, sealPersonalFields } from './personalData.ts'
 
@@ -43,7 +50,33 @@ export interface StoreRegistry {
   eraseEvents(storeId: string, personId: string): Promise<number>
 }
 
+/** Attempts at an append that other processes keep beating to the directory's next revision. */
 const MAX_ATTEMPTS = 8
+/** The longest pause before an attempt after a conflict; each pause is random up to a doubling bound. */
+const MAX_PAUSE_MS = 200
+
+const pause = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(MAX_PAUSE_MS, 5 * 2 ** attempt)))
+
+/**
+ * Runs `work` for a key after the work already queued for that key has settled: appends to one
+ * stream from this process take their turn, so they never conflict with each other.
+ */
+function createTurns() {
+  const last = new Map<string, Promise<unknown>>()
+  return <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const mine = (last.get(key) ?? Promise.resolve()).then(work)
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    )
+    last.set(key, settled)
+    void settled.then(() => {
+      if (last.get(key) === settled) last.delete(key)
+    })
+    return mine
+  }
+}
 
 /**
  * Stores and the people they know. State is a fold of control-plane records; personal
@@ -133,23 +166,39 @@ export function createStoreRegistry(options: { control: ControlStore; keys: Pers
     return state && !state.erased && state.storeId === storeId ? state : null
   }
 
-  /** Appends to a store's people directory at the revision last seen, re-deciding on a conflict. */
-  const appendToDirectory = async (storeId: string, decide: () => { type: string; data: object }) => {
+  const inTurn = createTurns()
+
+  /**
+   * Appends to a store's people directory at the revision last seen, re-deciding on a conflict.
+   * Appends from this process queue per directory, so a busy store is a queue rather than a
+   * storm of conflicts; the expected revision still guards against other processes' appends.
+   */
+  const appendToDirectory = (storeId: string, decide: () => { type: string; data: object }) => {
     const stream = peopleStreams.storePeople(storeId)
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      await refresh()
-      const { type, data } = decide()
-      const outcome = await control.appendToStream(
-        stream,
-        [{ type, data }],
-        directoryRevision.get(stream) ?? 'no-stream',
-      )
-      if (outcome.status === 'appended') {
-        await refresh()
-        return outcome.firstPosition
+    return inTurn(stream, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        if (attempt > 0) await pause(attempt)
+        // Everything appended so far, this process's own last append included.
+        await catchUp()
+        const { type, data } = decide()
+        const outcome = await control.appendToStream(
+          stream,
+          [{ type, data }],
+          directoryRevision.get(stream) ?? 'no-stream',
+        )
+        if (outcome.status === 'appended') {
+          await refresh()
+          return outcome.firstPosition
+        }
       }
-    }
-    throw errors.unavailable('the people directory of this store is too busy; retry')
+      throw new HourglassError(
+        'DIRECTORY_BUSY',
+        409,
+        'other processes kept changing the people of this store at the same moment; retry',
+        {},
+        true,
+      )
+    })
   }
 
   const emailTaken = (emailIndex: string, except?: string) => {

@@ -4,6 +4,8 @@ import { EventTime, errors, STORE_EVENT, type StoreEvent, telemetryStream } from
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { creationRoute, credentialsRoute, sourceOfKeyInBody } from '../admission/admissionControl.ts'
+import { authenticateFirst } from '../authenticateFirst.ts'
 import type { ControlPlane } from '../controlPlane.ts'
 import { authenticateUser } from '../ingestRoutes.ts'
 import type { UserTokens } from '../userTokens.ts'
@@ -107,10 +109,14 @@ export async function ownedStore(deps: StoreWriteDeps, accountId: string, storeI
 export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const tags = ['stores']
+  const account = authenticateFirst((request) => authenticateUser(deps.userTokens, request))
+  const storeOf = authenticateFirst(deps.access.authenticate)
 
   app.post(
     '/v1/stores',
     {
+      onRequest: account.onRequest,
+      config: creationRoute,
       schema: {
         tags,
         summary: 'Create a store (account token); its API key is shown once',
@@ -119,7 +125,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request, reply) => {
-      const { accountId } = await authenticateUser(deps.userTokens, request)
+      const { accountId } = await account(request)
       const { source, apiToken } = await deps.controlPlane.createSource(accountId, {
         kind: 'store',
         name: request.body.name,
@@ -132,6 +138,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.get(
     '/v1/stores',
     {
+      onRequest: account.onRequest,
       schema: {
         tags,
         summary: "The account's stores",
@@ -139,7 +146,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request) => {
-      const { accountId } = await authenticateUser(deps.userTokens, request)
+      const { accountId } = await account(request)
       return { stores: (await deps.registry.storesOf(accountId)).map(storeView) }
     },
   )
@@ -147,6 +154,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.patch(
     '/v1/stores/:id',
     {
+      onRequest: account.onRequest,
       schema: {
         tags,
         summary: 'Activate or deactivate a store; an inactive store cannot authenticate',
@@ -156,7 +164,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request) => {
-      const { accountId } = await authenticateUser(deps.userTokens, request)
+      const { accountId } = await account(request)
       const store = await ownedStore(deps, accountId, request.params.id)
       return storeView(await deps.registry.setActive(store.storeId, request.body.isActive))
     },
@@ -165,6 +173,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.post(
     '/v1/stores/auth',
     {
+      config: credentialsRoute(sourceOfKeyInBody('apiKey')),
       schema: {
         tags,
         summary: "Exchange a store's API key for a short-lived access token",
@@ -190,6 +199,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.post(
     '/v1/people',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags: peopleTags,
         summary: 'Register a person of the store (store token); personal fields are stored encrypted',
@@ -198,7 +208,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       return reply.code(201).send(personView(await deps.registry.register(store, request.body)))
     },
   )
@@ -206,6 +216,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.get(
     '/v1/people',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags: peopleTags,
         summary: 'Find a person of the store by e-mail',
@@ -214,7 +225,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const person = await deps.registry.findByEmail(store.storeId, request.query.email)
       if (!person) throw errors.notFound('the person')
       return personView(person)
@@ -224,6 +235,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.get(
     '/v1/people/:id',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags: peopleTags,
         summary: 'A person of the store',
@@ -232,7 +244,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const person = await deps.registry.person(store.storeId, request.params.id)
       if (!person) throw errors.notFound('the person')
       return personView(person)
@@ -242,6 +254,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.patch(
     '/v1/people/:id',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags: peopleTags,
         summary: "Replace a person's personal fields",
@@ -251,7 +264,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       return personView(await deps.registry.update(store.storeId, request.params.id, request.body))
     },
   )
@@ -269,6 +282,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.delete(
     '/v1/people/:id',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags: peopleTags,
         summary: 'Erase a person and all their events',
@@ -278,7 +292,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const personId = request.params.id
       return erasureAnswer(reply, { position: await deps.registry.erase(store.storeId, personId), personId })
     },
@@ -287,6 +301,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.delete(
     '/v1/people/:id/events',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags: peopleTags,
         summary: "Erase a person's events recorded so far (the person stays)",
@@ -296,7 +311,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const personId = request.params.id
       const position = await deps.registry.eraseEvents(store.storeId, personId)
       return erasureAnswer(reply, { position, personId })
@@ -306,6 +321,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
   app.post(
     '/v1/store-events',
     {
+      onRequest: storeOf.onRequest,
       schema: {
         tags: ['stores'],
         summary: 'Record an event of a person of the store',
@@ -326,7 +342,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       },
     },
     async (request, reply) => {
-      const store = await deps.access.authenticate(request)
+      const store = await storeOf(request)
       const { position, event } = await appendStoreEvent(deps, store, request.body)
       return reply.code(201).send({
         id: position,

@@ -10,6 +10,7 @@ import { projections, tables } from '@hourglass/projections'
 import { pino } from 'pino'
 import { loadEmbeddedConfig } from '../config.ts'
 import { startEmbedded } from '../embeddedRuntime.ts'
+import { admissionBench } from './admissionBench.ts'
 import { type BenchContext, createProgress, projectionsSettled, VISIBLE_POLL_MS } from './benchContext.ts'
 import type { BenchFigure, BenchPhase } from './benchFigure.ts'
 import { devicesBench } from './devicesBench.ts'
@@ -253,6 +254,7 @@ const FEATURE_PHASES: Record<string, BenchPhase> = {
   'the-eye-freshness': theEyeFreshnessBench,
   receipts: receiptsBench,
   devices: devicesBench,
+  admission: admissionBench,
 }
 const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'distributed']
 

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { admissionVariables, httpTimeoutVariables, timeoutProblems } from '../admissionConfig.ts'
 import { ConfigError } from '../config.ts'
 
 /**
@@ -37,6 +38,7 @@ const Database = z
 
 const common = {
   HOST: z.string().min(1).default('127.0.0.1'),
+  ...httpTimeoutVariables,
   LOG_LEVEL: LogLevel.default('info'),
   HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
 }
@@ -85,6 +87,8 @@ export const serviceSchemas = {
   }),
   ingest: z.object({
     ...common,
+    // Password threads and rate limits, each process its own (see admissionControl.ts).
+    ...admissionVariables,
     ...kafka,
     ...control,
     ...accounts,
@@ -109,7 +113,16 @@ export const serviceSchemas = {
     HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
   }),
   // Kafka: the partitions' heads, for the dashboard's lag and for reads that wait for their writes.
-  query: z.object({ ...common, ...control, ...clickhouse, ...accounts, ...kafka, PORT: Port(8081) }),
+  // Device users sign in with their password on its reads: it hashes passwords and limits rates too.
+  query: z.object({
+    ...common,
+    ...control,
+    ...clickhouse,
+    ...accounts,
+    ...kafka,
+    ...admissionVariables,
+    PORT: Port(8081),
+  }),
 } as const
 
 export type ServiceName = keyof typeof serviceSchemas
@@ -126,5 +139,7 @@ export function loadServiceConfig<S extends ServiceName>(
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
   }
+  const problems = timeoutProblems(parsed.data)
+  if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(parsed.data) as ServiceConfig<S>
 }

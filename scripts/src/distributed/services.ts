@@ -3,10 +3,13 @@ import { join, resolve } from 'node:path'
 import {
   createControlPlane,
   createHttpPersonKeyStore,
+  createPasswordHasher,
   createPersonKeyStore,
   createStoreRegistry,
   erasedPersonOf,
+  type PasswordHasher,
   personKeyRoutes,
+  type RateLimits,
   shredErasedPeople,
 } from '@hourglass/ingest'
 import {
@@ -23,6 +26,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { z } from 'zod'
+import { admissionOf, httpTimeoutsOf } from '../admissionConfig.ts'
 import {
   createApiServer,
   createApiTokens,
@@ -31,7 +35,7 @@ import {
   registerWriteRoutes,
 } from '../apiRoutes.ts'
 import { awaitErasureReport, createPartitionedProgress } from './readYourWrites.ts'
-import type { ServiceConfig } from './serviceConfig.ts'
+import type { ServiceConfig, ServiceName } from './serviceConfig.ts'
 import { startWarehouseServer } from './warehouseServer.ts'
 
 /**
@@ -47,14 +51,16 @@ export interface RunningService {
 
 const serviceApp = async (
   logger: Logger,
-  config: { HOURGLASS_LOG_REQUESTS: string },
+  config: ServiceConfig<ServiceName>,
   registry: Registry,
   health: () => Promise<Record<string, unknown>>,
-  options: { docs?: boolean; maxParamLength?: number } = {},
+  options: { docs?: boolean; maxParamLength?: number; rateLimits?: RateLimits } = {},
 ) => {
-  const app = createApiServer({
+  const app = await createApiServer({
     logger,
     logRequests: config.HOURGLASS_LOG_REQUESTS === 'true',
+    timeouts: httpTimeoutsOf(config),
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     ...(options.maxParamLength ? { maxParamLength: options.maxParamLength } : {}),
   })
   // The public services document their own routes at /docs.
@@ -283,16 +289,18 @@ export async function startIngestService(
   // Only erasure reports are read here; the workers make the tables. Ingest starts, and takes
   // events, while the warehouse is away.
   const warehouse = await openWarehouse({ ...warehouseConfig(config), createDatabase: false })
+  const admission = admissionOf(config)
   const app = await serviceApp(
     logger,
     config,
     registry,
     async () => ({ partitions: (await telemetry.partitionHeads()).length }),
-    { docs: true },
+    { docs: true, rateLimits: admission.rateLimits },
   )
+  const passwords = createPasswordHasher(admission.passwords)
   await registerWriteRoutes(app, {
     telemetry,
-    ...(await controlPlaneClient(config, control)),
+    ...(await controlPlaneClient(config, control, passwords)),
     // The store-statistics projection runs in the workers: wait, bounded, for their report.
     erasureReport: (erasure) =>
       awaitErasureReport(warehouse, erasure, { timeoutMs: config.HOURGLASS_ERASURE_WAIT_MS, logger }),
@@ -302,6 +310,7 @@ export async function startIngestService(
     url,
     async close() {
       await app.close()
+      await passwords.close()
       await telemetry.close()
       await control.close()
       await warehouse.close()
@@ -325,8 +334,12 @@ const warehouseConfig = (config: ServiceConfig<'ingest' | 'project' | 'query'>) 
  * records, the stores and their people (personal fields opened with keys the control service
  * keeps), and the tokens of accounts, members and stores (one secret shared by every process).
  */
-async function controlPlaneClient(config: ServiceConfig<'ingest' | 'query'>, control: ControlStore) {
-  const controlPlane = createControlPlane(control)
+async function controlPlaneClient(
+  config: ServiceConfig<'ingest' | 'query'>,
+  control: ControlStore,
+  passwords: PasswordHasher,
+) {
+  const controlPlane = createControlPlane(control, { passwords })
   const stores = createStoreRegistry({
     control,
     keys: createHttpPersonKeyStore({
@@ -338,6 +351,7 @@ async function controlPlaneClient(config: ServiceConfig<'ingest' | 'query'>, con
   const tokens = createApiTokens({
     secret: new TextEncoder().encode(config.HOURGLASS_JWT_SECRET),
     ttlSeconds: config.HOURGLASS_TOKEN_TTL_SECONDS,
+    accounts: controlPlane,
     stores,
   })
   return { controlPlane, registry: stores, ...tokens }
@@ -431,6 +445,7 @@ export async function startQueryService(
     heads: () => telemetry.partitionHeads(),
     logger,
   })
+  const admission = admissionOf(config)
   const app = await serviceApp(
     logger,
     config,
@@ -440,11 +455,12 @@ export async function startQueryService(
       if (!answers) throw new Error('the warehouse does not answer')
       return {}
     },
-    { docs: true },
+    { docs: true, rateLimits: admission.rateLimits },
   )
+  const passwords = createPasswordHasher(admission.passwords)
   await registerReadRoutes(app, {
     warehouse,
-    ...(await controlPlaneClient(config, control)),
+    ...(await controlPlaneClient(config, control, passwords)),
     projectionProgress: () => progress.progress(),
     awaitProjected: (projection, timeoutMs) => progress.awaitProjected(projection, timeoutMs),
   })
@@ -453,6 +469,7 @@ export async function startQueryService(
     url,
     async close() {
       await app.close()
+      await passwords.close()
       await telemetry.close()
       await control.close()
       await warehouse.close()
