@@ -6,9 +6,11 @@ import {
   EventTime,
   errors,
   type FieldIssue,
+  freeText,
   HourglassError,
   matchesAttrType,
   producerId,
+  trimmedName,
 } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -60,7 +62,7 @@ const AppCodeParams = z.object({ app_code: z.string().min(1).max(64) })
 const CompatPassword = z.string().min(5, { error: 'must be at least 5 characters' }).max(256)
 const Email = z.email({ error: 'must be an e-mail address' }).max(254)
 
-const AttrValueOfMessage = z.union([z.string().max(4096), z.number(), z.boolean()], {
+const AttrValueOfMessage = z.union([freeText(4096), z.number(), z.boolean()], {
   error: (issue) =>
     issue.input === undefined
       ? 'is required: an event carries its values'
@@ -127,8 +129,8 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
         description:
           'The account is named "<name> <surname>". The phone is checked but not kept: Hourglass has no use for it.',
         body: z.strictObject({
-          name: z.string().trim().min(1).max(100),
-          surname: z.string().trim().min(1).max(100),
+          name: trimmedName(100),
+          surname: trimmedName(100),
           email: Email,
           password: CompatPassword,
           phone: z.union([z.string().regex(/^\+?[\d\s()-]{3,30}$/), z.number().int().nonnegative()], {
@@ -201,7 +203,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
         tags,
         summary: 'Create an app and get its API token and app code',
         description: '403 without a valid jwt_token; 400 when this user already has an app of that name.',
-        body: z.strictObject({ app_name: z.string().trim().min(1).max(200) }),
+        body: z.strictObject({ app_name: trimmedName(200) }),
         response: { 200: AppToken },
       },
     },
