@@ -55,7 +55,7 @@ import Fastify, {
 } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
-import { registerErrorHandler, registerJsonParser } from './httpErrors.ts'
+import { answerFrameworkError, registerErrorHandler, registerJsonParser } from './httpErrors.ts'
 
 /**
  * The HTTP API in one place, for both modes. Embedded mode serves the write and the read
@@ -82,6 +82,7 @@ export function createApiServer(options: {
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    frameworkErrors: answerFrameworkError,
     ...(options.maxParamLength ? { routerOptions: { maxParamLength: options.maxParamLength } } : {}),
   })
   app.setValidatorCompiler(validatorCompiler)

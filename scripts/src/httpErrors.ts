@@ -8,7 +8,7 @@ import {
   type JsonRule,
   wellFormedJson,
 } from '@hourglass/schemas'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import secureJson from 'secure-json-parse'
 
@@ -33,6 +33,26 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { code: string; message: string }> =
     code: 'INVALID_CONTENT_LENGTH',
     message: 'the Content-Length header is wrong',
   },
+  FST_ERR_BAD_URL: {
+    code: 'MALFORMED_PATH',
+    message: 'the path holds a percent-escape that does not decode to UTF-8',
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    code: 'PATH_TOO_LONG',
+    message: 'a part of the path is longer than this API accepts',
+  },
+}
+
+/**
+ * The answer to what the router refuses before any route runs (a path that does not decode, a
+ * path parameter that is too long), in the same shape as every other error. Without it fastify
+ * answers these in its own shape. For `createApiServer`'s `frameworkErrors`.
+ */
+export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined
+  return reply
+    .code(error.statusCode ?? 400)
+    .send({ error: known ?? { code: 'BAD_REQUEST', message: 'the request cannot be routed' } })
 }
 
 /** The deepest nesting of arrays and objects in a JSON text, stopping early past `limit`. */

@@ -380,3 +380,16 @@ describe('only well-formed input enters the log', () => {
     expect(stored).toMatchObject({ name: 'café 👀', subject: 'ユーザー', attrs })
   })
 })
+
+describe('what the router refuses', () => {
+  it.each([
+    ['a percent-escape that is not UTF-8', '/v1/sources/%FF/events', 400, 'MALFORMED_PATH'],
+    ['an escaped UTF-8 surrogate', '/v1/sources/%ED%A0%80/events', 400, 'MALFORMED_PATH'],
+    ['a lone percent sign', '/v1/sources/%/events', 400, 'MALFORMED_PATH'],
+    ['a path parameter over 100 characters', `/v1/sources/${'x'.repeat(300)}/events`, 414, 'PATH_TOO_LONG'],
+  ])('answers %s in the standard error shape', async (_, url, status, code) => {
+    const response = await hg.request('GET', url, { token: account })
+    expect(response.statusCode).toBe(status)
+    expect(response.json()).toEqual({ error: { code, message: expect.any(String) } })
+  })
+})
