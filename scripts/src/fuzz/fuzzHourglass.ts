@@ -83,8 +83,11 @@ const REQUEST_TIMEOUT_MS = 30_000
 /** At most this many findings of a kind are kept for the report (all are counted). */
 const KEPT_FINDINGS = 20
 const PROGRESS_EVERY_MS = 10_000
-/** Requests in flight at once: password hashing and warehouse reads wait on threads, not on the loop. */
-const CONCURRENT_REQUESTS = 4
+/**
+ * Requests in flight at once: password hashing runs on other threads, and reads of Metrica and The
+ * Eye wait for their projection, so others go on meanwhile.
+ */
+const CONCURRENT_REQUESTS = 8
 
 interface Sent {
   readonly status: number | null
@@ -113,12 +116,18 @@ async function send(app: FastifyInstance, request: FuzzRequest): Promise<Sent> {
 }
 
 /**
- * Routes that hash a password (sign-up, sign-in, user registration) take a tenth of a share of
- * inputs: scrypt is slow on purpose, and at an equal share it would take most of the run.
+ * How large a share of inputs a route takes. Routes that hash a password (sign-up, sign-in, user
+ * registration) take a tenth: scrypt is slow on purpose, and at an equal share it would take most
+ * of the run. Reads take a third: each valid one is a warehouse query, and their hostile inputs
+ * are in their paths and queries, where a few hundred each cover them.
  */
 const PASSWORD_ROUTE_WEIGHT = 0.1
-const hashesPassword = (route: FuzzRoute, world: FuzzWorld) =>
-  /"password/.test(JSON.stringify(world.validBody(route) ?? route.sampleBody ?? {}))
+const READ_ROUTE_WEIGHT = 0.3
+const routeWeight = (route: FuzzRoute, world: FuzzWorld) => {
+  if (/"password/.test(JSON.stringify(world.validBody(route) ?? route.sampleBody ?? {})))
+    return PASSWORD_ROUTE_WEIGHT
+  return route.method === 'GET' ? READ_ROUTE_WEIGHT : 1
+}
 
 /** Picks items with chances in proportion to their weights. */
 function weightedPick<T>(items: readonly T[], weightOf: (item: T) => number): (random: Random) => T {
@@ -243,9 +252,11 @@ function hostileRequest(
  */
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-fuzz-'))
+  // Projections gather a second of records per batch: fewer, larger inserts leave the cores to the inputs.
   const config = loadEmbeddedConfig({
     HOURGLASS_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
+    HOURGLASS_PROJECTION_LINGER_MS: '1000',
   })
   const runtime = await startEmbedded(config, pino({ level: 'silent' }), { listen: false })
   try {
@@ -256,9 +267,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     for (const base of bases) await discoverCredential(app, world, base)
 
     const random = seededRandom(options.seed)
-    const pickRoute = weightedPick(bases, (base) =>
-      hashesPassword(base.route, world) ? PASSWORD_ROUTE_WEIGHT : 1,
-    )
+    const pickRoute = weightedPick(bases, (base) => routeWeight(base.route, world))
     const counts = { serverErrors: 0, offShape: 0, unanswered: 0, accepted: 0 }
     const findings: Record<FindingKind, Finding[]> = { serverErrors: [], offShape: [], unanswered: [] }
     const started = Date.now()

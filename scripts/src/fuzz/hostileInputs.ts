@@ -259,7 +259,7 @@ export function jsonBytes(value: unknown): Buffer {
 
 const describe = (value: unknown): string => {
   if (value instanceof RawJson) return value.label
-  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value)
+  const text = JSON.stringify(value)
   return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text
 }
 const pathText = (path: readonly (string | number)[]) => (path.length === 0 ? 'the body' : path.join('.'))
