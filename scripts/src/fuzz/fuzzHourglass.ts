@@ -107,7 +107,11 @@ async function send(app: FastifyInstance, request: FuzzRequest): Promise<Sent> {
   })
   try {
     return await Promise.race([
-      app.inject(options).then((response) => ({ status: response.statusCode, body: response.body })),
+      app.inject(options).then(
+        (response) => ({ status: response.statusCode, body: response.body }),
+        // The request could not be made at all (a URL the client refuses): reported, not fatal.
+        (error: Error) => ({ status: null, body: `not sent: ${error.message}` }),
+      ),
       timeout,
     ])
   } finally {
