@@ -79,7 +79,11 @@ export interface FuzzReport {
   readonly ok: boolean
 }
 
-const REQUEST_TIMEOUT_MS = 30_000
+/**
+ * An answer later than this counts as none. Generous: on a machine shared with other heavy work,
+ * a warehouse read or an erasure (which waits for its projection) has taken over 30 s.
+ */
+const REQUEST_TIMEOUT_MS = 120_000
 /** At most this many findings of a kind are kept for the report (all are counted). */
 const KEPT_FINDINGS = 20
 const PROGRESS_EVERY_MS = 10_000
