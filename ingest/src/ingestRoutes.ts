@@ -1,5 +1,5 @@
 import type { TelemetryLog } from '@hourglass/log'
-import { errors, HourglassError, SourceKind } from '@hourglass/schemas'
+import { errors, HourglassError, SourceKind, trimmedName } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -64,7 +64,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
       schema: {
         tags: ['accounts'],
         summary: 'Create an account',
-        body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(200) }),
+        body: z.strictObject({ email: Email, password: Password, name: trimmedName(200) }),
         response: { 201: TokenResponse.extend({ accountId: z.string() }) },
       },
     },
@@ -129,7 +129,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
         tags: ['sources'],
         summary: 'Create a source (an app, store, device fleet, place or site) and its API token',
         description: 'The API token is shown once: only its hash is kept.',
-        body: z.strictObject({ kind: SourceKind, name: z.string().trim().min(1).max(200) }),
+        body: z.strictObject({ kind: SourceKind, name: trimmedName(200) }),
         response: { 201: SourceView.extend({ apiToken: z.string() }) },
       },
     },

@@ -47,7 +47,25 @@ export const formatPath = (path: readonly PropertyKey[], prefix = ''): string =>
     prefix,
   )
 
-export const toFieldIssues = (
-  issues: readonly { path: readonly PropertyKey[]; message: string }[],
-  prefix = '',
-): FieldIssue[] => issues.map((issue) => ({ path: formatPath(issue.path, prefix), message: issue.message }))
+/** What is wrong with a key of an object, said of the object that holds it. */
+export const keyIssueMessage = (key: string, message: string) => `key ${JSON.stringify(key)} ${message}`
+
+/** A zod issue, as far as field issues need it: a record's key issue carries the key's own issues. */
+interface SchemaIssue {
+  readonly path: readonly PropertyKey[]
+  readonly message: string
+  readonly code?: string
+  readonly issues?: readonly { readonly message: string }[]
+}
+
+export const toFieldIssues = (issues: readonly SchemaIssue[], prefix = ''): FieldIssue[] =>
+  issues.map((issue) => {
+    const keyIssue = issue.code === 'invalid_key' ? issue.issues?.[0] : undefined
+    if (!keyIssue) return { path: formatPath(issue.path, prefix), message: issue.message }
+    // A bad key is named by the object that holds it, with the key's own reason ("Invalid key" says little).
+    const key = String(issue.path.at(-1))
+    return {
+      path: formatPath(issue.path.slice(0, -1), prefix),
+      message: keyIssueMessage(key, keyIssue.message),
+    }
+  })

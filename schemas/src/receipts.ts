@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { formatCents, Money, MoneyText } from './money.ts'
 import { producerId } from './telemetry.ts'
+import { trimmedName } from './wellFormed.ts'
 
 /** Earliest and latest purchase times accepted, as for every event. */
 const MIN_RECEIPT_TIME = Date.UTC(2000, 0, 1)
@@ -56,7 +57,7 @@ export const ReceiptInput = z
     tips_amount: Money,
     payment_method: producerId(64),
     place_id: producerId(128),
-    place_name: z.string().trim().min(1).max(200),
+    place_name: trimmedName(200),
   })
   .check((ctx) => {
     const { items, total_amount } = ctx.value

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { FreeFormArray, FreeFormObject, freeText, identifier } from './wellFormed.ts'
 
 export const sourceKinds = ['app', 'store', 'device', 'place', 'site'] as const
 export const SourceKind = z.enum(sourceKinds)
@@ -21,21 +22,8 @@ export const EventTime = z
   .refine((ms) => ms >= MIN_EVENT_TIME, { error: 'is before 2000-01-01' })
   .refine((ms) => ms <= Date.now() + MAX_FUTURE_SKEW_MS, { error: 'is more than 7 days in the future' })
 
-const hasControlCharacter = (value: string) => {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i)
-    if (code < 0x20 || code === 0x7f) return true
-  }
-  return false
-}
-
 /** Identifiers chosen by producers: ids, names, subjects, sessions. Printable, bounded. */
-export const producerId = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .refine((value) => !hasControlCharacter(value), { error: 'must not contain control characters' })
+export const producerId = identifier
 
 /**
  * A value of an event attribute: a scalar, or any JSON object or array (The Eye's `data` is
@@ -50,13 +38,27 @@ export const AttrValue = z.union([
   z.array(z.json()),
   z.record(z.string(), z.json()),
 ])
-/** Typed properties of an event: names to values. */
-export const Attrs = z
-  .record(z.string().min(1).max(128), AttrValue)
-  .refine((a) => Object.keys(a).length <= 128, {
-    error: 'has more than 128 attributes',
-  })
+
+/** An attribute value as a producer sends it: free text, a finite number, or free-form JSON. */
+const AttrValueInput = z.union([
+  freeText(4096),
+  z.number(),
+  z.boolean(),
+  z.null(),
+  FreeFormArray,
+  FreeFormObject,
+])
+
+const MAX_ATTRS = 128
+const attrCount = <T extends object>(attrs: T) => Object.keys(attrs).length <= MAX_ATTRS
+const ATTR_COUNT_RULE = { error: `has more than ${MAX_ATTRS} attributes` }
+
+/** Typed properties of an event as the log holds them: names to values. */
+export const Attrs = z.record(z.string().min(1).max(128), AttrValue).refine(attrCount, ATTR_COUNT_RULE)
 export type Attrs = z.infer<typeof Attrs>
+
+/** Typed properties of an event as a producer sends them: each name an identifier. */
+export const AttrsInput = z.record(identifier(128), AttrValueInput).refine(attrCount, ATTR_COUNT_RULE)
 
 /** One event as a producer sends it to `POST /v1/events`. */
 export const EventInput = z.strictObject({
@@ -67,7 +69,7 @@ export const EventInput = z.strictObject({
   session: producerId(200).optional(),
   /** A grouping above the name, e.g. The Eye's "page interaction". */
   category: producerId(100).optional(),
-  attrs: Attrs.default({}),
+  attrs: AttrsInput.default({}),
 })
 export type EventInput = z.input<typeof EventInput>
 

@@ -28,6 +28,13 @@ const candidates: unknown[] = [
   'tab\there',
   'del\u007f',
   'é ✓ 日本',
+  // The rule for well-formed input: surrogate pairs are text, lone surrogates and C1 controls are not.
+  'emoji 😀',
+  'cut \ud83d',
+  'low \ude00 first',
+  'reversed \ude00\ud83d',
+  'next line\u0085',
+  'line\nbreak',
   0,
   -1,
   1.5,
@@ -74,6 +81,18 @@ const candidates: unknown[] = [
   Object.fromEntries(Array.from({ length: 128 }, (_, i) => [`k${i}`, i])),
   Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, i])),
   [1, 'a'],
+  { s: 'line\nand\ttab\r' },
+  { s: 'nul\u0000' },
+  { s: 'cut \ud83d' },
+  { s: 'c1\u009f' },
+  { 'key\u0001': 1 },
+  { 'key\ud800': 1 },
+  { 'emoji 😀': 'ok 😀' },
+  { a: { deep: ['x\ud800'] } },
+  { a: { deep: [Number.POSITIVE_INFINITY] } },
+  { a: { 'key\u0000': 1 } },
+  { a: { text: 'tab\there' } },
+  { n: Number.NaN },
 ]
 
 const inputs: unknown[] = [base, null, [], 'event', 42, { ...base, extra: 1 }, { name: 'only-name' }]
@@ -123,6 +142,8 @@ describe('the plain checks ahead of the event schemas', () => {
       logged,
       { ...logged, subject: 'u' },
       { ...logged, attrs: { deep: { a: [1] } } },
+      // Read back as logged before the rule for input: a control character in a value stays readable.
+      { ...logged, attrs: { note: 'nul\u0000' } },
       { ...logged, id: '' },
       { ...logged, timestamp: '2026-01-01' },
       { ...logged, timestamp: 1.5 },

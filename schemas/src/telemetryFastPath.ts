@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { EventInput, EventTime, TelemetryEvent } from './telemetry.ts'
+import { textFault } from './wellFormed.ts'
 
 /**
  * Plain checks for the common shape of an event, ahead of the zod schemas they mirror. Events
@@ -18,25 +19,26 @@ const MAX_ATTRS = 128
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
-/** A producer identifier as `producerId(max)` accepts it: 1 to `max` characters, none a control character. */
-const isProducerId = (value: unknown, max: number): value is string => {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) return false
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i)
-    if (code < 0x20 || code === 0x7f) return false
-  }
-  return true
-}
+/** A producer identifier as `producerId(max)` accepts it: 1 to `max` characters, by the rule for names. */
+const isProducerId = (value: unknown, max: number): value is string =>
+  typeof value === 'string' && value.length > 0 && value.length <= max && textFault(value, 'name') < 0
 
 const optionalProducerId = (value: unknown, max: number) => value === undefined || isProducerId(value, max)
 
-/** Scalar attributes only: nested JSON values are left to the schema. */
-const scalarAttrs = (value: unknown): value is Record<string, string | number | boolean | null> => {
+/**
+ * Scalar attributes only: nested JSON values are left to the schema. A producer's attributes
+ * (`asSent`) are held to the rule for input: names are names, strings free text.
+ */
+const scalarAttrs = (
+  value: unknown,
+  asSent: boolean,
+): value is Record<string, string | number | boolean | null> => {
   if (!isPlainObject(value)) return false
   let count = 0
   for (const key in value) {
     if (!Object.hasOwn(value, key)) return false
     if (++count > MAX_ATTRS || key.length === 0 || key.length > 128) return false
+    if (asSent && textFault(key, 'name') >= 0) return false
     const attr = value[key]
     if (attr === null || typeof attr === 'boolean') continue
     if (typeof attr === 'number') {
@@ -44,6 +46,7 @@ const scalarAttrs = (value: unknown): value is Record<string, string | number | 
       continue
     }
     if (typeof attr !== 'string' || attr.length > 4096) return false
+    if (asSent && textFault(attr, 'text') >= 0) return false
   }
   return true
 }
@@ -131,7 +134,7 @@ export function parseEventInput(raw: unknown): EventInputResult {
       optionalProducerId(raw.subject, 200) &&
       optionalProducerId(raw.session, 200) &&
       optionalProducerId(raw.category, 100) &&
-      (raw.attrs === undefined || scalarAttrs(raw.attrs))
+      (raw.attrs === undefined || scalarAttrs(raw.attrs, true))
     ) {
       const data: z.output<typeof EventInput> = {
         name: raw.name as string,
@@ -170,7 +173,7 @@ export function parseTelemetryEvent(data: unknown): TelemetryEventResult {
     optionalString(data.subject) &&
     optionalString(data.session) &&
     optionalString(data.category) &&
-    scalarAttrs(data.attrs)
+    scalarAttrs(data.attrs, false)
   ) {
     return { success: true, data: data as unknown as TelemetryEvent } as TelemetryEventResult
   }

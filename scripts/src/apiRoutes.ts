@@ -64,7 +64,12 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { HttpTimeouts } from './admissionConfig.ts'
-import { answerConnectionError, registerErrorHandler, registerJsonParser } from './httpErrors.ts'
+import {
+  answerConnectionError,
+  answerFrameworkError,
+  registerErrorHandler,
+  registerJsonParser,
+} from './httpErrors.ts'
 import { RequestLogController } from './requestLogController.ts'
 
 /**
@@ -107,6 +112,7 @@ export async function createApiServer(options: {
     connectionTimeout: timeouts.connectionMs,
     http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
     clientErrorHandler: answerConnectionError,
+    frameworkErrors: answerFrameworkError,
     ...(options.maxParamLength ? { routerOptions: { maxParamLength: options.maxParamLength } } : {}),
     rewriteUrl(request) {
       return compatPathEitherSlash(this, request)

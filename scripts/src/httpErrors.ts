@@ -1,7 +1,16 @@
+import { isUtf8 } from 'node:buffer'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import { type FieldIssue, HourglassError } from '@hourglass/schemas'
-import type { FastifyError, FastifyInstance } from 'fastify'
+import {
+  errors,
+  type FieldIssue,
+  findJsonFault,
+  formatPath,
+  HourglassError,
+  type JsonRule,
+  wellFormedJson,
+} from '@hourglass/schemas'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import secureJson from 'secure-json-parse'
 
@@ -26,6 +35,26 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { code: string; message: string }> =
     code: 'INVALID_CONTENT_LENGTH',
     message: 'the Content-Length header is wrong',
   },
+  FST_ERR_BAD_URL: {
+    code: 'MALFORMED_PATH',
+    message: 'the path holds a percent-escape that does not decode to UTF-8',
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    code: 'PATH_TOO_LONG',
+    message: 'a part of the path is longer than this API accepts',
+  },
+}
+
+/**
+ * The answer to what the router refuses before any route runs (a path that does not decode, a
+ * path parameter that is too long), in the same shape as every other error. Without it fastify
+ * answers these in its own shape. For `createApiServer`'s `frameworkErrors`.
+ */
+export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined
+  return reply
+    .code(error.statusCode ?? 400)
+    .send({ error: known ?? { code: 'BAD_REQUEST', message: 'the request cannot be routed' } })
 }
 
 /** The deepest nesting of arrays and objects in a JSON text, stopping early past `limit`. */
@@ -50,14 +79,60 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   return false
 }
 
+/** U+FFFD as UTF-8: a body that holds it cannot tell its own U+FFFD from an invalid byte's. */
+const REPLACEMENT_CHARACTER_UTF8 = Buffer.from('\uFFFD')
+const REPLACEMENT_CHARACTER_ESCAPE = /\\u[fF]{3}[dD]/
+
+const replacementCharacter: JsonRule = {
+  string: (value) => (value.includes('\uFFFD') ? 'is not valid UTF-8' : null),
+  key: (key) => (key.includes('\uFFFD') ? 'is not valid UTF-8' : null),
+  number: () => null,
+}
+
 /**
- * JSON bodies: too-deep nesting and prototype-poisoning keys (`__proto__`, `constructor.prototype`)
- * are refused before the body reaches any handler.
+ * A body that is not valid UTF-8, refused. Where it can be told, the answer names the field
+ * that holds the first invalid bytes: decoded leniently, they are the U+FFFD characters of a
+ * body that holds none of its own.
+ */
+function notUtf8(bytes: Buffer): HourglassError {
+  let issues: FieldIssue[] | undefined
+  const text = bytes.toString('utf8')
+  if (
+    !bytes.includes(REPLACEMENT_CHARACTER_UTF8) &&
+    !REPLACEMENT_CHARACTER_ESCAPE.test(text) &&
+    !jsonDepthExceeds(text, MAX_JSON_DEPTH)
+  ) {
+    try {
+      const fault = findJsonFault(JSON.parse(text), replacementCharacter)
+      if (fault) issues = [{ path: formatPath(fault.path), message: fault.message }]
+    } catch {
+      // Invalid bytes outside any string: the body is refused without a field to name.
+    }
+  }
+  const where = issues ? ` (first at ${issues[0]!.path || 'the top level'})` : ''
+  return new HourglassError(
+    'MALFORMED_UTF8',
+    400,
+    `the body is not valid UTF-8${where}`,
+    issues ? { issues } : {},
+  )
+}
+
+/**
+ * JSON bodies: bytes that are not UTF-8, too-deep nesting, prototype-poisoning keys (`__proto__`,
+ * `constructor.prototype`) and strings that are not well-formed Unicode are refused before the
+ * body reaches any handler. The last check walks only bodies with `\u` escapes: valid UTF-8
+ * cannot encode a lone surrogate, so an escape is the only way a JSON text can spell one.
+ * (URLs cannot either: the router refuses a path that does not decode, and the query parser
+ * keeps an escape it cannot decode as it is.) Each field's own class of text (names, free text)
+ * is then its schema's check.
  */
 export function registerJsonParser(app: FastifyInstance) {
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    const text = body as string
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+    const bytes = body as Buffer
+    if (!isUtf8(bytes)) return done(notUtf8(bytes))
+    const text = bytes.toString('utf8')
     if (text.trim() === '')
       return done(new HourglassError('EMPTY_BODY', 400, 'the request body is empty; send a JSON document'))
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
@@ -77,12 +152,13 @@ export function registerJsonParser(app: FastifyInstance) {
         new HourglassError('MALFORMED_JSON', 400, `the body is not valid JSON: ${(error as Error).message}`),
       )
     }
+    const escaped = text.includes('\\u')
     try {
       // Only a body that spells one of the keys can hold it: most are spared the walk.
       if (
         typeof value === 'object' &&
         value !== null &&
-        (text.includes('__proto__') || text.includes('constructor') || text.includes('\\u'))
+        (escaped || text.includes('__proto__') || text.includes('constructor'))
       ) {
         secureJson.scan(value, { protoAction: 'error', constructorAction: 'error' })
       }
@@ -95,6 +171,8 @@ export function registerJsonParser(app: FastifyInstance) {
         ),
       )
     }
+    const fault = escaped ? findJsonFault(value, wellFormedJson) : null
+    if (fault) return done(errors.invalidRequest([{ path: formatPath(fault.path), message: fault.message }]))
     done(null, value)
   })
 }

@@ -7,12 +7,14 @@ import {
   errors,
   eventCodeSlug,
   type FieldIssue,
+  freeText,
   HourglassError,
   isAppCodeOf,
   matchesAttrType,
   metricaAppCode,
   producerId,
   sourceIdOfAppCode,
+  trimmedName,
 } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -69,7 +71,7 @@ const AppCodeParams = z.object({ app_code: z.string().min(1).max(128) })
 const CompatPassword = z.string().min(5, { error: 'must be at least 5 characters' }).max(256)
 const Email = z.email({ error: 'must be an e-mail address' }).max(254)
 
-const AttrValueOfMessage = z.union([z.string().max(4096), z.number(), z.boolean()], {
+const AttrValueOfMessage = z.union([freeText(4096), z.number(), z.boolean()], {
   error: 'must be a string, a number or a boolean',
 })
 
@@ -139,8 +141,8 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
         description:
           'The account is named "<name> <surname>". The phone is checked but not kept: Hourglass has no use for it.',
         body: z.strictObject({
-          name: z.string().trim().min(1).max(100),
-          surname: z.string().trim().min(1).max(100),
+          name: trimmedName(100),
+          surname: trimmedName(100),
           email: Email,
           password: CompatPassword,
           phone: z.union([z.string().regex(/^\+?[\d\s()-]{3,30}$/), z.number().int().nonnegative()], {
@@ -222,7 +224,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
         tags,
         summary: 'Create an app and get its API token and app code',
         description: '403 without a valid jwt_token; 400 when this user already has an app of that name.',
-        body: z.strictObject({ app_name: z.string().trim().min(1).max(200) }),
+        body: z.strictObject({ app_name: trimmedName(200) }),
         response: { 200: AppToken },
       },
     },

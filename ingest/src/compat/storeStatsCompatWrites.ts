@@ -1,4 +1,4 @@
-import { errors } from '@hourglass/schemas'
+import { errors, FreeFormObject, trimmedName } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -18,9 +18,9 @@ const compatPhone = (phone: string) => (/^[1-9]\d{0,14}$/.test(phone) ? Number(p
 
 const CompatPerson = z.object({
   email: z.email({ error: 'must be an e-mail address' }).max(254),
-  username: z.string().trim().min(1).max(100),
-  first_name: z.string().trim().min(1).max(100),
-  last_name: z.string().trim().min(1).max(100),
+  username: trimmedName(100),
+  first_name: trimmedName(100),
+  last_name: trimmedName(100),
   phone: CompatPhone,
 })
 const toFields = (body: z.infer<typeof CompatPerson>) => ({
@@ -173,10 +173,10 @@ export const storeStatsCompatWrites: FastifyPluginAsync<StoreWriteDeps> = async 
         tags,
         summary: 'Record an event of a user of the store',
         body: z.object({
-          type: z.string().trim().min(1).max(100),
+          type: trimmedName(100),
           store_id: StoreNumber,
           user_id: z.uuid({ error: 'must be the id of a user of this store' }),
-          data: z.record(z.string(), z.unknown()).default({}),
+          data: FreeFormObject.default({}),
         }),
         response: {
           201: z.object({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { errors, HourglassError, producerId } from '@hourglass/schemas'
+import { errors, freeFormObject, HourglassError, producerId } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -141,12 +141,12 @@ export const TheEyeEvent = z.object({
 })
 
 const EventBody = z.object({
-  session_id: z.string().min(1).max(200),
+  session_id: producerId(200),
   category: producerId(50),
   name: producerId(150),
-  data: z
-    .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
-    .refine((data) => Object.keys(data).length > 0, { error: "The data can't be empty." }),
+  data: freeFormObject({ error: 'must be a JSON object' }).refine((data) => Object.keys(data).length > 0, {
+    error: "The data can't be empty.",
+  }),
   timestamp: TheEyeTime,
 })
 

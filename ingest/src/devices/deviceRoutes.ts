@@ -1,5 +1,5 @@
 import type { TelemetryLog } from '@hourglass/log'
-import { DeviceId, EventTime, errors, HourglassError } from '@hourglass/schemas'
+import { DeviceId, EventTime, errors, HourglassError, identifier, trimmedName } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -81,12 +81,7 @@ export const deviceView = (device: Device): z.infer<typeof DeviceView> => ({
   })),
 })
 
-export const DeviceUserName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(200)
-  .refine((name) => !/\p{Cc}/u.test(name), { error: 'must not contain control characters' })
+export const DeviceUserName = trimmedName(200)
 export const DeviceUserPassword = z.string().min(8, { error: 'must be at least 8 characters' }).max(256)
 
 const FleetParams = z.object({ id: z.string().min(1).max(64) })
@@ -151,7 +146,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
         ].join(' '),
         params: DeviceParams,
         body: z.strictObject({
-          userId: z.string().min(1).max(64).nullable(),
+          userId: identifier(64).nullable(),
           effectiveFrom: EventTime.optional(),
         }),
         response: { 200: DeviceView },

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { TelemetryLog } from '@hourglass/log'
-import { EventTime, errors, STORE_EVENT, type StoreEvent, telemetryStream } from '@hourglass/schemas'
+import {
+  EventTime,
+  errors,
+  FreeFormObject,
+  STORE_EVENT,
+  type StoreEvent,
+  telemetryStream,
+  trimmedName,
+} from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -34,18 +42,18 @@ export interface ErasureRecorded {
 
 export const PersonFieldsBody = z.strictObject({
   email: z.email({ error: 'must be an e-mail address' }).max(254),
-  username: z.string().trim().min(1).max(100),
-  firstName: z.string().trim().min(1).max(100),
-  lastName: z.string().trim().min(1).max(100),
+  username: trimmedName(100),
+  firstName: trimmedName(100),
+  lastName: trimmedName(100),
   phone: z.string().regex(/^\+?[0-9][0-9 ()-]{2,31}$/, {
     error: 'must be a phone number: digits, spaces, ( ) - and a leading +',
   }),
 })
 
 export const StoreEventBody = z.object({
-  type: z.string().trim().min(1).max(100),
+  type: trimmedName(100),
   userId: z.uuid({ error: 'must be the id of a person of this store' }),
-  data: z.record(z.string(), z.unknown()).default({}),
+  data: FreeFormObject.default({}),
   /** When the event happened (ISO-8601 or epoch ms); the time of arrival when absent. */
   timestamp: EventTime.optional(),
 })
@@ -120,7 +128,7 @@ export const storeWriteRoutes: FastifyPluginAsync<StoreWriteDeps> = async (fasti
       schema: {
         tags,
         summary: 'Create a store (account token); its API key is shown once',
-        body: z.strictObject({ name: z.string().trim().min(1).max(200) }),
+        body: z.strictObject({ name: trimmedName(200) }),
         response: { 201: StoreView.extend({ apiKey: z.string() }) },
       },
     },

@@ -18,7 +18,13 @@ export interface TestHourglass {
   request(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     url: string,
-    options?: { token?: string; body?: unknown; payload?: string; headers?: Record<string, string> },
+    options?: {
+      token?: string
+      body?: unknown
+      /** The body as it is sent: raw text, or bytes (which need not be UTF-8). */
+      payload?: string | Buffer
+      headers?: Record<string, string>
+    },
   ): Promise<LightMyRequestResponse>
   /** The same requests as `request`, for flows shared with distributed mode. */
   readonly api: ApiCall
