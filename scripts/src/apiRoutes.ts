@@ -56,7 +56,6 @@ import {
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
-  type FastifyRequest,
   type HTTPMethods,
   type RouteOptions,
 } from 'fastify'
