@@ -6,6 +6,9 @@ import { isUniqueViolation, type PostgresPool, type Queryable } from './postgres
  * postgresControlStore.ts). Appends that wait in one process while an earlier one is being
  * written go together in the next transaction, so they share its commit: one wait for the head
  * row and one flush to disk for all of them, as the embedded log shares an fsync.
+ *
+ * The statements below are put together from constant pieces when the module loads; every value
+ * goes through a parameter.
  */
 
 /** Where appends announce the next position, as `<schema> <next position>`: a wake-up, never the data. */
