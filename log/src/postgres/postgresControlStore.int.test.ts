@@ -1,12 +1,26 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import type { ControlRecord, NewControlRecord, StreamAppendOutcome } from '../controlStore.ts'
+import { describeControlStoreContract } from '../contract/controlStoreContract.ts'
+import type { ControlRecord, ControlStore, NewControlRecord, StreamAppendOutcome } from '../controlStore.ts'
 import { createPostgresControlStore, type PostgresControlStore } from './postgresControlStore.ts'
 import type { PostgresOptions } from './postgresPool.ts'
 import { scratchSchemas } from './testing/scratchSchemas.ts'
 
 const schemas = scratchSchemas('control_store')
 afterAll(() => schemas.dropAll())
+
+/** The schema each store of the contract works in, to open it again. */
+const optionsOf = new WeakMap<ControlStore, PostgresOptions>()
+const openFor = async (options: PostgresOptions) => {
+  const store = await createPostgresControlStore(options)
+  optionsOf.set(store, options)
+  return store
+}
+
+describeControlStoreContract('PostgreSQL', {
+  create: () => openFor(schemas.options()),
+  reopen: (previous) => openFor(optionsOf.get(previous)!),
+})
 
 const opened: PostgresControlStore[] = []
 afterEach(async () => {
