@@ -38,9 +38,10 @@ export const emailIndexOf = (indexKey: Buffer, storeId: string, email: string) =
  * The keys of personal data: a key per person, and the key of the e-mail index. Unlike the
  * log, this store is mutable: destroying a person's key is what makes their sealed fields
  * unreadable everywhere the log has been copied to. Embedded mode keeps it in the process
- * (`createPersonKeyStore`); distributed mode keeps it in the control service, and ingest
- * processes reach it over HTTP (`createHttpPersonKeyStore`), so every process sees one set of
- * keys and an erasure destroys the only copy.
+ * (`createPersonKeyStore`); distributed mode keeps it in one place every process reaches: the
+ * control service over HTTP (`createHttpPersonKeyStore`) or PostgreSQL
+ * (`createPostgresPersonKeyStore`), so every process sees one set of keys and an erasure
+ * destroys the only copy.
  */
 export interface PersonKeyStore {
   /** A new random key for a person who has none. */
@@ -63,20 +64,31 @@ export class PersonKeyExistsError extends Error {
   }
 }
 
+/** A person's key as the key stores keep it: sealed under the master key, bound to the person. */
+export const wrapPersonKey = (masterKey: Buffer, personId: string, key: Buffer) =>
+  sealBytes(masterKey, `key:${personId}`, key)
+
+export const unwrapPersonKey = (masterKey: Buffer, personId: string, wrapped: string) =>
+  openBytes(masterKey, `key:${personId}`, wrapped)
+
+export function checkMasterKey(masterKey: Buffer) {
+  if (masterKey.length !== 32) throw new Error('the master key must be 32 bytes')
+}
+
 /** Per-person keys in LMDB, each wrapped (AES-256-GCM) under the master key. */
 export function createPersonKeyStore(options: {
   path: string
   masterKey: Buffer
   indexKey: Buffer
 }): PersonKeyStore {
-  if (options.masterKey.length !== 32) throw new Error('the master key must be 32 bytes')
+  checkMasterKey(options.masterKey)
   mkdirSync(options.path, { recursive: true })
   const env: RootDatabase = open({ path: options.path, noSync: false, overlappingSync: false, maxDbs: 2 })
   const keys: Database<string, string> = env.openDB({ name: 'person-keys', encoding: 'string' })
   return {
     async create(personId) {
       const key = randomBytes(32)
-      const wrapped = sealBytes(options.masterKey, `key:${personId}`, key)
+      const wrapped = wrapPersonKey(options.masterKey, personId, key)
       const created = env.transactionSync(() => {
         if (keys.doesExist(personId)) return false
         keys.putSync(personId, wrapped)
@@ -87,7 +99,7 @@ export function createPersonKeyStore(options: {
     },
     async get(personId) {
       const wrapped = keys.get(personId)
-      return wrapped === undefined ? null : openBytes(options.masterKey, `key:${personId}`, wrapped)
+      return wrapped === undefined ? null : unwrapPersonKey(options.masterKey, personId, wrapped)
     },
     // LMDB may keep the freed page's bytes until it reuses the page; they are the key wrapped
     // under the master key, which is why the docs say to rotate the master key after erasures

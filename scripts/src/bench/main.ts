@@ -13,6 +13,7 @@ import { startEmbedded } from '../embeddedRuntime.ts'
 import { admissionBench } from './admissionBench.ts'
 import { type BenchContext, createProgress, projectionsSettled, VISIBLE_POLL_MS } from './benchContext.ts'
 import type { BenchFigure, BenchPhase } from './benchFigure.ts'
+import { runControlStoreBench } from './controlStoreBench.ts'
 import { devicesBench } from './devicesBench.ts'
 import { type BaselineResult, measureDirectBaseline, prepareDirectBaseline } from './directBaseline.ts'
 import { runDistributedBench } from './distributedBench.ts'
@@ -256,7 +257,7 @@ const FEATURE_PHASES: Record<string, BenchPhase> = {
   devices: devicesBench,
   admission: admissionBench,
 }
-const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'distributed']
+const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'distributed', 'control-store']
 
 async function runFeaturePhase(name: string, phase: BenchPhase): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `hourglass-bench-${name}-`))
@@ -300,3 +301,5 @@ for (const [name, phase] of Object.entries(FEATURE_PHASES)) {
 }
 // Distributed mode (Kafka, one and two workers) beside embedded mode under the same load.
 if (wanted('distributed')) await runDistributedBench()
+// The PostgreSQL control store of distributed mode: appends per second with appenders in several processes.
+if (wanted('control-store')) printFigures('control-store', await runControlStoreBench())

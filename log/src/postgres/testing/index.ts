@@ -1,0 +1,2 @@
+export * from './scratchSchemas.ts'
+export * from './tcpRelay.ts'
