@@ -18,6 +18,12 @@ export interface WarehouseConfig {
 
 export interface Warehouse {
   readonly client: ClickHouseClient
+  /**
+   * For SELECTs only. Embedded, a chDB connection of its own: a connection runs one statement at
+   * a time, so reads do not wait behind a projection's inserts, and since it never writes, it
+   * states no settings per request (each would cost chDB a statement). On a server, `client`.
+   */
+  readonly readClient: Pick<ClickHouseClient, 'query'>
   /** Qualified table name: the database is validated at start, so it may stand in SQL text. */
   table(name: string): string
   readonly database: string
@@ -52,6 +58,7 @@ export class InvalidDatabaseNameError extends Error {
 export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse> {
   if (!IDENTIFIER.test(config.database)) throw new InvalidDatabaseNameError(config.database)
   let client: ClickHouseClient
+  let readClient: ClickHouseClient
   if (config.url) {
     client = createClient({
       url: config.url,
@@ -60,24 +67,29 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
       request_timeout: 60_000,
       clickhouse_settings: REQUEST_DEFAULTS,
     })
+    readClient = client
   } else {
     // Loaded only in embedded mode: the chDB library is large and servers do not need it.
     const { createChdbConnection } = await import('chdb/connection')
     // chDB types its connection against @clickhouse/client-common, whose settings list differs
     // slightly from the one bundled in @clickhouse/client; at run time they are the same interface.
-    const connection = createChdbConnection({
-      path: config.embeddedPath ?? ':memory:',
-    }) as unknown as ClientConnection
-    client = createClient({ connection, clickhouse_settings: REQUEST_DEFAULTS })
+    const connect = () =>
+      createChdbConnection({ path: config.embeddedPath ?? ':memory:' }) as unknown as ClientConnection
+    client = createClient({ connection: connect(), clickhouse_settings: REQUEST_DEFAULTS })
+    readClient = createClient({ connection: connect() })
   }
   if (config.createDatabase !== false) {
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` })
   }
   return {
     client,
+    readClient,
     database: config.database,
     table: (name) => `${config.database}.${name}`,
-    close: () => client.close(),
+    async close() {
+      if (readClient !== client) await readClient.close()
+      await client.close()
+    },
   }
 }
 

@@ -3,7 +3,8 @@ import { z } from 'zod'
 
 /** What the query service needs of the warehouse: to run SELECTs against named tables. */
 export interface WarehouseReader {
-  readonly client: Pick<ClickHouseClient, 'query'>
+  /** The warehouse's connection for reads (see `Warehouse.readClient`). */
+  readonly readClient: Pick<ClickHouseClient, 'query'>
   table(name: string): string
 }
 
@@ -23,7 +24,7 @@ export async function runQuery<P extends z.ZodType, R extends z.ZodType>(
   query: NamedQuery<P, R>,
   params: z.input<P>,
 ): Promise<z.output<R>[]> {
-  const result = await reader.client.query({
+  const result = await reader.readClient.query({
     query: query.sql(reader),
     query_params: query.params.parse(params) as Record<string, unknown>,
     format: 'JSONEachRow',

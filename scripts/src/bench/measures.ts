@@ -101,7 +101,7 @@ export interface WarehouseProbe {
 }
 
 /**
- * Wraps the embedded warehouse client's `insert` and `query` to count statements, rows and
+ * Wraps the embedded warehouse clients' `insert` and `query` to count statements, rows and
  * time per table. It only observes: the calls go through unchanged. This is how the bench sees
  * the projection's batch sizes without changing the projection runner.
  */
@@ -124,16 +124,19 @@ export function probeWarehouse(warehouse: Warehouse): WarehouseProbe {
       record(`insert ${params.table}`, Array.isArray(params.values) ? params.values.length : 0, since)
     }
   }) as typeof client.insert
-  const query = client.query.bind(client)
-  client.query = (async (params: Parameters<typeof query>[0]) => {
-    const since = performance.now()
-    try {
-      return await query(params)
-    } finally {
-      const table = /FROM\s+([\w.]+)/i.exec(params.query)?.[1] ?? 'other'
-      record(`select ${table}`, 0, since)
-    }
-  }) as typeof client.query
+  // Reads may go through a connection of their own: both are counted.
+  for (const reader of new Set([client, warehouse.readClient as typeof client])) {
+    const query = reader.query.bind(reader)
+    reader.query = (async (params: Parameters<typeof query>[0]) => {
+      const since = performance.now()
+      try {
+        return await query(params)
+      } finally {
+        const table = /FROM\s+([\w.]+)/i.exec(params.query)?.[1] ?? 'other'
+        record(`select ${table}`, 0, since)
+      }
+    }) as typeof client.query
+  }
   return { snapshot: () => new Map([...tallies].map(([key, tally]) => [key, { ...tally }])) }
 }
 
