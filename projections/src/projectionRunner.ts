@@ -4,6 +4,7 @@ import { createBatchRepair } from './batchRepair.ts'
 import type { CheckpointStore } from './checkpointStore.ts'
 import { type Projection, projectionKey } from './projection.ts'
 import { insertDeduplicated, type Warehouse } from './warehouse.ts'
+import { changeOf, EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
 
 export interface ProjectionRunnerOptions {
   readonly log: EventLog
@@ -15,6 +16,8 @@ export interface ProjectionRunnerOptions {
   readonly batchSize?: number
   /** How long a small batch waits for more records (fewer, larger inserts under load). */
   readonly lingerMs?: number
+  /** Hears, around each batch and reset, which hours it writes (a cache of answers invalidates them). */
+  readonly changes?: WarehouseChangeListener
 }
 
 export interface ProjectionStatus {
@@ -97,17 +100,23 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     const to = records[records.length - 1]!.position + 1
     const repair = inDoubt ? createBatchRepair(warehouse, { from, to }, log_) : null
     let n = 0
-    await projection.apply(records, {
-      warehouse,
-      insert: async (table, rows) => {
-        if (rows.length === 0) return
-        if (n === 0) await beforeFirstInsert?.()
-        const token = `${key}:g${generation}:${from}-${to}:${table}:${n++}`
-        if (repair) await repair.insert(table, rows, token)
-        else await insertDeduplicated(warehouse, table, rows, token)
-      },
-    })
-    await repair?.finish()
+    const change = options.changes && changeOf(records)
+    if (change) options.changes?.changing(change)
+    try {
+      await projection.apply(records, {
+        warehouse,
+        insert: async (table, rows) => {
+          if (rows.length === 0) return
+          if (n === 0) await beforeFirstInsert?.()
+          const token = `${key}:g${generation}:${from}-${to}:${table}:${n++}`
+          if (repair) await repair.insert(table, rows, token)
+          else await insertDeduplicated(warehouse, table, rows, token)
+        },
+      })
+      await repair?.finish()
+    } finally {
+      if (change) options.changes?.changed(change)
+    }
   }
 
   /**
@@ -245,7 +254,12 @@ export function createProjectionRunner(options: ProjectionRunnerOptions): Projec
     await close()
     const checkpoint = await checkpoints.load(key)
     generation = Math.max(generation, checkpoint.generation) + 1
-    await projection.reset(warehouse)
+    options.changes?.changing(EVERYTHING_CHANGES)
+    try {
+      await projection.reset(warehouse)
+    } finally {
+      options.changes?.changed(EVERYTHING_CHANGES)
+    }
     committed = 0
     await checkpoints.save(key, { committed: 0, pending: null, generation })
     const target = await log.head()

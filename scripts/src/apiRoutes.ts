@@ -40,6 +40,7 @@ import {
   metricaCompatReads,
   type ProjectionProgress,
   queryRoutes,
+  type ReadCache,
   receiptQueryRoutes,
   receiptsCompatQueryRoutes,
   storeStatsCompatReads,
@@ -170,18 +171,21 @@ export interface ReadRouteDeps {
   /** Each projection's progress through the log, for the dashboard's freshness. */
   projectionProgress(): Promise<readonly ProjectionProgress[]>
   /**
-   * Waits, at most `timeoutMs`, until the projection has applied everything the log held when
-   * asked; false when it had not by then (or does not run here).
+   * Waits, at most `timeoutMs`, until the projection has applied what was appended to the source
+   * before the call (where the process cannot tell, everything the log held); false when it had
+   * not by then (or does not run here).
    */
-  awaitProjected(projection: string, timeoutMs: number): Promise<boolean>
+  awaitProjected(projection: string, sourceId: string, timeoutMs: number): Promise<boolean>
+  /** Answers kept until the projections of this process write what they read: only where they run here. */
+  readonly readCache?: ReadCache
 }
 
 /** Every route answered from the warehouse, native and seed-compatible, and the dashboard. */
 export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDeps) {
-  const { warehouse, controlPlane, userTokens } = deps
+  const { warehouse, controlPlane, userTokens, readCache } = deps
   const authenticate = (request: FastifyRequest) => authenticateUser(userTokens, request)
   const devices = controlPlane.devices
-  await app.register(queryRoutes, { warehouse, authenticate, sources: controlPlane })
+  await app.register(queryRoutes, { warehouse, authenticate, sources: controlPlane, readCache })
   // The analyst's dashboard at `/`, and the reads it needs beyond the APIs below.
   await app.register(dashboardApiRoutes, {
     warehouse,
@@ -193,11 +197,12 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
   const storeReads = { warehouse, authenticateStore: deps.access.authenticate }
   await app.register(storeStatsRoutes, storeReads)
   await app.register(storeStatsCompatReads, { ...storeReads, prefix: '/compat/store-stats' })
-  const receiptReads = { warehouse, authorize: createAnalystAccess(deps).authorize }
+  const receiptReads = { warehouse, authorize: createAnalystAccess(deps).authorize, readCache }
   await app.register(receiptQueryRoutes, receiptReads)
   await app.register(receiptsCompatQueryRoutes, { ...receiptReads, prefix: '/compat/receipts' })
   await app.register(deviceSummaryRoutes, {
     warehouse,
+    readCache,
     authenticate,
     ownedFleet: (accountId, sourceId) => ownedFleet(controlPlane, accountId, sourceId),
     devices,
@@ -220,14 +225,17 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
   await app.register(metricaCompatReads, {
     ...appReads,
     authenticate: (request) => authenticateMetricaUser(userTokens, request),
-    awaitProjected: (timeoutMs) => deps.awaitProjected(userStatsProjection.name, timeoutMs),
+    awaitProjected: (sourceId, timeoutMs) =>
+      deps.awaitProjected(userStatsProjection.name, sourceId, timeoutMs),
+    readCache,
     prefix: '/compat/metrica',
   })
   await app.register(theEyeCompatReads, {
     warehouse,
     authenticate: (request) => authenticateTheEye(userTokens, request),
     eyeSourceId: theEyeSourceId,
-    awaitProjected: (timeoutMs) => deps.awaitProjected(eventsProjection.name, timeoutMs),
+    awaitProjected: (sourceId, timeoutMs) => deps.awaitProjected(eventsProjection.name, sourceId, timeoutMs),
+    readCache,
     prefix: '/compat/the-eye',
   })
 }

@@ -21,11 +21,13 @@ import {
   userStatsProjection,
   type Warehouse,
 } from '@hourglass/projections'
-import { erasureReportQuery, runQuery } from '@hourglass/query'
+import { createReadCache, erasureReportQuery, type ReadCache, runQuery } from '@hourglass/query'
+import { telemetryStream } from '@hourglass/schemas'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { createApiTokens } from './apiRoutes.ts'
 import { buildApp } from './app.ts'
+import { trackAppends } from './appendedPositions.ts'
 import type { EmbeddedConfig } from './config.ts'
 import { limitHeapGrowth } from './heapPolicy.ts'
 import { localSecret } from './localSecrets.ts'
@@ -43,8 +45,13 @@ export interface EmbeddedStorage {
   readonly log: EmbeddedEventLog
   readonly warehouse: Warehouse
   readonly runners: ReadonlyMap<string, ProjectionRunner>
+  /** Answers of the read routes, which every runner tells of the hours it writes. */
+  readonly readCache: ReadCache
   close(): Promise<void>
 }
+
+/** Bytes of answers the read cache keeps at most. */
+const READ_CACHE_BYTES = 64 * 1024 * 1024
 
 /** The log and the warehouse of a data folder, migrated, with a runner per projection (not started). */
 export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger): Promise<EmbeddedStorage> {
@@ -60,6 +67,7 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
     throw error
   }
   const checkpoints = createWarehouseCheckpointStore(warehouse)
+  const readCache = createReadCache({ maxBytes: READ_CACHE_BYTES })
   const runners = new Map(
     projections.map((projection) => [
       projection.name,
@@ -71,6 +79,7 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
         logger,
         batchSize: config.projectionBatchSize,
         lingerMs: config.projectionLingerMs,
+        changes: readCache,
       }),
     ]),
   )
@@ -78,6 +87,7 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
     log,
     warehouse,
     runners,
+    readCache,
     async close() {
       for (const runner of runners.values()) await runner.close()
       await log.close()
@@ -118,14 +128,18 @@ export async function startEmbedded(
       ttlSeconds: config.tokenTtlSeconds,
       stores: registry,
     })
+    // Reads wait for the projections only where this process has appended what they have not applied.
+    const startHead = await storage.log.head()
+    const appended = trackAppends(storage.log)
     const app = await buildApp(
       { logger, logRequests: config.logRequests },
       {
-        log: storage.log,
+        log: appended.log,
         controlPlane,
         userTokens,
         memberTokens,
         warehouse: storage.warehouse,
+        readCache: storage.readCache,
         runners: storage.runners,
         adminToken: localSecret(config.dataDir, 'admin-token'),
         registry,
@@ -137,12 +151,13 @@ export async function startEmbedded(
           return row?.events ?? 0
         },
         projectionProgress: () => Promise.all([...storage.runners.values()].map((runner) => runner.status())),
-        awaitProjected: async (projection, timeoutMs) => {
+        awaitProjected: async (projection, sourceId, timeoutMs) => {
           const runner = storage.runners.get(projection)
           if (!runner) return false
-          const head = await storage.log.head()
+          // What the log held at start (a restart's backlog), and what was appended to the source since.
+          const target = Math.max(startHead, (appended.positions.last(telemetryStream(sourceId)) ?? -1) + 1)
           const [caughtUp] = await Promise.allSettled([
-            runner.caughtUpTo(head, AbortSignal.timeout(timeoutMs)),
+            runner.caughtUpTo(target, AbortSignal.timeout(timeoutMs)),
           ])
           return caughtUp.status === 'fulfilled'
         },

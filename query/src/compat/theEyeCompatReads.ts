@@ -5,9 +5,11 @@ import { z } from 'zod'
 import {
   countEventsQuery,
   eventAtPositionQuery,
-  latestEventsQuery,
+  latestEventsCountedQuery,
   type RawEventRow,
 } from '../appAnalyticsQueries.ts'
+import { sendJson } from '../jsonAnswer.ts'
+import { answerKey, cachedAnswer, floorHour, type ReadCache } from '../readCache.ts'
 import { runQuery, type WarehouseReader } from '../warehouseReader.ts'
 import { READ_YOUR_WRITES_MS } from './metricaCompatReads.ts'
 
@@ -17,7 +19,13 @@ export interface TheEyeReadDeps {
   authenticate(request: FastifyRequest): Promise<{ accountId: string }>
   /** The source holding an account's The Eye sessions and events. */
   eyeSourceId(accountId: string): string
-  awaitProjected(timeoutMs: number): Promise<boolean>
+  /**
+   * Waits, at most `timeoutMs`, until the events projection has applied what this process
+   * appended to the source; false when it had not by then.
+   */
+  awaitProjected(sourceId: string, timeoutMs: number): Promise<boolean>
+  /** Answers kept until the projections of this process write what they read. */
+  readonly readCache?: ReadCache
 }
 
 const tags = ['compat: the-eye']
@@ -60,6 +68,13 @@ const SinceTime = z
     return ms
   })
 
+const EventsList = z.object({
+  count: z.number(),
+  next: z.string().nullable(),
+  previous: z.string().nullable(),
+  results: z.array(TheEyeEvent),
+})
+
 const PAGE_SIZE = 100
 const MAX_PAGE_SIZE = 1000
 
@@ -70,9 +85,10 @@ export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fast
 
   const scope = async (request: FastifyRequest) => {
     const { accountId } = await deps.authenticate(request)
+    const sourceId = deps.eyeSourceId(accountId)
     // An event accepted a moment ago is listed: reads wait (briefly) for the projection to apply it.
-    await deps.awaitProjected(READ_YOUR_WRITES_MS)
-    return { accountId, sourceId: deps.eyeSourceId(accountId) }
+    await deps.awaitProjected(sourceId, READ_YOUR_WRITES_MS)
+    return { accountId, sourceId }
   }
 
   for (const url of both('/events')) {
@@ -96,17 +112,10 @@ export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fast
             page: z.coerce.number().int().min(1).max(1_000_000).default(1),
             page_size: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(PAGE_SIZE),
           }),
-          response: {
-            200: z.object({
-              count: z.number(),
-              next: z.string().nullable(),
-              previous: z.string().nullable(),
-              results: z.array(TheEyeEvent),
-            }),
-          },
+          response: { 200: EventsList },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { category, session_id, name, timestamp, page, page_size } = request.query
         const filter = {
           ...(await scope(request)),
@@ -115,26 +124,41 @@ export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fast
           name: name ?? '',
           since: timestamp ?? 0,
         }
-        const [rows, counted] = await Promise.all([
-          runQuery(deps.warehouse, latestEventsQuery, {
-            ...filter,
-            offset: (page - 1) * page_size,
-            limit: page_size,
-          }),
-          runQuery(deps.warehouse, countEventsQuery, filter),
-        ])
-        const count = counted[0]?.n ?? 0
         const pageUrl = (n: number) => {
           const url = new URL(request.url, `${request.protocol}://${request.host}`)
           url.searchParams.set('page', String(n))
           return url.toString()
         }
-        return {
-          count,
-          next: page * page_size < count ? pageUrl(page + 1) : null,
-          previous: page > 1 ? pageUrl(page - 1) : null,
-          results: rows.map(toEyeEvent),
-        }
+        const key = answerKey('theEyeEvents', filter.accountId, {
+          ...filter,
+          page,
+          page_size,
+          url: pageUrl(page),
+        })
+        const json = await cachedAnswer(deps.readCache, key, async () => {
+          const rows = await runQuery(deps.warehouse, latestEventsCountedQuery, {
+            ...filter,
+            offset: (page - 1) * page_size,
+            limit: page_size,
+          })
+          const count =
+            rows[0]?.total ?? (await runQuery(deps.warehouse, countEventsQuery, filter))[0]?.n ?? 0
+          const answer: z.infer<typeof EventsList> = {
+            count,
+            next: page * page_size < count ? pageUrl(page + 1) : null,
+            previous: page > 1 ? pageUrl(page - 1) : null,
+            results: rows.map(toEyeEvent),
+          }
+          // The count reads every event of the source from `since` on.
+          const dependsOn = {
+            accountId: filter.accountId,
+            sourceId: filter.sourceId,
+            fromHour: floorHour(filter.since),
+            toHour: Number.POSITIVE_INFINITY,
+          }
+          return { json: JSON.stringify(answer), scope: dependsOn }
+        })
+        return sendJson(reply, json)
       },
     )
   }

@@ -1,0 +1,53 @@
+import type { LogRecord } from '@hourglass/log'
+
+const HOUR_MS = 3600_000
+/** Telemetry streams are `source-<scope>` (see `telemetryStream`): one source, or one store. */
+const TELEMETRY_STREAM_PREFIX = 'source-'
+
+/**
+ * What a batch of log records may change in the warehouse: per account and scope (a source or
+ * a store), the event-time hours it writes, or everything (an erasure, a definition, any
+ * control-plane record: what those change is not confined to hours).
+ */
+export interface WarehouseChange {
+  readonly everything: boolean
+  /** accountId → scope → hours (epoch ms of their start). */
+  readonly hours: ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<number>>>
+}
+
+export const EVERYTHING_CHANGES: WarehouseChange = { everything: true, hours: new Map() }
+
+/**
+ * Told by a projection runner what it is about to write and when it is done: how a cache of
+ * answers in the same process learns which of them a write makes stale.
+ */
+export interface WarehouseChangeListener {
+  /** Before the first statement of a batch. */
+  changing(change: WarehouseChange): void
+  /** Once the batch is written, or the attempt has failed (it may have written part of it). */
+  changed(change: WarehouseChange): void
+}
+
+const eventTime = (data: unknown): { accountId: string; timestamp: number } | null => {
+  if (typeof data !== 'object' || data === null) return null
+  const { accountId, timestamp } = data as { accountId?: unknown; timestamp?: unknown }
+  return typeof accountId === 'string' && typeof timestamp === 'number' && Number.isFinite(timestamp)
+    ? { accountId, timestamp }
+    : null
+}
+
+/** The hours a batch writes: every telemetry record by its scope and event time; anything else, everything. */
+export function changeOf(records: readonly LogRecord[]): WarehouseChange {
+  const hours = new Map<string, Map<string, Set<number>>>()
+  for (const record of records) {
+    const event = record.stream.startsWith(TELEMETRY_STREAM_PREFIX) ? eventTime(record.data) : null
+    if (!event) return EVERYTHING_CHANGES
+    const scope = record.stream.slice(TELEMETRY_STREAM_PREFIX.length)
+    let scopes = hours.get(event.accountId)
+    if (!scopes) hours.set(event.accountId, (scopes = new Map()))
+    let set = scopes.get(scope)
+    if (!set) scopes.set(scope, (set = new Set()))
+    set.add(Math.floor(event.timestamp / HOUR_MS) * HOUR_MS)
+  }
+  return { everything: false, hours }
+}
