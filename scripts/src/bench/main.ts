@@ -23,6 +23,7 @@ import { machineCoresBusy, osMaxRss, probeWarehouse, rssMakeUp, sampleRss } from
 import { perUserStatsBench } from './perUserStatsBench.ts'
 import { createEventFactory, type EventTimes, eventTimes, toBaselineRow } from './producerEvents.ts'
 import { createProducerPool } from './producerPool.ts'
+import { runReadsBench } from './readsBench.ts'
 import { receiptsBench } from './receiptsBench.ts'
 import { medianBy, printReport, rate } from './report.ts'
 import { measureRollupQueries } from './rollupQueryPhase.ts'
@@ -254,7 +255,7 @@ const FEATURE_PHASES: Record<string, BenchPhase> = {
   receipts: receiptsBench,
   devices: devicesBench,
 }
-const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'distributed']
+const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'reads', 'distributed']
 
 async function runFeaturePhase(name: string, phase: BenchPhase): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `hourglass-bench-${name}-`))
@@ -296,5 +297,7 @@ if (wanted('core')) await main()
 for (const [name, phase] of Object.entries(FEATURE_PHASES)) {
   if (wanted(name)) await runFeaturePhase(name, phase)
 }
+// Every read route beside its SQL straight on chDB, quiet and under ingest.
+if (wanted('reads')) await runReadsBench()
 // Distributed mode (Kafka, one and two workers) beside embedded mode under the same load.
 if (wanted('distributed')) await runDistributedBench()
