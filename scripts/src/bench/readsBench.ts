@@ -342,14 +342,13 @@ export async function runReadsBench(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-bench-reads-'))
   const config = loadEmbeddedConfig({ HOURGLASS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' })
   const runtime = await startEmbedded(config, pino({ level: 'warn' }))
-  const setup = createLoopbackClient(runtime.url, 4)
   const readers = createLoopbackClient(runtime.url, Math.max(...PLAN.readers))
   const producers = createProducerPool(runtime.url, 32)
   const rss = sampleRss(50)
   const session = new Session(join(dataDir, 'warehouse'))
   try {
     note('loading and projecting the data')
-    const data = await loadReadsDataset(runtime, setup, note)
+    const data = await loadReadsDataset(runtime, note)
     const routes = readRoutes(runtime, data)
     const probe = probeWarehouse(runtime.warehouse)
     const results: { route: ReadRoute; readers: number; http: Latency; direct: Latency }[] = []
@@ -379,7 +378,6 @@ export async function runReadsBench(): Promise<void> {
   } finally {
     session.close()
     rss.stop()
-    setup.close()
     readers.close()
     await producers.close()
     await runtime.close()

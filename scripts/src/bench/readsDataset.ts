@@ -5,7 +5,7 @@ import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglas
 import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
 import { bindDevices, createFleet, metricsAt } from './devicesBench.ts'
 import { hourglassApi } from './hourglassApi.ts'
-import type { LoopbackAnswer, LoopbackClient } from './loopbackClient.ts'
+import { createLoopbackClient, type LoopbackAnswer, type LoopbackClient } from './loopbackClient.ts'
 import {
   loadEvents,
   PER_USER_STATS_PLAN,
@@ -251,24 +251,36 @@ async function loadStatistics(runtime: EmbeddedRuntime, client: LoopbackClient, 
   }
 }
 
+/**
+ * Runs a loader with a client of its own: a kept-alive connection left idle while a large load is
+ * appended would be closed by the server under it.
+ */
+async function withClient<T>(runtime: EmbeddedRuntime, load: (client: LoopbackClient) => Promise<T>) {
+  const client = createLoopbackClient(runtime.url, 2)
+  try {
+    return await load(client)
+  } finally {
+    client.close()
+  }
+}
+
 /** Loads every data set straight into the log (HTTP only for accounts, sources, sessions, devices) and waits until projected. */
 export async function loadReadsDataset(
   runtime: EmbeddedRuntime,
-  client: LoopbackClient,
   note: (message: string) => void,
 ): Promise<ReadsDataset> {
   const now = Date.now()
-  const app = await loadApp(runtime, client, now)
+  const app = await withClient(runtime, (client) => loadApp(runtime, client, now))
   note(`${READS_DATA.appEvents.toLocaleString('en-US')} app events appended`)
-  const eye = await loadTheEye(runtime, client, now)
+  const eye = await withClient(runtime, (client) => loadTheEye(runtime, client, now))
   note(
     `${READS_DATA.eyeEvents.toLocaleString('en-US')} The Eye events in ${READS_DATA.eyeSessions} sessions appended`,
   )
-  const receipts = await loadReceipts(runtime, client, now)
+  const receipts = await withClient(runtime, (client) => loadReceipts(runtime, client, now))
   note(`${READS_DATA.receipts.toLocaleString('en-US')} receipts appended`)
-  const device = await loadDevice(runtime, client, now)
+  const device = await withClient(runtime, (client) => loadDevice(runtime, client, now))
   note(`${READS_DATA.deviceReadings.toLocaleString('en-US')} readings of one device over a year appended`)
-  const stats = await loadStatistics(runtime, client, note)
+  const stats = await withClient(runtime, (client) => loadStatistics(runtime, client, note))
   await settle(runtime, note)
   return { now, app, eye, receipts, device, stats }
 }
