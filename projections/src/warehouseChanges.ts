@@ -39,15 +39,24 @@ const eventTime = (data: unknown): { accountId: string; timestamp: number } | nu
 /** The hours a batch writes: every telemetry record by its scope and event time; anything else, everything. */
 export function changeOf(records: readonly LogRecord[]): WarehouseChange {
   const hours = new Map<string, Map<string, Set<number>>>()
+  // Records of a batch mostly come in runs of one stream and hour: those cost a comparison each.
+  let lastStream = ''
+  let lastAccount = ''
+  let lastHour = Number.NaN
   for (const record of records) {
     const event = record.stream.startsWith(TELEMETRY_STREAM_PREFIX) ? eventTime(record.data) : null
     if (!event) return EVERYTHING_CHANGES
+    const hour = Math.floor(event.timestamp / HOUR_MS) * HOUR_MS
+    if (record.stream === lastStream && event.accountId === lastAccount && hour === lastHour) continue
+    lastStream = record.stream
+    lastAccount = event.accountId
+    lastHour = hour
     const scope = record.stream.slice(TELEMETRY_STREAM_PREFIX.length)
-    let scopes = hours.get(event.accountId)
-    if (!scopes) hours.set(event.accountId, (scopes = new Map()))
-    let set = scopes.get(scope)
-    if (!set) scopes.set(scope, (set = new Set()))
-    set.add(Math.floor(event.timestamp / HOUR_MS) * HOUR_MS)
+    const scopes = hours.get(event.accountId) ?? new Map<string, Set<number>>()
+    hours.set(event.accountId, scopes)
+    const set = scopes.get(scope) ?? new Set<number>()
+    scopes.set(scope, set)
+    set.add(hour)
   }
   return { everything: false, hours }
 }

@@ -14,11 +14,16 @@ export interface RollupRange {
   readonly name: string
 }
 
-/** One hour's rows as they stand in the answer's `rows` array, comma-separated ('' for none). */
-type HourText = string
+/** One hour's rows as they stand in the answer's `rows` array, comma-separated (empty for none). */
+type HourText = Buffer
 
-const hourKey = (range: RollupRange, hour: number) =>
-  `hourlyRollup\u0000${range.accountId}\u0000${range.sourceId}\u0000${range.name}\u0000${hour}`
+const EMPTY: HourText = Buffer.alloc(0)
+const OPEN = Buffer.from('{"rows":[')
+const COMMA = Buffer.from(',')
+const CLOSE = Buffer.from(']}')
+
+const rangeKey = (range: RollupRange) =>
+  `hourlyRollup\u0000${range.accountId}\u0000${range.sourceId}\u0000${range.name}`
 
 /** The rows of the hours [fromHour, toHour) that have any, read from the warehouse, as text per hour. */
 async function readHours(reader: WarehouseReader, range: RollupRange, fromHour: number, toHour: number) {
@@ -37,7 +42,7 @@ async function readHours(reader: WarehouseReader, range: RollupRange, fromHour: 
     if (list) list.push(text)
     else byHour.set(hour, [text])
   }
-  return new Map([...byHour].map(([hour, list]): [number, HourText] => [hour, list.join(',')]))
+  return new Map([...byHour].map(([hour, list]): [number, HourText] => [hour, Buffer.from(list.join(','))]))
 }
 
 /**
@@ -50,17 +55,23 @@ export async function readHourlyRollupJson(
   reader: WarehouseReader,
   cache: ReadCache | undefined,
   range: RollupRange,
-): Promise<string> {
+): Promise<Buffer> {
   const firstHour = floorHour(range.from)
   const endHour = Math.max(firstHour, ceilHour(range.to))
   if (!cache || endHour - firstHour > MAX_CACHED_HOURS * HOUR_MS)
     return answer([...(await readHours(reader, range, firstHour, endHour)).values()])
   const lastCacheable = floorHour(Date.now())
+  // The whole answer is kept too, for as long as none of its hours is written.
+  const key = rangeKey(range)
+  const wholeKey = `${key}\u0000${firstHour}-${endHour}`
+  const whole = endHour - HOUR_MS <= lastCacheable ? cache.get(wholeKey) : undefined
+  if (whole) return whole
+  const mark = cache.mark()
   const known = new Map<number, HourText>()
   let missingFrom = Infinity
   let missingTo = -Infinity
   for (let hour = firstHour; hour < endHour; hour += HOUR_MS) {
-    const text = hour <= lastCacheable ? cache.get(hourKey(range, hour)) : undefined
+    const text = hour <= lastCacheable ? cache.get(`${key}\u0000${hour}`) : undefined
     if (text !== undefined) known.set(hour, text)
     else {
       missingFrom = Math.min(missingFrom, hour)
@@ -68,24 +79,36 @@ export async function readHourlyRollupJson(
     }
   }
   if (missingTo > missingFrom) {
-    const mark = cache.mark()
     const fresh = await readHours(reader, range, missingFrom, missingTo)
     for (let hour = missingFrom; hour < missingTo; hour += HOUR_MS) {
-      const text = fresh.get(hour) ?? ''
+      const text = fresh.get(hour) ?? EMPTY
       known.set(hour, text)
-      if (hour > lastCacheable) continue
-      const scope: AnswerScope = {
-        accountId: range.accountId,
-        sourceId: range.sourceId,
-        fromHour: hour,
-        toHour: hour + HOUR_MS,
-      }
-      cache.store(hourKey(range, hour), text, scope, mark)
+      if (hour <= lastCacheable)
+        cache.store(`${key}\u0000${hour}`, text, scopeOf(range, hour, hour + HOUR_MS), mark)
     }
   }
   const texts: HourText[] = []
-  for (let hour = firstHour; hour < endHour; hour += HOUR_MS) texts.push(known.get(hour) ?? '')
-  return answer(texts)
+  for (let hour = firstHour; hour < endHour; hour += HOUR_MS) texts.push(known.get(hour) ?? EMPTY)
+  const json = answer(texts)
+  if (endHour - HOUR_MS <= lastCacheable)
+    cache.store(wholeKey, json, scopeOf(range, firstHour, endHour), mark)
+  return json
 }
 
-const answer = (texts: readonly HourText[]) => `{"rows":[${texts.filter((t) => t !== '').join(',')}]}`
+const scopeOf = (range: RollupRange, fromHour: number, toHour: number): AnswerScope => ({
+  accountId: range.accountId,
+  sourceId: range.sourceId,
+  fromHour,
+  toHour,
+})
+
+const answer = (texts: readonly HourText[]) => {
+  const parts: Buffer[] = [OPEN]
+  for (const text of texts) {
+    if (text.length === 0) continue
+    if (parts.length > 1) parts.push(COMMA)
+    parts.push(text)
+  }
+  parts.push(CLOSE)
+  return Buffer.concat(parts)
+}

@@ -16,22 +16,22 @@ export interface AnswerScope {
 }
 
 /**
- * Answers (JSON text, as sent) kept until a projection writes into what they were read from.
+ * Answers (JSON, as the bytes sent) kept until a projection writes into what they were read from.
  * The projections of this process tell it (`WarehouseChangeListener`) before and after each
  * batch which hours of which sources the batch writes; every answer that read one of them is
  * dropped both times. A read keeps its answer only if no write to its scope began or ended
  * while it ran, nor is under way: so no answer read before or during a write outlives it.
  */
 export interface ReadCache extends WarehouseChangeListener {
-  get(key: string): string | undefined
+  get(key: string): Buffer | undefined
   /** To call before reading an answer that `store` may keep. */
   mark(): number
   /** Keeps `value` unless a write to `scope` began or ended since `mark`, or is under way; says whether it did. */
-  store(key: string, value: string, scope: AnswerScope, mark: number): boolean
+  store(key: string, value: Buffer, scope: AnswerScope, mark: number): boolean
 }
 
 interface Entry {
-  readonly value: string
+  readonly value: Buffer
   readonly scope: AnswerScope
 }
 
@@ -56,13 +56,13 @@ const anyIn = (hours: readonly number[], from: number, to: number) => {
   return lo < hours.length && hours[lo]! < to
 }
 
-/** A read cache holding at most `maxBytes` of answers (roughly: two bytes a character), least recently read first out. */
+/** A read cache holding at most `maxBytes` of answers (and their keys), least recently read first out. */
 export function createReadCache(options: { maxBytes: number }): ReadCache {
   /** Entry keys by the scope they read: to find what a write makes stale. */
   const byScope = new Map<string, Set<string>>()
   const entries = new LRUCache<string, Entry>({
     maxSize: options.maxBytes,
-    sizeCalculation: (entry, key) => 2 * (entry.value.length + key.length) + 64,
+    sizeCalculation: (entry, key) => entry.value.length + 2 * key.length + 64,
     dispose: (entry, key) => {
       const keys = byScope.get(scopeKey(entry.scope.accountId, entry.scope.sourceId))
       keys?.delete(key)
@@ -73,8 +73,8 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
   let clock = 0
 
   const touch = (key: string, delta: number) => {
-    let a = activity.get(key)
-    if (!a) activity.set(key, (a = { pending: 0, changedAt: 0 }))
+    const a = activity.get(key) ?? { pending: 0, changedAt: 0 }
+    activity.set(key, a)
     a.pending += delta
     a.changedAt = clock
   }
@@ -118,8 +118,8 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
       if (!quiet(everything, mark) || !quiet(activity.get(scopeKey(scope.accountId, scope.sourceId)), mark))
         return false
       const forScope = scopeKey(scope.accountId, scope.sourceId)
-      let keys = byScope.get(forScope)
-      if (!keys) byScope.set(forScope, (keys = new Set()))
+      const keys = byScope.get(forScope) ?? new Set<string>()
+      byScope.set(forScope, keys)
       entries.set(key, { value, scope })
       // An answer larger than the whole cache is not kept.
       if (entries.has(key)) keys.add(key)
@@ -140,11 +140,12 @@ export async function cachedAnswer(
   cache: ReadCache | undefined,
   key: string,
   read: () => Promise<{ readonly json: string; readonly scope: AnswerScope }>,
-): Promise<string> {
+): Promise<Buffer> {
   const hit = cache?.get(key)
   if (hit !== undefined) return hit
   const mark = cache?.mark() ?? 0
   const { json, scope } = await read()
-  cache?.store(key, json, scope, mark)
-  return json
+  const bytes = Buffer.from(json)
+  cache?.store(key, bytes, scope, mark)
+  return bytes
 }
