@@ -149,6 +149,22 @@ export const eventsBeforeQuery = defineQuery({
     LIMIT {limit:UInt32}`,
 })
 
+/**
+ * The same page, each row carrying how many events the filter matches in all (one statement
+ * instead of a count beside the page). A page past the last has no row to carry it.
+ */
+export const latestEventsCountedQuery = defineQuery({
+  name: 'latestEventsCounted',
+  params: latestEventsQuery.params,
+  row: RawEventRow.extend({ total: z.coerce.number() }),
+  sql: (r) => `
+    SELECT ${EVENT_COLUMNS}, count() OVER () AS total
+    FROM ${r.table(tables.eventsRaw)}
+    WHERE ${FILTER_SQL}
+    ORDER BY position DESC
+    LIMIT {limit:UInt32} OFFSET {offset:UInt64}`,
+})
+
 export const countEventsQuery = defineQuery({
   name: 'countEvents',
   params: z.object(EventFilter),

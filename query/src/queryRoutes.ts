@@ -1,8 +1,12 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { eventsPageQuery, hourlyRollupQuery } from './queries.ts'
+import { EventView, eventView } from './appAnalyticsReadRoutes.ts'
+import { readHourlyRollupJson } from './hourlyRollupRead.ts'
+import { sendJson } from './jsonAnswer.ts'
+import { eventsPageQuery } from './queries.ts'
 import { TimeRange } from './queryTime.ts'
+import { answerKey, cachedAnswer, ceilHour, floorHour, HOUR_MS, type ReadCache } from './readCache.ts'
 import { EventCursor, encodeEventCursor, ownedSource } from './sourceAccess.ts'
 import { runQuery, type WarehouseReader } from './warehouseReader.ts'
 
@@ -12,9 +16,14 @@ export interface QueryDeps {
   authenticate(request: FastifyRequest): Promise<{ accountId: string }>
   /** Sources by id, only when owned by the account. */
   readonly sources: { findOwned(accountId: string, sourceId: string): Promise<{ sourceId: string } | null> }
+  /** Answers kept until the projections of this process write what they read; absent, every read asks the warehouse. */
+  readonly readCache?: ReadCache
 }
 
 const SourceParams = z.object({ id: z.string().min(1).max(64) })
+
+const EventsPage = z.object({ events: z.array(EventView), nextCursor: z.string().nullable() })
+type EventsPage = z.infer<typeof EventsPage>
 
 /** The read API over the warehouse's rollups and raw events, scoped to the caller's account. */
 export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) => {
@@ -47,19 +56,11 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
         },
       },
     },
-    async (request) => {
-      const scope = await owned(request, request.params.id)
+    async (request, reply) => {
+      const { accountId, sourceId } = await owned(request, request.params.id)
       const { from, to, name } = request.query
-      const rows = await runQuery(deps.warehouse, hourlyRollupQuery, { ...scope, from, to, name: name ?? '' })
-      return {
-        rows: rows.map((row) => ({
-          hour: new Date(row.hour_s * 1000).toISOString(),
-          name: row.name,
-          events: row.events,
-          subjects: row.subjects,
-          sessions: row.sessions,
-        })),
-      }
+      const range = { accountId, sourceId, from, to, name: name ?? '' }
+      return sendJson(reply, await readHourlyRollupJson(deps.warehouse, deps.readCache, range))
     },
   )
 
@@ -83,31 +84,15 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
             cursor: EventCursor.optional(),
           })
           .and(TimeRange),
-        response: {
-          200: z.object({
-            events: z.array(
-              z.object({
-                id: z.string(),
-                position: z.number(),
-                name: z.string(),
-                timestamp: z.string(),
-                receivedAt: z.string(),
-                subject: z.string().optional(),
-                session: z.string().optional(),
-                category: z.string().optional(),
-                attrs: z.record(z.string(), z.unknown()),
-              }),
-            ),
-            nextCursor: z.string().nullable(),
-          }),
-        },
+        response: { 200: EventsPage },
       },
     },
-    async (request) => {
-      const scope = await owned(request, request.params.id)
+    async (request, reply) => {
+      const { accountId, sourceId } = await owned(request, request.params.id)
       const { from, to, name, category, session, subject, limit, cursor } = request.query
-      const rows = await runQuery(deps.warehouse, eventsPageQuery, {
-        ...scope,
+      const filter = {
+        accountId,
+        sourceId,
         from,
         to,
         name: name ?? '',
@@ -117,23 +102,29 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
         afterTs: cursor?.ts ?? from - 1,
         afterPosition: cursor?.position ?? 0,
         limit: limit + 1,
-      })
-      const page = rows.slice(0, limit)
-      const last = page[page.length - 1]
-      return {
-        events: page.map((row) => ({
-          id: row.id,
-          position: row.position,
-          name: row.name,
-          timestamp: new Date(row.ts_ms).toISOString(),
-          receivedAt: new Date(row.received_ms).toISOString(),
-          ...(row.subject ? { subject: row.subject } : {}),
-          ...(row.session ? { session: row.session } : {}),
-          ...(row.category ? { category: row.category } : {}),
-          attrs: JSON.parse(row.attrs) as Record<string, unknown>,
-        })),
-        nextCursor: rows.length > limit && last ? encodeEventCursor(last.ts_ms, last.position) : null,
       }
+      const key = answerKey('eventsPage', accountId, filter)
+      const json = await cachedAnswer(deps.readCache, key, async () => {
+        const rows = await runQuery(deps.warehouse, eventsPageQuery, filter)
+        const page = rows.slice(0, limit)
+        const last = page[page.length - 1]
+        const answer: EventsPage = {
+          events: page.map(eventView),
+          nextCursor: rows.length > limit && last ? encodeEventCursor(last.ts_ms, last.position) : null,
+        }
+        // A full page depends on the events up to the first one it leaves out, not on later ones.
+        const beyond = rows.length > limit ? rows[limit] : undefined
+        return {
+          json: JSON.stringify(answer),
+          scope: {
+            accountId,
+            sourceId,
+            fromHour: floorHour(Math.max(from, filter.afterTs)),
+            toHour: beyond ? floorHour(beyond.ts_ms) + HOUR_MS : ceilHour(to),
+          },
+        }
+      })
+      return sendJson(reply, json)
     },
   )
 }

@@ -2,10 +2,13 @@ import { centsFromWarehouse, formatCents, ReceiptView } from '@hourglass/schemas
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { sendJson } from './jsonAnswer.ts'
 import { QueryTime } from './queryTime.ts'
+import { answerKey, cachedAnswer, type ReadCache } from './readCache.ts'
 import {
   averageReceipt,
   type PlaceInfo,
+  type ReceiptAnalytics,
   type ReceiptFigures,
   readReceiptAnalytics,
   readReceiptPlaces,
@@ -21,6 +24,8 @@ export interface ReceiptQueryDeps {
    * analyst role. `account` names one when the caller is an analyst of several.
    */
   authorize(request: FastifyRequest, account?: string): Promise<{ accountId: string }>
+  /** Answers kept until the projections of this process write what they read. */
+  readonly readCache?: ReadCache
 }
 
 /** Earliest purchase time a receipt may have: the default start of a range. */
@@ -77,6 +82,36 @@ const placeView = (p: PlaceInfo) => ({
 
 const money = (text: string) => formatCents(centsFromWarehouse(text))
 
+const AnalyticsView = z.object({
+  from: z.string(),
+  to: z.string(),
+  totals: FiguresView,
+  hours: z.array(FiguresView.extend({ hour: z.string() })),
+  categories: z.array(z.object({ category: z.string(), items: z.number(), revenue: z.string() })),
+  places: z.array(FiguresView.extend({ sourceId: z.string(), placeId: z.string(), placeName: z.string() })),
+})
+const analyticsView = (
+  from: number,
+  to: number,
+  analytics: ReceiptAnalytics,
+): z.infer<typeof AnalyticsView> => ({
+  from: new Date(from).toISOString(),
+  to: new Date(to).toISOString(),
+  totals: figuresView(analytics.totals),
+  hours: analytics.hours.map((h) => ({ hour: new Date(h.hour).toISOString(), ...figuresView(h) })),
+  categories: analytics.categories.map((c) => ({
+    category: c.category,
+    items: c.items,
+    revenue: formatCents(c.revenue),
+  })),
+  places: analytics.places.map((p) => ({
+    sourceId: p.place.sourceId,
+    placeId: p.place.placeId,
+    placeName: p.place.placeName,
+    ...figuresView(p),
+  })),
+})
+
 const ACCESS =
   "Readable with the account's own token (its admin) or a member token with the analyst role in the account; " +
   'others get 403. A member who is an analyst of several accounts names one with `account`.'
@@ -99,47 +134,29 @@ export const receiptQueryRoutes: FastifyPluginAsync<ReceiptQueryDeps> = async (f
           'the average receipt is rounded half up to the cent. `categories`: units sold and revenue per category.',
         ].join(' '),
         querystring: ReceiptFilter.and(ReceiptRange),
-        response: {
-          200: z.object({
-            from: z.string(),
-            to: z.string(),
-            totals: FiguresView,
-            hours: z.array(FiguresView.extend({ hour: z.string() })),
-            categories: z.array(z.object({ category: z.string(), items: z.number(), revenue: z.string() })),
-            places: z.array(
-              FiguresView.extend({ sourceId: z.string(), placeId: z.string(), placeName: z.string() }),
-            ),
-          }),
-        },
+        response: { 200: AnalyticsView },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { source, place, account, from, to } = request.query
       const { accountId } = await deps.authorize(request, account)
-      const analytics = await readReceiptAnalytics(deps.warehouse, {
-        accountId,
-        sourceId: source ?? '',
-        placeId: place ?? '',
-        from,
-        to,
-      })
-      return {
-        from: new Date(from).toISOString(),
-        to: new Date(to).toISOString(),
-        totals: figuresView(analytics.totals),
-        hours: analytics.hours.map((h) => ({ hour: new Date(h.hour).toISOString(), ...figuresView(h) })),
-        categories: analytics.categories.map((c) => ({
-          category: c.category,
-          items: c.items,
-          revenue: formatCents(c.revenue),
-        })),
-        places: analytics.places.map((p) => ({
-          sourceId: p.place.sourceId,
-          placeId: p.place.placeId,
-          placeName: p.place.placeName,
-          ...figuresView(p),
-        })),
-      }
+      const scope = { accountId, sourceId: source ?? '', placeId: place ?? '', from, to }
+      const json = await cachedAnswer(
+        deps.readCache,
+        answerKey('receiptAnalytics', accountId, scope),
+        async () => {
+          const analytics = await readReceiptAnalytics(deps.warehouse, scope)
+          // The places' names and first and last receipts are read over all time.
+          const dependsOn = {
+            accountId,
+            sourceId: source ?? null,
+            fromHour: 0,
+            toHour: Number.POSITIVE_INFINITY,
+          }
+          return { json: JSON.stringify(analyticsView(from, to, analytics)), scope: dependsOn }
+        },
+      )
+      return sendJson(reply, json)
     },
   )
 

@@ -1,32 +1,14 @@
-import type { ClickHouseClient } from '@clickhouse/client'
-import { z } from 'zod'
+import type { NamedQuery, Warehouse } from '@hourglass/projections'
+import type { z } from 'zod'
 
-/** What the query service needs of the warehouse: to run SELECTs against named tables. */
-export interface WarehouseReader {
-  readonly client: Pick<ClickHouseClient, 'query'>
-  table(name: string): string
-}
+export { defineQuery, type NamedQuery } from '@hourglass/projections'
 
-/** A named read: its SQL, a schema for its parameters and one for its rows. */
-export interface NamedQuery<P extends z.ZodType, R extends z.ZodType> {
-  readonly name: string
-  readonly params: P
-  readonly row: R
-  sql(reader: WarehouseReader): string
-}
-
-export const defineQuery = <P extends z.ZodType, R extends z.ZodType>(query: NamedQuery<P, R>) => query
+/** What the query service needs of the warehouse: to run named SELECTs against named tables. */
+export type WarehouseReader = Pick<Warehouse, 'select' | 'table'>
 
 /** Runs a named query with bound parameters and validates every row it returns. */
-export async function runQuery<P extends z.ZodType, R extends z.ZodType>(
+export const runQuery = <P extends z.ZodType, R extends z.ZodType>(
   reader: WarehouseReader,
   query: NamedQuery<P, R>,
   params: z.input<P>,
-): Promise<z.output<R>[]> {
-  const result = await reader.client.query({
-    query: query.sql(reader),
-    query_params: query.params.parse(params) as Record<string, unknown>,
-    format: 'JSONEachRow',
-  })
-  return z.array(query.row).parse(await result.json())
-}
+): Promise<z.output<R>[]> => reader.select(query, params)

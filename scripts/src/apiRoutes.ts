@@ -46,6 +46,7 @@ import {
   metricaCompatReads,
   type ProjectionProgress,
   queryRoutes,
+  type ReadCache,
   receiptQueryRoutes,
   receiptsCompatQueryRoutes,
   storeStatsCompatReads,
@@ -255,10 +256,13 @@ export interface ReadRouteDeps {
   /** Each projection's progress through the log, for the dashboard's freshness. */
   projectionProgress(): Promise<readonly ProjectionProgress[]>
   /**
-   * Waits, at most `timeoutMs`, until the projection has applied everything the log held when
-   * asked; false when it had not by then (or does not run here).
+   * Waits, at most `timeoutMs`, until the projection has applied what was appended to the source
+   * before the call (where the process cannot tell, everything the log held); false when it had
+   * not by then (or does not run here).
    */
-  awaitProjected(projection: string, timeoutMs: number): Promise<boolean>
+  awaitProjected(projection: string, sourceId: string, timeoutMs: number): Promise<boolean>
+  /** Answers kept until the projections of this process write what they read: only where they run here. */
+  readonly readCache?: ReadCache
 }
 
 /**
@@ -278,13 +282,13 @@ const authenticatedRoutes = (
 
 /** Every route answered from the warehouse, native and seed-compatible, and the dashboard. */
 export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDeps) {
-  const { warehouse, controlPlane, userTokens } = deps
+  const { warehouse, controlPlane, userTokens, readCache } = deps
   const authenticate = authenticateFirst((request) => authenticateUser(userTokens, request))
   const devices = controlPlane.devices
   // The dashboard's page and scripts at `/` are public; its data is not.
   await app.register(dashboardAssets)
   await authenticatedRoutes(app, authenticate, async (group) => {
-    await group.register(queryRoutes, { warehouse, authenticate, sources: controlPlane })
+    await group.register(queryRoutes, { warehouse, authenticate, sources: controlPlane, readCache })
     await group.register(dashboardApiRoutes, {
       warehouse,
       authenticate,
@@ -293,6 +297,7 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
     })
     await group.register(deviceSummaryRoutes, {
       warehouse,
+      readCache,
       authenticate,
       ownedFleet: (accountId, sourceId) => ownedFleet(controlPlane, accountId, sourceId),
       devices,
@@ -308,7 +313,7 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
   })
   const analysts = createAnalystAccess(deps)
   await authenticatedRoutes(app, analysts.authenticate, async (group) => {
-    const receiptReads = { warehouse, authorize: analysts.authorize }
+    const receiptReads = { warehouse, authorize: analysts.authorize, readCache }
     await group.register(receiptQueryRoutes, receiptReads)
     await registerCompat(group, (compat) =>
       compat.register(receiptsCompatQueryRoutes, { ...receiptReads, prefix: '/compat/receipts' }),
@@ -345,7 +350,9 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
       compat.register(metricaCompatReads, {
         ...appReads,
         authenticate: metricaUser,
-        awaitProjected: (timeoutMs) => deps.awaitProjected(userStatsProjection.name, timeoutMs),
+        awaitProjected: (sourceId, timeoutMs) =>
+          deps.awaitProjected(userStatsProjection.name, sourceId, timeoutMs),
+        readCache,
         prefix: '/compat/metrica',
       }),
     ),
@@ -357,7 +364,9 @@ export async function registerReadRoutes(app: FastifyInstance, deps: ReadRouteDe
         warehouse,
         authenticate: eyeUser,
         eyeSourceId: theEyeSourceId,
-        awaitProjected: (timeoutMs) => deps.awaitProjected(eventsProjection.name, timeoutMs),
+        awaitProjected: (sourceId, timeoutMs) =>
+          deps.awaitProjected(eventsProjection.name, sourceId, timeoutMs),
+        readCache,
         prefix: '/compat/the-eye',
       }),
     ),

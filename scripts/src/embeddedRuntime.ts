@@ -21,10 +21,13 @@ import {
   replayProjection,
   type Warehouse,
 } from '@hourglass/projections'
+import { createReadCache, type ReadCache } from '@hourglass/query'
+import { telemetryStream } from '@hourglass/schemas'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { createApiTokens } from './apiRoutes.ts'
 import { buildApp } from './app.ts'
+import { trackAppends } from './appendedPositions.ts'
 import type { EmbeddedConfig } from './config.ts'
 import { awaitErasureReport } from './distributed/readYourWrites.ts'
 import { limitHeapGrowth } from './heapPolicy.ts'
@@ -38,8 +41,13 @@ export interface EmbeddedStorage {
   readonly warehouse: Warehouse
   /** The one projection worker, which holds the log's one partition. */
   readonly worker: ProjectionWorker
+  /** Answers of the read routes, which the worker tells of the hours it writes. */
+  readonly readCache: ReadCache
   close(): Promise<void>
 }
+
+/** Bytes of answers the read cache keeps at most. */
+const READ_CACHE_BYTES = 64 * 1024 * 1024
 
 /** The log and the warehouse of a data folder, migrated, with the projection worker (not started). */
 export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger): Promise<EmbeddedStorage> {
@@ -54,6 +62,7 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
     await log.close()
     throw error
   }
+  const readCache = createReadCache({ maxBytes: READ_CACHE_BYTES })
   const worker = createSingleWriterWorker({
     log: log.telemetry,
     control: log.control,
@@ -62,12 +71,14 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
     logger,
     batchSize: config.projectionBatchSize,
     lingerMs: config.projectionLingerMs,
+    changes: readCache,
   })
   return {
     telemetry: log.telemetry,
     control: log.control,
     warehouse,
     worker,
+    readCache,
     async close() {
       await worker.close()
       await log.close()
@@ -138,6 +149,9 @@ export async function startEmbedded(
       accounts: controlPlane,
       stores: registry,
     })
+    // Reads wait for the projections only where this process has appended what they have not applied.
+    const startHead = await storage.telemetry.head()
+    const appended = trackAppends(storage.telemetry)
     const app = await buildApp(
       {
         logger,
@@ -146,11 +160,12 @@ export async function startEmbedded(
         rateLimits: config.admission.rateLimits,
       },
       {
-        telemetry: storage.telemetry,
+        telemetry: appended.log,
         controlPlane,
         userTokens,
         memberTokens,
         warehouse: storage.warehouse,
+        readCache: storage.readCache,
         projectionStatus: () => storage.worker.status(),
         replayProjection: (name, onProgress) => replayEmbedded(storage, name, onProgress),
         adminToken: localSecret(config.dataDir, 'admin-token'),
@@ -160,10 +175,11 @@ export async function startEmbedded(
         erasureReport: (erasure) =>
           awaitErasureReport(storage.warehouse, erasure, { timeoutMs: config.erasureWaitMs, logger }),
         projectionProgress: () => storage.worker.status(),
-        awaitProjected: async (projection, timeoutMs) => {
-          const heads = await storage.telemetry.partitionHeads()
+        awaitProjected: async (projection, sourceId, timeoutMs) => {
+          // What the log held at start (a restart's backlog), and what was appended to the source since.
+          const target = Math.max(startHead, (appended.positions.last(telemetryStream(sourceId)) ?? -1) + 1)
           const [caughtUp] = await Promise.allSettled([
-            storage.worker.caughtUp(projection, heads, AbortSignal.timeout(timeoutMs)),
+            storage.worker.caughtUp(projection, [target], AbortSignal.timeout(timeoutMs)),
           ])
           return caughtUp.status === 'fulfilled'
         },

@@ -7,6 +7,7 @@ import { defineQuery } from '../warehouse/namedStatements.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
 import type { ControlOrder } from './controlOrder.ts'
 import type { ControlView } from './controlView.ts'
+import { EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
 
 const END_OF_TIME = Number.MAX_SAFE_INTEGER
 
@@ -104,6 +105,8 @@ export function createErasureSteps(options: {
   ownsScope(partition: number): (scope: string) => boolean
   /** Called before a lane applies an erasure: every position the lane holds below it is made durable. */
   beforeErase(partition: number): Promise<void>
+  /** Hears of each erasure step: it may change any hour of the person's scopes. */
+  changes?: WarehouseChangeListener | undefined
   logger: Logger
 }): ErasureSteps {
   const { warehouse, topic, projections, view, order, logger } = options
@@ -166,7 +169,12 @@ export function createErasureSteps(options: {
             ownsScope: options.ownsScope(partition),
             report: (events) => recordStep(key, generation, partition, erasure, 'counted', events),
           }
-          await projection.erase(placed, context)
+          options.changes?.changing(EVERYTHING_CHANGES)
+          try {
+            await projection.erase(placed, context)
+          } finally {
+            options.changes?.changed(EVERYTHING_CHANGES)
+          }
           await recordStep(key, generation, partition, erasure, 'applied', 0)
           lane.applied.add(erasure.position)
           applied = true

@@ -10,6 +10,7 @@ import type { ControlOrder } from './controlOrder.ts'
 import { type ControlRecordSource, createControlView } from './controlView.ts'
 import { createErasureSteps, type ErasingLane } from './erasureSteps.ts'
 import { acknowledgeReplay, loadReplayStates, type ReplayState } from './replay.ts'
+import { changeOf, EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
 
 export interface BatchReport {
   readonly partition: number
@@ -62,6 +63,8 @@ export interface ProjectionWorkerOptions {
   readonly lingerMs?: number
   /** Called once a batch is in the warehouse. */
   readonly onBatch?: (report: BatchReport) => void
+  /** Hears, around every write, which hours it changes (a cache of answers drops what goes stale). */
+  readonly changes?: WarehouseChangeListener
 }
 
 export interface ProjectionWorker {
@@ -152,6 +155,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     partitionCount: log.partitionCount(),
     ownsScope: (partition) => (scope) => log.partitionOf(telemetryStream(scope)) === partition,
     beforeErase: async (partition) => partitions.get(partition)?.ledger.flush(),
+    changes: options.changes,
     logger: log_,
   })
 
@@ -214,6 +218,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       if (!replay) continue
       if (replay.stage === 'requested') {
         for (const state of partitions.values()) state.lanes.delete(key)
+        // The projection's tables are about to be emptied and rebuilt.
+        options.changes?.changing(EVERYTHING_CHANGES)
+        options.changes?.changed(EVERYTHING_CHANGES)
         const memberId = lease.memberId()
         const ack = `${key}:${replay.generation}:${memberId}`
         if (memberId && !acknowledged.has(ack)) {
@@ -373,16 +380,22 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
             })
       const definitionOf = order.definitions(view, batch.cut)
       if (kept.length > 0) {
-        await allSettled(
-          lane.map((l) =>
-            state.ledger.write(
-              l,
-              batch,
-              (insert) => l.projection.apply(kept, { insert, definitionOf }),
-              retrying,
+        const change = options.changes ? changeOf(kept) : null
+        if (change) options.changes?.changing(change)
+        try {
+          await allSettled(
+            lane.map((l) =>
+              state.ledger.write(
+                l,
+                batch,
+                (insert) => l.projection.apply(kept, { insert, definitionOf }),
+                retrying,
+              ),
             ),
-          ),
-        )
+          )
+        } finally {
+          if (change) options.changes?.changed(change)
+        }
       }
     }
     const { to } = batch

@@ -25,6 +25,7 @@ interface WorkerParts {
   readonly batchSize?: number
   readonly lingerMs?: number
   readonly onBatch?: ProjectionWorkerOptions['onBatch']
+  readonly changes?: ProjectionWorkerOptions['changes']
 }
 
 /**

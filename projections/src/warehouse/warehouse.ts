@@ -26,7 +26,7 @@ export interface WarehouseConfig {
  */
 export interface Warehouse extends TableNames {
   readonly database: string
-  /** Runs a named read with bound parameters and checks every row it returns. */
+  /** Runs a named read with bound parameters and checks every row it returns (on the read connection). */
   select<P extends z.ZodType, R extends z.ZodType>(
     query: NamedQuery<P, R>,
     params: z.input<P>,
@@ -40,7 +40,10 @@ export interface Warehouse extends TableNames {
   insert(table: string, rows: readonly object[], options?: { readonly token?: string }): Promise<void>
   /** True when the warehouse answers. */
   ping(): Promise<boolean>
-  /** The client, for the query service's reads until they go through `select` (see query/). */
+  /**
+   * The connection reads go through (`select` uses it too): in embedded mode a chDB connection of
+   * its own, which never writes. For a test's or the bench's ad-hoc reads in other formats.
+   */
   readonly client: Pick<ClickHouseClient, 'query'>
   /**
    * The same warehouse, naming tables in another database (a bench baseline or a test beside
@@ -97,6 +100,7 @@ export class InvalidDatabaseNameError extends Error {
 export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse> {
   if (!IDENTIFIER.test(config.database)) throw new InvalidDatabaseNameError(config.database)
   let client: ClickHouseClient
+  let readClient: ClickHouseClient
   if (config.url) {
     client = createClient({
       url: config.url,
@@ -107,22 +111,26 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
       use_multipart_params_auto: true,
       clickhouse_settings: REQUEST_DEFAULTS,
     })
+    readClient = client
   } else {
     // Loaded only in embedded mode: the chDB library is large and servers do not need it.
     const { createChdbConnection } = await import('chdb/connection')
     // chDB types its connection against @clickhouse/client-common, whose settings list differs
     // slightly from the one bundled in @clickhouse/client; at run time they are the same interface.
-    const connection = createChdbConnection({
-      path: config.embeddedPath ?? ':memory:',
-    }) as unknown as ClientConnection
-    client = createClient({ connection, clickhouse_settings: REQUEST_DEFAULTS })
+    const connect = () =>
+      createChdbConnection({ path: config.embeddedPath ?? ':memory:' }) as unknown as ClientConnection
+    client = createClient({ connection: connect(), clickhouse_settings: REQUEST_DEFAULTS })
+    // The query service's reads go through a connection of their own: a chDB connection runs one
+    // statement at a time, so they do not wait behind a projection's inserts, and since it never
+    // writes, it states no settings per request (each would cost chDB a statement).
+    readClient = createClient({ connection: connect() })
   }
   if (config.createDatabase !== false) {
     await toEdge('create database', () =>
       client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` }),
     )
   }
-  return warehouseOver(client, config.database, [])
+  return warehouseOver({ client, readClient }, config.database, [])
 }
 
 const toEdge = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
@@ -137,10 +145,11 @@ const toEdge = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
 const namedTable = (sql: string) => /\b(?:FROM|INTO|TABLE)\s+([\w.]+)/i.exec(sql)?.[1] ?? 'other'
 
 function warehouseOver(
-  client: ClickHouseClient,
+  clients: { client: ClickHouseClient; readClient: ClickHouseClient },
   database: string,
   observers: StatementObserver[],
 ): Warehouse {
+  const { client, readClient } = clients
   const table = (name: string) => `${database}.${name}`
   const names: TableNames = { table }
   const observed = async <T>(
@@ -164,13 +173,13 @@ function warehouseOver(
     client: {
       query: ((params: Parameters<ClickHouseClient['query']>[0]) =>
         observed('select', namedTable(params.query), 0, () =>
-          client.query(params),
+          readClient.query(params),
         )) as ClickHouseClient['query'],
     },
     select: (query, params) => {
       const sql = query.sql(names)
       return observed('select', namedTable(sql), 0, async () => {
-        const result = await client.query({
+        const result = await readClient.query({
           query: sql,
           query_params: query.params.parse(params) as Record<string, unknown>,
           format: 'JSONEachRow',
@@ -206,11 +215,14 @@ function warehouseOver(
     ping: async () => (await client.ping()).success,
     forDatabase(other) {
       if (!IDENTIFIER.test(other)) throw new InvalidDatabaseNameError(other)
-      return warehouseOver(client, other, observers)
+      return warehouseOver(clients, other, observers)
     },
     observe: (observer) => {
       observers.push(observer)
     },
-    close: () => client.close(),
+    async close() {
+      if (readClient !== client) await readClient.close()
+      await client.close()
+    },
   }
 }

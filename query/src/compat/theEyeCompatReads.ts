@@ -7,9 +7,11 @@ import {
   countEventsQuery,
   eventAtPositionQuery,
   eventsBeforeQuery,
-  latestEventsQuery,
+  latestEventsCountedQuery,
   type RawEventRow,
 } from '../appAnalyticsQueries.ts'
+import { sendJson } from '../jsonAnswer.ts'
+import { type AnswerScope, answerKey, cachedAnswer, floorHour, type ReadCache } from '../readCache.ts'
 import { runQuery, type WarehouseReader } from '../warehouseReader.ts'
 import { READ_YOUR_WRITES_MS } from './metricaCompatReads.ts'
 
@@ -19,7 +21,13 @@ export interface TheEyeReadDeps {
   authenticate(request: FastifyRequest): Promise<{ accountId: string }>
   /** The source holding an account's The Eye sessions and events. */
   eyeSourceId(accountId: string): string
-  awaitProjected(timeoutMs: number): Promise<boolean>
+  /**
+   * Waits, at most `timeoutMs`, until the events projection has applied what this process
+   * appended to the source; false when it had not by then.
+   */
+  awaitProjected(sourceId: string, timeoutMs: number): Promise<boolean>
+  /** Answers kept until the projections of this process write what they read. */
+  readonly readCache?: ReadCache
 }
 
 const tags = ['compat: the-eye']
@@ -110,9 +118,10 @@ export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fast
 
   const scope = async (request: FastifyRequest) => {
     const { accountId } = await deps.authenticate(request)
+    const sourceId = deps.eyeSourceId(accountId)
     // An event accepted a moment ago is listed: reads wait (briefly) for the projection to apply it.
-    await deps.awaitProjected(READ_YOUR_WRITES_MS)
-    return { accountId, sourceId: deps.eyeSourceId(accountId) }
+    await deps.awaitProjected(sourceId, READ_YOUR_WRITES_MS)
+    return { accountId, sourceId }
   }
 
   app.get(
@@ -141,13 +150,30 @@ export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fast
         name: name ?? '',
         since: timestamp ?? 0,
       }
+      // Every answer reads the source's events from `since` on.
+      const dependsOn: AnswerScope = {
+        accountId: filter.accountId,
+        sourceId: filter.sourceId,
+        fromHour: floorHour(filter.since),
+        toHour: Number.POSITIVE_INFINITY,
+      }
       if (page === undefined && page_size === undefined) {
         const batch = async (before: number) =>
           (await runQuery(deps.warehouse, eventsBeforeQuery, { ...filter, before, limit: STREAM_BATCH })).map(
             toEyeEvent,
           )
+        const key = answerKey('theEyeAllEvents', filter.accountId, filter)
+        const kept = deps.readCache?.get(key)
+        if (kept) return sendJson(reply, kept)
+        const mark = deps.readCache?.mark() ?? 0
         // The first batch is read before answering: a failure is still an error status, not a cut array.
         const first = await batch(Number.MAX_SAFE_INTEGER)
+        if (first.length < STREAM_BATCH) {
+          // All of it in one batch: answered, and kept, as one piece.
+          const json = Buffer.from(JSON.stringify(first))
+          deps.readCache?.store(key, json, dependsOn, mark)
+          return sendJson(reply, json)
+        }
         async function* rest() {
           let last = first
           while (last.length === STREAM_BATCH) {
@@ -163,22 +189,34 @@ export const theEyeCompatReads: FastifyPluginAsync<TheEyeReadDeps> = async (fast
       }
       const size = page_size ?? PAGE_SIZE
       const number = page ?? 1
-      const [rows, counted] = await Promise.all([
-        runQuery(deps.warehouse, latestEventsQuery, { ...filter, offset: (number - 1) * size, limit: size }),
-        runQuery(deps.warehouse, countEventsQuery, filter),
-      ])
-      const count = counted[0]?.n ?? 0
       const pageUrl = (n: number) => {
         const url = new URL(request.url, `${request.protocol}://${request.host}`)
         url.searchParams.set('page', String(n))
         return url.toString()
       }
-      return {
-        count,
-        next: number * size < count ? pageUrl(number + 1) : null,
-        previous: number > 1 ? pageUrl(number - 1) : null,
-        results: rows.map(toEyeEvent),
-      }
+      const key = answerKey('theEyeEvents', filter.accountId, {
+        ...filter,
+        size,
+        number,
+        url: pageUrl(number),
+      })
+      const json = await cachedAnswer(deps.readCache, key, async () => {
+        const rows = await runQuery(deps.warehouse, latestEventsCountedQuery, {
+          ...filter,
+          offset: (number - 1) * size,
+          limit: size,
+        })
+        // A page past the last has no row to carry the count.
+        const count = rows[0]?.total ?? (await runQuery(deps.warehouse, countEventsQuery, filter))[0]?.n ?? 0
+        const answer: z.infer<typeof PagedEvents> = {
+          count,
+          next: number * size < count ? pageUrl(number + 1) : null,
+          previous: number > 1 ? pageUrl(number - 1) : null,
+          results: rows.map(toEyeEvent),
+        }
+        return { json: JSON.stringify(answer), scope: dependsOn }
+      })
+      return sendJson(reply, json)
     },
   )
 

@@ -1,7 +1,8 @@
+import type { TableNames } from '@hourglass/projections'
 import { deviceReadingQuantiles, tables } from '@hourglass/projections/tables'
 import type { SourceKind } from '@hourglass/schemas'
 import { z } from 'zod'
-import { defineQuery, type WarehouseReader } from '../warehouseReader.ts'
+import { defineQuery } from '../warehouseReader.ts'
 
 const Scope = { accountId: z.string(), sourceId: z.string() }
 const RangeParams = z.object({ ...Scope, from: z.number(), to: z.number() })
@@ -16,7 +17,7 @@ const inHours = (column: string) =>
  * the generic events of every source (from the hourly rollup), plus the records of its kind —
  * store events by type and person, receipts by place, device readings by metric and device.
  */
-const activitySql = (r: WarehouseReader, kind: SourceKind) => {
+const activitySql = (r: TableNames, kind: SourceKind) => {
   const generic = `
       SELECT hour, name, events, subjects AS users
       FROM ${r.table(tables.rollupHourly)}

@@ -97,21 +97,21 @@ export const MetricSummary = z.object({
 })
 export type MetricSummary = z.infer<typeof MetricSummary>
 
-const queries = {
+/** The named summary query of each kind of scope. */
+export const deviceSummaryQueries = {
   device: deviceSummaryQuery('device'),
   user: deviceSummaryQuery('user'),
   userDevice: deviceSummaryQuery('userDevice'),
 }
 
-/** The summary of each metric of the readings in scope over a period (all time without bounds). */
-export async function summariseReadings(
-  reader: WarehouseReader,
+/** The parameters of a summary query: the scope, and the windows of days, hours and raw readings. */
+export function deviceSummaryParams(
   fleet: { readonly accountId: string; readonly sourceId: string },
   scope: SummaryScope,
   period: SummaryPeriod,
-): Promise<Record<string, MetricSummary>> {
+): z.input<typeof Params> {
   const { days, hours, raw } = summaryWindows(period)
-  const rows = await runQuery(reader, queries[scope.kind], {
+  return {
     accountId: fleet.accountId,
     sourceId: fleet.sourceId,
     deviceId: 'deviceId' in scope ? scope.deviceId : '',
@@ -126,7 +126,21 @@ export async function summariseReadings(
     rawHeadTo: raw[0].to,
     rawTailFrom: raw[1].from,
     rawTailTo: raw[1].to,
-  })
+  }
+}
+
+/** The summary of each metric of the readings in scope over a period (all time without bounds). */
+export async function summariseReadings(
+  reader: WarehouseReader,
+  fleet: { readonly accountId: string; readonly sourceId: string },
+  scope: SummaryScope,
+  period: SummaryPeriod,
+): Promise<Record<string, MetricSummary>> {
+  const rows = await runQuery(
+    reader,
+    deviceSummaryQueries[scope.kind],
+    deviceSummaryParams(fleet, scope, period),
+  )
   // fromEntries defines own properties, whatever a metric is called.
   return Object.fromEntries(
     rows

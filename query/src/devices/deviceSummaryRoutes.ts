@@ -1,7 +1,9 @@
 import { DeviceId, errors } from '@hourglass/schemas'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { sendJson } from '../jsonAnswer.ts'
+import { answerKey, cachedAnswer, ceilHour, floorHour, type ReadCache } from '../readCache.ts'
 import type { WarehouseReader } from '../warehouseReader.ts'
 import { MetricSummary, type SummaryScope, summariseReadings } from './deviceSummaryQuery.ts'
 import { SummaryPeriod } from './summaryPeriod.ts'
@@ -25,6 +27,16 @@ export interface DeviceSummaryDeps {
   /** The account's device fleet: a 404 when it owns no such source, a 409 when it is no fleet. */
   ownedFleet(accountId: string, sourceId: string): Promise<FleetScope>
   readonly devices: DeviceDirectory
+  /** Answers kept until the projections of this process write what they read. */
+  readonly readCache?: ReadCache
+}
+
+/** An unknown device or user of the fleet is a 404. */
+async function expectInFleet(devices: DeviceDirectory, fleet: FleetScope, scope: SummaryScope) {
+  if ('userId' in scope && !(await devices.findUser(fleet.sourceId, scope.userId)))
+    throw errors.notFound(`device user "${scope.userId}"`)
+  if ('deviceId' in scope && !(await devices.findDevice(fleet.sourceId, scope.deviceId)))
+    throw errors.notFound(`device "${scope.deviceId}"`)
 }
 
 /** Summaries of a scope that exists in the fleet: an unknown device or user is a 404. */
@@ -34,10 +46,7 @@ export async function summaryOf(
   scope: SummaryScope,
   period: SummaryPeriod,
 ) {
-  if ('userId' in scope && !(await deps.devices.findUser(fleet.sourceId, scope.userId)))
-    throw errors.notFound(`device user "${scope.userId}"`)
-  if ('deviceId' in scope && !(await deps.devices.findDevice(fleet.sourceId, scope.deviceId)))
-    throw errors.notFound(`device "${scope.deviceId}"`)
+  await expectInFleet(deps.devices, fleet, scope)
   return summariseReadings(deps.warehouse, fleet, scope, period)
 }
 
@@ -69,21 +78,33 @@ export const deviceSummaryRoutes: FastifyPluginAsync<DeviceSummaryDeps> = async 
   const app = fastify.withTypeProvider<ZodTypeProvider>()
 
   const answer = async (
-    request: FastifyRequest,
-    sourceId: string,
+    request: FastifyRequest & { readonly params: { id: string }; readonly query: SummaryPeriod },
+    reply: FastifyReply,
     scope: SummaryScope,
-    period: SummaryPeriod,
   ) => {
+    const { id: sourceId } = request.params
+    const period = request.query
     const { accountId } = await deps.authenticate(request)
     const fleet = await deps.ownedFleet(accountId, sourceId)
-    const metrics = await summaryOf(deps, fleet, scope, period)
-    return {
-      sourceId,
-      ...('deviceId' in scope ? { deviceId: scope.deviceId } : {}),
-      ...('userId' in scope ? { userId: scope.userId } : {}),
-      period: { from: iso(period.from), to: iso(period.to) },
-      metrics,
-    }
+    await expectInFleet(deps.devices, fleet, scope)
+    const key = answerKey('deviceSummary', accountId, { sourceId, scope, from: period.from, to: period.to })
+    const json = await cachedAnswer(deps.readCache, key, async () => {
+      const summary: z.infer<typeof SummaryResponse> = {
+        sourceId,
+        ...('deviceId' in scope ? { deviceId: scope.deviceId } : {}),
+        ...('userId' in scope ? { userId: scope.userId } : {}),
+        period: { from: iso(period.from), to: iso(period.to) },
+        metrics: await summariseReadings(deps.warehouse, fleet, scope, period),
+      }
+      const dependsOn = {
+        accountId,
+        sourceId,
+        fromHour: floorHour(period.from ?? 0),
+        toHour: period.to === undefined ? Number.POSITIVE_INFINITY : ceilHour(period.to),
+      }
+      return { json: JSON.stringify(summary), scope: dependsOn }
+    })
+    return sendJson(reply, json)
   }
 
   app.get(
@@ -98,13 +119,7 @@ export const deviceSummaryRoutes: FastifyPluginAsync<DeviceSummaryDeps> = async 
         response: { 200: SummaryResponse },
       },
     },
-    async (request) =>
-      answer(
-        request,
-        request.params.id,
-        { kind: 'device', deviceId: request.params.deviceId },
-        request.query,
-      ),
+    async (request, reply) => answer(request, reply, { kind: 'device', deviceId: request.params.deviceId }),
   )
 
   app.get(
@@ -119,8 +134,7 @@ export const deviceSummaryRoutes: FastifyPluginAsync<DeviceSummaryDeps> = async 
         response: { 200: SummaryResponse },
       },
     },
-    async (request) =>
-      answer(request, request.params.id, { kind: 'user', userId: request.params.userId }, request.query),
+    async (request, reply) => answer(request, reply, { kind: 'user', userId: request.params.userId }),
   )
 
   app.get(
@@ -135,12 +149,11 @@ export const deviceSummaryRoutes: FastifyPluginAsync<DeviceSummaryDeps> = async 
         response: { 200: SummaryResponse },
       },
     },
-    async (request) =>
-      answer(
-        request,
-        request.params.id,
-        { kind: 'userDevice', userId: request.params.userId, deviceId: request.params.deviceId },
-        request.query,
-      ),
+    async (request, reply) =>
+      answer(request, reply, {
+        kind: 'userDevice',
+        userId: request.params.userId,
+        deviceId: request.params.deviceId,
+      }),
   )
 }

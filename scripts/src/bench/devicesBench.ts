@@ -42,7 +42,7 @@ const mix = (value: number) => {
   return ((h ^ (h >>> 16)) >>> 0) / 4294967296
 }
 /** Temperature with a daily cycle, humidity with a yearly one, each with noise; two decimals. */
-const metricsAt = (timestamp: number, index: number) => ({
+export const metricsAt = (timestamp: number, index: number) => ({
   temperature:
     Math.round((20 + 8 * Math.sin((2 * Math.PI * timestamp) / DAY_MS) + 4 * mix(index)) * 100) / 100,
   humidity:
@@ -50,14 +50,14 @@ const metricsAt = (timestamp: number, index: number) => ({
     100,
 })
 
-interface Fleet {
+export interface Fleet {
   readonly token: string
   readonly sourceId: string
   readonly apiToken: string
   readonly accountId: string
 }
 
-async function createFleet(client: LoopbackClient): Promise<Fleet> {
+export async function createFleet(client: LoopbackClient): Promise<Fleet> {
   const signUp = expectStatus(
     await client.send('POST', '/v1/auth/signup', {
       body: JSON.stringify({
@@ -101,7 +101,7 @@ async function put(baseUrl: string, path: string, token: string, body: unknown) 
   } satisfies LoopbackAnswer
 }
 
-async function bindDevices(
+export async function bindDevices(
   client: LoopbackClient,
   baseUrl: string,
   fleet: Fleet,

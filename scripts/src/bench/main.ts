@@ -25,6 +25,7 @@ import { machineCoresBusy, osMaxRss, probeWarehouse, rssMakeUp, sampleRss } from
 import { perUserStatsBench } from './perUserStatsBench.ts'
 import { createEventFactory, type EventTimes, eventTimes, toBaselineRow } from './producerEvents.ts'
 import { createProducerPool } from './producerPool.ts'
+import { runReadsBench } from './readsBench.ts'
 import { receiptsBench } from './receiptsBench.ts'
 import { medianBy, printReport, rate } from './report.ts'
 import { measureRollupQueries } from './rollupQueryPhase.ts'
@@ -257,7 +258,7 @@ const FEATURE_PHASES: Record<string, BenchPhase> = {
   devices: devicesBench,
   admission: admissionBench,
 }
-const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'distributed', 'control-store']
+const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'reads', 'distributed', 'control-store']
 
 async function runFeaturePhase(name: string, phase: BenchPhase): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `hourglass-bench-${name}-`))
@@ -299,6 +300,8 @@ if (wanted('core')) await main()
 for (const [name, phase] of Object.entries(FEATURE_PHASES)) {
   if (wanted(name)) await runFeaturePhase(name, phase)
 }
+// Every read route beside its SQL straight on chDB, quiet and under ingest.
+if (wanted('reads')) await runReadsBench()
 // Distributed mode (Kafka, one and two workers) beside embedded mode under the same load.
 if (wanted('distributed')) await runDistributedBench()
 // The PostgreSQL control store of distributed mode: appends per second with appenders in several processes.

@@ -102,8 +102,8 @@ export interface WarehouseProbe {
 
 /**
  * Counts statements, rows and time per table of the warehouse (and of every database it is
- * opened on with `forDatabase`). It only observes: this is how the bench sees the projections'
- * batch sizes without changing them.
+ * opened on with `forDatabase`), its reads' own connection included. It only observes: this is
+ * how the bench sees the projections' batch sizes without changing them.
  */
 export function probeWarehouse(warehouse: Warehouse): WarehouseProbe {
   const tallies = new Map<string, WarehouseTally>()

@@ -101,7 +101,7 @@ const sameStatistics = (a: Statistics, b: Statistics) =>
   })
 
 /** An account with a Metrica app and its product-view event, through the public APIs. */
-async function prepareApp(client: LoopbackClient) {
+export async function prepareApp(client: LoopbackClient) {
   const signup = expectOk(
     await client.send('POST', '/v1/auth/signup', {
       body: JSON.stringify({
@@ -151,7 +151,7 @@ async function prepareApp(client: LoopbackClient) {
  * Loads the events straight into the log (the fast path: the HTTP ingest is measured
  * elsewhere), in big batches, as ingest would have stamped them after the definition.
  */
-async function loadEvents(
+export async function loadEvents(
   runtime: EmbeddedRuntime,
   scope: { accountId: string; sourceId: string },
   plan: PerUserStatsPlan,
@@ -184,7 +184,8 @@ async function loadEvents(
   }
 }
 
-async function settle(runtime: EmbeddedRuntime, note: (message: string) => void) {
+/** Waits until every projection has applied the whole log, saying how far each is every 5 s. */
+export async function settle(runtime: EmbeddedRuntime, note: (message: string) => void) {
   const ticker = setInterval(async () => {
     const statuses = await runtime.worker.status()
     note(

@@ -36,7 +36,7 @@ const money = (cents: number) => `${Math.floor(cents / 100)}.${String(cents % 10
  * Receipt `index` with 5 lines, as a point of sale sends it (seed 003's shape: money as JSON
  * numbers, each cents / 100, whose shortest text has at most two decimals).
  */
-function receipt(prefix: string, index: number, time: number) {
+export function receipt(prefix: string, index: number, time: number) {
   const items = Array.from({ length: PLAN.itemsPerReceipt }, (_, line) => {
     const h = mix(index * 31 + line)
     return {
@@ -65,7 +65,7 @@ function receipt(prefix: string, index: number, time: number) {
 const text = (amount: number) => money(Math.round(amount * 100))
 
 /** The log record ingest would append for this receipt (see `toReceiptRecord`). */
-const toRecord = (
+export const toRecord = (
   scope: { accountId: string; sourceId: string },
   r: ReturnType<typeof receipt>,
   receivedAt: number,

@@ -54,7 +54,7 @@ export function medianBy<T>(items: readonly T[], value: (item: T) => number): T 
   return middle.item
 }
 
-function table(rows: readonly (readonly string[])[]): string {
+export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => [...(row[column] ?? '')].length)))
   const line = (row: readonly string[]) =>
     row

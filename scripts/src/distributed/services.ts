@@ -462,7 +462,8 @@ export async function startQueryService(
     warehouse,
     ...(await controlPlaneClient(config, control, passwords)),
     projectionProgress: () => progress.progress(),
-    awaitProjected: (projection, timeoutMs) => progress.awaitProjected(projection, timeoutMs),
+    // The workers run in other processes: a read waits until they have applied the whole log.
+    awaitProjected: (projection, _sourceId, timeoutMs) => progress.awaitProjected(projection, timeoutMs),
   })
   const url = await listen(app, config)
   return {

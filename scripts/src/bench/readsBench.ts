@@ -1,0 +1,387 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  deviceSummaryParams,
+  deviceSummaryQueries,
+  eventsPageQuery,
+  hourlyRollupQuery,
+  latestEventsCountedQuery,
+  type NamedQuery,
+  receiptCategoriesQuery,
+  receiptHoursQuery,
+  receiptPlacesQuery,
+  receiptPlaceTotalsQuery,
+  userStatsTotalQuery,
+} from '@hourglass/query'
+import { Session } from 'chdb'
+import { pino } from 'pino'
+import type { z } from 'zod'
+import { loadEmbeddedConfig } from '../config.ts'
+import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
+import { createLoopbackClient, inParallel, type LoopbackClient } from './loopbackClient.ts'
+import { meterPhase, type PhaseUsage, percentile, probeWarehouse, sampleRss } from './measures.ts'
+import { createEventFactory } from './producerEvents.ts'
+import { createProducerPool, type ProducerPool } from './producerPool.ts'
+import { EYE_RARE_CATEGORY, loadReadsDataset, READS_DATA, type ReadsDataset } from './readsDataset.ts'
+import { table } from './report.ts'
+
+/** Sizes of each measurement: a few seconds per route and reader count. */
+const PLAN = {
+  warmupReads: 20,
+  /** Reads per measurement, and the time after which no more are started. */
+  reads: 300,
+  budgetMs: 8_000,
+  readers: [1, 8],
+  /** At most `maxInFlight` batches unanswered: past it the pacer waits (the rate achieved is reported). */
+  ingest: { eventsPerSecond: 10_000, batchSize: 100, rampMs: 3_000, maxInFlight: 64 },
+} as const
+
+const GOALS = {
+  rollupP99Ms: 20,
+  eyeP50Ms8: 20,
+  httpOverDirect: 1.5,
+  ingestOverQuiet: 2,
+} as const
+
+const note = (message: string) => process.stderr.write(`[bench reads] ${message}\n`)
+
+/** A statement as chDB runs it straight: the named query's SQL and its parsed parameters. */
+interface DirectStatement {
+  readonly sql: string
+  readonly params: Record<string, unknown>
+}
+
+/** One read route: its request, and the statements it runs on the warehouse, to run directly. */
+interface ReadRoute {
+  readonly name: string
+  readonly path: string
+  readonly token: string
+  readonly direct: readonly DirectStatement[]
+}
+
+interface Latency {
+  readonly p50: number
+  readonly p99: number
+  readonly reads: number
+  readonly failures: number
+}
+
+function readRoutes(runtime: EmbeddedRuntime, data: ReadsDataset): ReadRoute[] {
+  const reader = { table: (name: string) => runtime.warehouse.table(name) }
+  const statement = <P extends z.ZodType, R extends z.ZodType>(
+    query: NamedQuery<P, R>,
+    params: z.input<P>,
+  ): DirectStatement => ({
+    sql: query.sql(reader as never),
+    params: query.params.parse(params) as Record<string, unknown>,
+  })
+  const { app, eye, receipts, device, stats } = data
+  const month = { from: data.now - READS_DATA.appDays * 24 * 3600_000, to: data.now }
+  const appScope = { accountId: app.accountId, sourceId: app.sourceId }
+  const eyeFilter = (category: string, session: string) => ({
+    accountId: eye.accountId,
+    sourceId: eye.sourceId,
+    category,
+    session,
+    name: '',
+    since: 0,
+  })
+  const eyeList = (category: string, session: string) => [
+    statement(latestEventsCountedQuery, { ...eyeFilter(category, session), offset: 0, limit: 1000 }),
+  ]
+  const receiptScope = {
+    accountId: receipts.accountId,
+    sourceId: receipts.sourceId,
+    placeId: receipts.place,
+    from: data.now - (READS_DATA.receiptDays + 1) * 24 * 3600_000,
+    to: data.now + 24 * 3600_000,
+  }
+  const year = { from: device.from, to: device.to }
+  return [
+    {
+      name: `hourly rollup, ${READS_DATA.appDays} days`,
+      path: `/v1/sources/${app.sourceId}/rollups/hourly?from=${month.from}&to=${month.to}`,
+      token: app.token,
+      direct: [statement(hourlyRollupQuery, { ...appScope, ...month, name: '' })],
+    },
+    {
+      name: 'raw events, a page of 100',
+      path: `/v1/sources/${app.sourceId}/events?from=${month.from}&to=${month.to}&limit=100`,
+      token: app.token,
+      direct: [
+        statement(eventsPageQuery, {
+          ...appScope,
+          ...month,
+          name: '',
+          afterTs: month.from - 1,
+          afterPosition: 0,
+          limit: 101,
+        }),
+      ],
+    },
+    {
+      name: `The Eye by category (${eye.rareEvents} events)`,
+      path: `/compat/the-eye/events/?category=${encodeURIComponent(EYE_RARE_CATEGORY)}&page_size=1000`,
+      token: eye.token,
+      direct: eyeList(EYE_RARE_CATEGORY, ''),
+    },
+    {
+      name: `The Eye by session (${eye.sessionEvents} events)`,
+      path: `/compat/the-eye/events/?session_id=${eye.session}&page_size=1000`,
+      token: eye.token,
+      direct: eyeList('', eye.session),
+    },
+    {
+      name: 'receipts analytics, one place, 30 days',
+      path: `/v1/receipts/analytics?source=${receipts.sourceId}&place=${receipts.place}&from=${receiptScope.from}&to=${receiptScope.to}`,
+      token: receipts.token,
+      direct: [
+        statement(receiptHoursQuery, receiptScope),
+        statement(receiptPlaceTotalsQuery, receiptScope),
+        statement(receiptCategoriesQuery, receiptScope),
+        statement(receiptPlacesQuery, receiptScope),
+      ],
+    },
+    {
+      name: 'device summary, a year',
+      path: `/v1/sources/${device.sourceId}/devices/${device.deviceId}/summary?from=${year.from}&to=${year.to}`,
+      token: device.token,
+      direct: [
+        statement(
+          deviceSummaryQueries.device,
+          deviceSummaryParams(device, { kind: 'device', deviceId: device.deviceId }, year),
+        ),
+      ],
+    },
+    {
+      name: 'per-user statistics (Metrica)',
+      path: `/compat/metrica/${stats.sourceId}/${stats.eventCode}`,
+      token: stats.jwt,
+      direct: [
+        statement(userStatsTotalQuery, {
+          accountId: stats.accountId,
+          sourceId: stats.sourceId,
+          name: stats.name,
+          after: '',
+          limit: 1_000_000,
+        }),
+      ],
+    },
+  ]
+}
+
+/** `readers` clients, each reading again once answered, until `PLAN.reads` reads or the budget. */
+async function timedReads(readers: number, read: () => Promise<boolean>): Promise<Latency> {
+  for (let i = 0; i < PLAN.warmupReads; i++) await read()
+  const samples: number[] = []
+  let failures = 0
+  const until = performance.now() + PLAN.budgetMs
+  await inParallel(PLAN.reads, readers, async () => {
+    if (performance.now() > until) return
+    const startedAt = performance.now()
+    const ok = await read()
+    samples.push(performance.now() - startedAt)
+    if (!ok) failures++
+  })
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), reads: samples.length, failures }
+}
+
+const httpRead = (client: LoopbackClient, route: ReadRoute) => async () => {
+  const answer = await client.send('GET', route.path, { token: route.token })
+  return answer.status === 200
+}
+
+/** The route's statements, straight on chDB: bound parameters, results left as bytes. */
+const directRead = (session: Session, route: ReadRoute) => async () => {
+  await Promise.all(
+    route.direct.map((s) => session.queryBindAsync(s.sql, s.params, { format: 'JSONEachRow' })),
+  )
+  return true
+}
+
+interface IngestLoad {
+  stop(): Promise<{ rate: number; failures: number }>
+}
+
+/** Open-loop ingest into the app source: a batch of 100 events due every 10 ms, answered or not (up to a bound). */
+function startIngest(producers: ProducerPool, data: ReadsDataset): IngestLoad {
+  const { eventsPerSecond, batchSize } = PLAN.ingest
+  const events = createEventFactory('reads-live', 11)
+  const source = { accountId: data.app.accountId, sourceId: data.app.sourceId, apiToken: data.app.apiToken }
+  const intervalMs = (batchSize / eventsPerSecond) * 1000
+  const startedAt = performance.now()
+  let sent = 0
+  let acknowledged = 0
+  let failures = 0
+  const inFlight = new Set<Promise<void>>()
+  const timer = setInterval(() => {
+    const due = Math.floor((performance.now() - startedAt) / intervalMs)
+    for (; sent < due && inFlight.size < PLAN.ingest.maxInFlight; sent++) {
+      const answer = producers
+        .post(source, { events, from: sent * batchSize, count: batchSize, times: { kind: 'at-send' } })
+        .then((a) => {
+          if (a.status === 200) acknowledged += batchSize
+          else failures++
+        })
+      inFlight.add(answer)
+      answer.finally(() => inFlight.delete(answer))
+    }
+  }, intervalMs)
+  return {
+    async stop() {
+      clearInterval(timer)
+      const seconds = (performance.now() - startedAt) / 1000
+      await Promise.all(inFlight)
+      return { rate: acknowledged / seconds, failures }
+    },
+  }
+}
+
+interface RouteFigures {
+  readonly route: ReadRoute
+  readonly readers: number
+  readonly http: Latency
+  readonly direct: Latency
+  readonly loaded: Latency
+}
+
+const ms = (value: number) =>
+  !Number.isFinite(value) ? 'n/a' : value >= 100 ? value.toFixed(0) : value.toFixed(1)
+const times = (value: number) =>
+  Number.isFinite(value) ? `${(Math.floor(value * 100) / 100).toFixed(2)}×` : 'n/a'
+const mark = (meets: boolean) => (meets ? '✓' : '✗')
+
+function usageRow(name: string, usage: PhaseUsage) {
+  return [
+    name,
+    `${(usage.wallMs / 1000).toFixed(1)} s`,
+    usage.cores.toFixed(2),
+    Number.isFinite(usage.producerCores) ? usage.producerCores.toFixed(2) : '?',
+    Number.isFinite(usage.otherCores) ? usage.otherCores.toFixed(2) : '?',
+    `${Math.round(usage.eventLoopBusy * 100)} %`,
+  ]
+}
+
+function printReads(
+  figures: readonly RouteFigures[],
+  usage: { quiet: PhaseUsage; loaded: PhaseUsage },
+  ingest: { rate: number; failures: number },
+) {
+  const out: string[] = ['', '== reads ==', '']
+  out.push(
+    'Each read route over HTTP (loopback, keep-alive), with 1 and with 8 clients reading in a closed loop,',
+    'beside the same SQL run straight on chDB in this process (a chDB session on the same data, bound',
+    'parameters, results left as bytes, statements of one read run together); then the same HTTP reads while',
+    `${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s are ingested (open loop, batches of ${PLAN.ingest.batchSize}) into the app source the first two routes read.`,
+    `Latencies in ms over up to ${PLAN.reads} reads (${PLAN.budgetMs / 1000} s at most) after ${PLAN.warmupReads} unmeasured.`,
+    '',
+  )
+  out.push(
+    table([
+      [
+        'route',
+        'readers',
+        'HTTP p50',
+        'p99',
+        'direct p50',
+        'p99',
+        'HTTP÷direct p50',
+        'ingest p50',
+        'p99',
+        'ingest÷quiet p50',
+      ],
+      ...figures.map((f) => [
+        f.route.name,
+        String(f.readers),
+        ms(f.http.p50),
+        ms(f.http.p99),
+        ms(f.direct.p50),
+        ms(f.direct.p99),
+        times(f.http.p50 / f.direct.p50),
+        ms(f.loaded.p50),
+        ms(f.loaded.p99),
+        times(f.loaded.p50 / f.http.p50),
+      ]),
+    ]),
+    '',
+  )
+  const failures = figures.reduce((sum, f) => sum + f.http.failures + f.loaded.failures, 0)
+  out.push(
+    `Ingest achieved ${Math.round(ingest.rate).toLocaleString('en-US')} events/s during the loaded reads (${ingest.failures} failed batches); failed reads: ${failures}.`,
+    '',
+    table([
+      ['phase', 'wall', 'CPU', 'producers', 'others', 'loop'],
+      usageRow('quiet reads (HTTP and direct)', usage.quiet),
+      usageRow(`reads under ${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s`, usage.loaded),
+    ]),
+    '',
+  )
+  const rollup = figures.find((f) => f.route.name.startsWith('hourly rollup') && f.readers === 1)
+  const eye = figures.filter((f) => f.route.name.startsWith('The Eye') && f.readers === 8)
+  const overDirect = figures.filter((f) => f.http.p50 / f.direct.p50 > GOALS.httpOverDirect)
+  const overQuiet = figures.filter((f) => f.loaded.p50 / f.http.p50 > GOALS.ingestOverQuiet)
+  const name = (f: RouteFigures) => `${f.route.name} (${f.readers})`
+  out.push(
+    'Goals',
+    `  ${mark(!!rollup && rollup.http.p99 <= GOALS.rollupP99Ms)} hourly rollup p99 ≤ ${GOALS.rollupP99Ms} ms (1 reader): ${rollup ? ms(rollup.http.p99) : 'n/a'} ms`,
+    `  ${mark(eye.length > 0 && eye.every((f) => f.http.p50 <= GOALS.eyeP50Ms8))} The Eye lists p50 ≤ ${GOALS.eyeP50Ms8} ms with 8 readers: ${eye.map((f) => `${ms(f.http.p50)} ms`).join(', ')}`,
+    `  ${mark(overDirect.length === 0)} every read within ${GOALS.httpOverDirect}× of its direct query (p50)${overDirect.length ? `; not: ${overDirect.map(name).join(', ')}` : ''}`,
+    `  ${mark(overQuiet.length === 0)} reads under ingest at most ${GOALS.ingestOverQuiet}× quiet (p50)${overQuiet.length ? `; not: ${overQuiet.map(name).join(', ')}` : ''}`,
+    `  ${mark(failures === 0)} no failed read`,
+    '',
+  )
+  process.stdout.write(`${out.join('\n')}\n`)
+}
+
+/**
+ * `npm run bench -- reads`: every read route's latency over HTTP with 1 and 8 readers, beside
+ * its SQL straight on chDB, then again while ingest runs at 10,000 events/s. Prints figures
+ * beside the goals; asserts nothing.
+ */
+export async function runReadsBench(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-bench-reads-'))
+  const config = loadEmbeddedConfig({ HOURGLASS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' })
+  const runtime = await startEmbedded(config, pino({ level: 'warn' }))
+  const readers = createLoopbackClient(runtime.url, Math.max(...PLAN.readers))
+  const producers = createProducerPool(runtime.url, 32)
+  const rss = sampleRss(50)
+  const session = new Session(join(dataDir, 'warehouse'))
+  try {
+    note('loading and projecting the data')
+    const data = await loadReadsDataset(runtime, note)
+    const routes = readRoutes(runtime, data)
+    const probe = probeWarehouse(runtime.warehouse)
+    const results: { route: ReadRoute; readers: number; http: Latency; direct: Latency }[] = []
+    const quiet = meterPhase(probe, rss, producers.cpuSeconds)
+    for (const route of routes) {
+      for (const n of PLAN.readers) {
+        const http = await timedReads(n, httpRead(readers, route))
+        const direct = await timedReads(n, directRead(session, route))
+        note(`${route.name}, ${n} reader(s): HTTP p50 ${ms(http.p50)} ms, direct p50 ${ms(direct.p50)} ms`)
+        results.push({ route, readers: n, http, direct })
+      }
+    }
+    const quietUsage = quiet.stop()
+    note(`ingesting ${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s into the app source`)
+    const ingest = startIngest(producers, data)
+    await new Promise((resolve) => setTimeout(resolve, PLAN.ingest.rampMs))
+    const loadedPhase = meterPhase(probe, rss, producers.cpuSeconds)
+    const figures: RouteFigures[] = []
+    for (const result of results) {
+      const loaded = await timedReads(result.readers, httpRead(readers, result.route))
+      note(`${result.route.name}, ${result.readers} reader(s), under ingest: HTTP p50 ${ms(loaded.p50)} ms`)
+      figures.push({ ...result, loaded })
+    }
+    const loadedUsage = loadedPhase.stop()
+    const ingested = await ingest.stop()
+    printReads(figures, { quiet: quietUsage, loaded: loadedUsage }, ingested)
+  } finally {
+    session.close()
+    rss.stop()
+    readers.close()
+    await producers.close()
+    await runtime.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
