@@ -206,7 +206,7 @@ describe('reads answered from the read cache', () => {
       next: true,
       ids: [added.json().id, pageInteraction[0]],
     })
-    expect(await list(`session_id=${session}`)).toEqual({
+    expect(await list(`session_id=${session}&page_size=100`)).toEqual({
       count: 6,
       next: false,
       ids: [added.json().id, ...[...ids].reverse()],
