@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['*/src/**/*.services.test.ts'],
-    globalSetup: ['scripts/src/testing/kafkaGlobalSetup.ts'],
+    globalSetup: ['scripts/src/kafka/kafkaGlobalSetup.ts'],
     pool: 'forks',
     // Two cores: the broker, the services and a test file are already more than enough at once.
     maxWorkers: 1,

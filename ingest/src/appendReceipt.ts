@@ -1,3 +1,4 @@
+import { bearerOrToken, type ControlPlane, type Source } from '@hourglass/control'
 import type { TelemetryLog } from '@hourglass/log'
 import {
   errors,
@@ -9,8 +10,6 @@ import {
   telemetryStream,
 } from '@hourglass/schemas'
 import type { FastifyRequest } from 'fastify'
-import { bearerOrToken } from './analystAccess.ts'
-import type { ControlPlane, Source } from './controlPlane.ts'
 
 /** Source kinds whose API tokens may send receipts: a point of sale is a place or a store. */
 export const RECEIPT_SOURCE_KINDS: readonly string[] = ['place', 'store']

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IngestRules, Source } from '@hourglass/control'
 import type { AppendOutcome, NewTelemetryRecord } from '@hourglass/log'
 import {
   type FieldIssue,
@@ -9,9 +10,7 @@ import {
   toFieldIssues,
 } from '@hourglass/schemas'
 import { z } from 'zod'
-import type { IngestRules } from './apps/appControl.ts'
 import { checkAgainstPlan } from './apps/trackingPlanCheck.ts'
-import type { Source } from './controlPlane.ts'
 
 export const MAX_EVENTS_PER_REQUEST = 1000
 

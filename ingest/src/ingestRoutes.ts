@@ -1,14 +1,21 @@
+import {
+  accountInBody,
+  authenticateFirst,
+  authenticateSourceRequest,
+  authenticateUser,
+  type ControlPlane,
+  creationRoute,
+  credentialsRoute,
+  principalOf,
+  type Source,
+  type UserTokens,
+} from '@hourglass/control'
 import type { TelemetryLog } from '@hourglass/log'
 import { errors, HourglassError, SourceKind, trimmedName } from '@hourglass/schemas'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { accountInBody, creationRoute, credentialsRoute, principalOf } from './admission/admissionControl.ts'
-import { credentialFrom } from './apiTokens.ts'
-import { authenticateFirst } from './authenticateFirst.ts'
-import type { ControlPlane, Source } from './controlPlane.ts'
 import { describeResults, EventBatchBody, EventResult, validateEvents } from './eventBatch.ts'
-import type { UserPrincipal, UserTokens } from './userTokens.ts'
 
 export interface IngestDeps {
   readonly telemetry: TelemetryLog
@@ -25,27 +32,6 @@ export const EVENTS_BODY_LIMIT = 1024 * 1024
 const Email = z.email({ error: 'must be an e-mail address' }).max(254)
 const Password = z.string().min(8, { error: 'must be at least 8 characters' }).max(256)
 const TokenResponse = z.object({ token: z.string() })
-
-/** The account a request's user token speaks for. */
-export const authenticateUser = async (
-  userTokens: UserTokens,
-  request: FastifyRequest,
-): Promise<UserPrincipal> => {
-  const token = credentialFrom(request.headers.authorization)
-  if (!token) throw errors.unauthenticated('send the token from sign-in as "Authorization: Bearer <token>"')
-  return userTokens.verify(token)
-}
-
-export const authenticateSourceRequest = async (
-  controlPlane: ControlPlane,
-  request: FastifyRequest,
-): Promise<Source> => {
-  const token = credentialFrom(request.headers.authorization)
-  if (!token) throw errors.unauthenticated('send the source API token as "Authorization: Bearer <token>"')
-  const source = await controlPlane.authenticateSource(token)
-  if (!source) throw errors.unauthenticated('the API token is not valid')
-  return source
-}
 
 /** The write API: accounts, sources, and events from producers. */
 export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (

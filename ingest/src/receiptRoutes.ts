@@ -1,15 +1,19 @@
+import {
+  accountInBody,
+  authenticateFirst,
+  authenticateUser,
+  type ControlPlane,
+  credentialsRoute,
+  type MemberTokens,
+  type Source,
+  type UserTokens,
+} from '@hourglass/control'
 import type { TelemetryLog } from '@hourglass/log'
 import { errors, ReceiptInput, ReceiptView, toReceiptView } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { accountInBody, credentialsRoute } from './admission/admissionControl.ts'
 import { appendReceipt, authenticateReceiptSource } from './appendReceipt.ts'
-import { authenticateFirst } from './authenticateFirst.ts'
-import type { ControlPlane, Source } from './controlPlane.ts'
-import { authenticateUser } from './ingestRoutes.ts'
-import type { MemberTokens } from './memberTokens.ts'
-import type { UserTokens } from './userTokens.ts'
 
 export interface ReceiptIngestDeps {
   readonly telemetry: TelemetryLog

@@ -1,5 +1,4 @@
 export * from './controlStore.ts'
 export * from './embeddedLog.ts'
 export * from './logErrors.ts'
-export * from './remote/httpControlStore.ts'
 export * from './telemetryLog.ts'

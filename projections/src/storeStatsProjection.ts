@@ -96,3 +96,17 @@ export const storeStatsProjection: Projection = {
   reset: (warehouse) =>
     truncateTables(warehouse, [tables.storeEvents, tables.storeHourly, tables.storeErasures]),
 }
+
+/**
+ * How many events an erasure removed, as the store-statistics projection reported it when it
+ * applied the erasure (no row yet: it has not). `position` is the erasure's control-plane record.
+ */
+export const erasureReportQuery = defineQuery({
+  name: 'erasureReport',
+  params: ReportParams,
+  row: z.object({ events: z.coerce.number() }),
+  sql: (w) => `
+    SELECT events FROM ${w.table(tables.storeErasures)}
+    WHERE position = {position:UInt64} AND person_id = {personId:String}
+    LIMIT 1`,
+})

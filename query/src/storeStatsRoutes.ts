@@ -100,20 +100,6 @@ export const storeEventsPageQuery = defineQuery({
     LIMIT {limit:UInt32}`,
 })
 
-/**
- * How many events an erasure removed, as the store-statistics projection reported it when it
- * applied the erasure (no row yet: it has not). `position` is the erasure's control-plane record.
- */
-export const erasureReportQuery = defineQuery({
-  name: 'erasureReport',
-  params: z.object({ position: z.number().int().min(0), personId: z.string() }),
-  row: z.object({ events: z.coerce.number() }),
-  sql: (r) => `
-    SELECT events FROM ${r.table(tables.storeErasures)}
-    WHERE position = {position:UInt64} AND person_id = {personId:String}
-    LIMIT 1`,
-})
-
 const Period = z
   .object({ from: QueryTime.optional(), to: QueryTime.optional() })
   .transform(({ from, to }) => ({ from: from ?? FAR_PAST, to: to ?? FAR_FUTURE }))

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import { credentialFrom } from '@hourglass/ingest'
+import { credentialFrom } from '@hourglass/control'
 import type { EmbeddedTelemetryLog } from '@hourglass/log'
 import { type ProjectionStatus, projectionNamed } from '@hourglass/projections'
 import { errors } from '@hourglass/schemas'

@@ -1,18 +1,13 @@
-import type { RateLimits } from '@hourglass/ingest'
+import { type RateLimits, registerAdmissionControl } from '@hourglass/control'
+import { registerWriteRoutes, type WriteRouteDeps } from '@hourglass/ingest'
 import type { EmbeddedTelemetryLog } from '@hourglass/log'
+import { type ReadRouteDeps, registerReadRoutes } from '@hourglass/query'
+import type { HttpTimeouts } from '@hourglass/server'
+import { createApiServer, registerApiDocs } from '@hourglass/server'
 import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
 import { type AdminDeps, adminRoutes } from './adminRoutes.ts'
-import type { HttpTimeouts } from './admissionConfig.ts'
-import {
-  createApiServer,
-  type ReadRouteDeps,
-  registerApiDocs,
-  registerReadRoutes,
-  registerWriteRoutes,
-  type WriteRouteDeps,
-} from './apiRoutes.ts'
 
 export interface AppOptions {
   readonly logger: Logger
@@ -28,6 +23,7 @@ export interface AppDeps extends WriteRouteDeps, Omit<ReadRouteDeps, 'access'>, 
 /** One HTTP server with the ingest, query and operator APIs and their OpenAPI docs at /docs. */
 export async function buildApp(options: AppOptions, deps: AppDeps): Promise<FastifyInstance> {
   const app = await createApiServer(options)
+  if (options.rateLimits) await registerAdmissionControl(app, options.rateLimits)
   await registerApiDocs(app)
   app
     .withTypeProvider<ZodTypeProvider>()

@@ -1,14 +1,17 @@
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
+  createApiTokens,
   createControlPlane,
   createPasswordHasher,
   createPersonKeyStore,
   createStoreRegistry,
+  type EmbeddedConfig,
   shredErasedPeople,
-} from '@hourglass/ingest'
+} from '@hourglass/control'
 import { type ControlStore, createEmbeddedLog, type EmbeddedTelemetryLog } from '@hourglass/log'
 import {
+  awaitErasureReport,
   createSingleWriterWorker,
   createWarehouseCheckpointStore,
   EMBEDDED_LOG,
@@ -25,11 +28,8 @@ import { createReadCache, type ReadCache } from '@hourglass/query'
 import { telemetryStream } from '@hourglass/schemas'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { createApiTokens } from './apiRoutes.ts'
 import { buildApp } from './app.ts'
 import { trackAppends } from './appendedPositions.ts'
-import type { EmbeddedConfig } from './config.ts'
-import { awaitErasureReport } from './distributed/readYourWrites.ts'
 import { limitHeapGrowth } from './heapPolicy.ts'
 import { localSecret } from './localSecrets.ts'
 

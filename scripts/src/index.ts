@@ -1,4 +1,2 @@
 export * from './app.ts'
-export * from './config.ts'
 export * from './embeddedRuntime.ts'
-export * from './httpErrors.ts'

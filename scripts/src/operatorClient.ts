@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { EmbeddedConfig } from '@hourglass/control'
 import type { AdminStatus, ReplayState } from './adminRoutes.ts'
-import type { EmbeddedConfig } from './config.ts'
 
 /** Talks to a running Hourglass's operator endpoints, or says that none is running. */
 export interface OperatorClient {

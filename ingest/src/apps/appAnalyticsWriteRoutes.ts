@@ -1,4 +1,14 @@
 import {
+  authenticateFirst,
+  authenticateSourceRequest,
+  authenticateUser,
+  type ControlPlane,
+  creationRoute,
+  type EventDefinition,
+  type Session,
+  type Source,
+} from '@hourglass/control'
+import {
   AttrType,
   EventDefinitionInput,
   errors,
@@ -9,11 +19,7 @@ import {
 import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { creationRoute } from '../admission/admissionControl.ts'
-import { authenticateFirst } from '../authenticateFirst.ts'
-import type { ControlPlane, Source } from '../controlPlane.ts'
-import { authenticateSourceRequest, authenticateUser, type IngestDeps } from '../ingestRoutes.ts'
-import type { EventDefinition, Session } from './appControl.ts'
+import type { IngestDeps } from '../ingestRoutes.ts'
 
 const SourceParams = z.object({ id: z.string().min(1).max(64) })
 

@@ -1,8 +1,7 @@
+import type { ControlPlane, EventDefinition, IngestRules, Source } from '@hourglass/control'
 import type { TelemetryLog } from '@hourglass/log'
 import type { FieldIssue, TelemetryEvent } from '@hourglass/schemas'
-import type { ControlPlane, Source } from '../controlPlane.ts'
 import { validateEvents } from '../eventBatch.ts'
-import type { EventDefinition, IngestRules } from './appControl.ts'
 
 export type SingleEventResult =
   | { readonly status: 'appended' | 'duplicate'; readonly event: TelemetryEvent; readonly position: number }

@@ -1,6 +1,6 @@
+import type { EventDefinition, IngestRules } from '@hourglass/control'
 import { defaultSourceSettings, type SourceSettings } from '@hourglass/schemas'
 import { describe, expect, it } from 'vitest'
-import type { EventDefinition, IngestRules } from './appControl.ts'
 import { checkAgainstPlan } from './trackingPlanCheck.ts'
 
 const productView: EventDefinition = {

@@ -1,5 +1,5 @@
+import type { IngestRules } from '@hourglass/control'
 import { describeValueType, type FieldIssue, matchesAttrType } from '@hourglass/schemas'
-import type { IngestRules } from './appControl.ts'
 
 /** The parts of an event its source's tracking plan and sessions speak about. */
 export interface PlannedEvent {

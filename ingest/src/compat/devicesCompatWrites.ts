@@ -1,3 +1,4 @@
+import { authenticateFirst, authenticateFleetRequest, creationRoute } from '@hourglass/control'
 import {
   DeviceId,
   EventTime,
@@ -14,15 +15,8 @@ import {
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { creationRoute } from '../admission/admissionControl.ts'
 import { allowEmptyJsonBody } from '../apps/appAnalyticsWriteRoutes.ts'
-import { authenticateFirst } from '../authenticateFirst.ts'
-import {
-  authenticateFleetRequest,
-  DeviceUserName,
-  DeviceUserPassword,
-  type DeviceWriteDeps,
-} from '../devices/deviceRoutes.ts'
+import { DeviceUserName, DeviceUserPassword, type DeviceWriteDeps } from '../devices/deviceRoutes.ts'
 import { readingRecord } from '../devices/readingBatch.ts'
 
 /** Keys of a seed-004 reading that are not metrics. */

@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto'
 import {
+  accountInBody,
+  authenticateFirst,
+  authenticateMetricaUser,
+  authenticateSourceRequest,
+  type ControlPlane,
+  creationRoute,
+  credentialsRoute,
+  type EventDefinition,
+  principalOf,
+  type Source,
+} from '@hourglass/control'
+import {
   AttributeName,
   AttrType,
   describeValueType,
@@ -19,39 +31,11 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { accountInBody, creationRoute, credentialsRoute, principalOf } from '../admission/admissionControl.ts'
-import { credentialFrom } from '../apiTokens.ts'
 import { DefinitionsBody } from '../apps/appAnalyticsWriteRoutes.ts'
-import type { EventDefinition } from '../apps/appControl.ts'
 import { appendSingleEvent } from '../apps/appendSingleEvent.ts'
-import { authenticateFirst } from '../authenticateFirst.ts'
-import type { ControlPlane, Source } from '../controlPlane.ts'
-import { authenticateSourceRequest, type IngestDeps } from '../ingestRoutes.ts'
-import type { UserPrincipal, UserTokens } from '../userTokens.ts'
+import type { IngestDeps } from '../ingestRoutes.ts'
 
 const tags = ['compat: metrica']
-
-/**
- * Metrica answers 403 to a request without a valid user token ("пользователь не авторизован").
- * The token is Hourglass's account token, sent as `Authorization: Bearer <jwt_token>`.
- */
-export const authenticateMetricaUser = async (
-  userTokens: UserTokens,
-  request: FastifyRequest,
-): Promise<UserPrincipal> => {
-  const token = credentialFrom(request.headers.authorization)
-  if (!token)
-    throw errors.forbidden(
-      'the user is not signed in: send "Authorization: Bearer <jwt_token>" from /auth/signin',
-    )
-  try {
-    return await userTokens.verify(token)
-  } catch (error) {
-    if (error instanceof HourglassError && error.code === 'UNAUTHENTICATED')
-      throw errors.forbidden(error.message)
-    throw error
-  }
-}
 
 /**
  * A Metrica app is a source of kind `app` whose id derives from its account and name: two

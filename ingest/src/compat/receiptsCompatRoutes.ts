@@ -1,8 +1,8 @@
+import { accountInBody, credentialsRoute } from '@hourglass/control'
 import { errors, ReceiptInput, type ReceiptRecord } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { accountInBody, credentialsRoute } from '../admission/admissionControl.ts'
 import { appendReceipt } from '../appendReceipt.ts'
 import {
   authenticateReceiptRequest,

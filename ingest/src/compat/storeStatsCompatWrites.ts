@@ -1,11 +1,14 @@
+import {
+  authenticateFirst,
+  authenticateUser,
+  credentialsRoute,
+  type Person,
+  sourceOfKeyInBody,
+} from '@hourglass/control'
 import { errors, FreeFormObject, trimmedName } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { credentialsRoute, sourceOfKeyInBody } from '../admission/admissionControl.ts'
-import { authenticateFirst } from '../authenticateFirst.ts'
-import { authenticateUser } from '../ingestRoutes.ts'
-import type { Person } from '../people/storeRegistry.ts'
 import { appendStoreEvent, type StoreWriteDeps, storeForApiKey } from '../people/storeWriteRoutes.ts'
 
 /** The seed sends phones as integers; a leading + or zero needs a string, which is accepted too. */

@@ -1,6 +1,7 @@
+import { theEyeSourceId } from '@hourglass/control'
 import { describe, expect, it } from 'vitest'
 import { metricaAppSourceId } from './metricaCompatWrites.ts'
-import { parseTheEyeTime, theEyeSourceId } from './theEyeCompatWrites.ts'
+import { parseTheEyeTime } from './theEyeCompatWrites.ts'
 
 describe("The Eye's timestamps", () => {
   it.each([

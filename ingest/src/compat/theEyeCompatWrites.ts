@@ -1,48 +1,26 @@
-import { createHash } from 'node:crypto'
+import {
+  accountInBody,
+  authenticateFirst,
+  authenticateTheEye,
+  type ControlPlane,
+  creationRoute,
+  credentialsRoute,
+  type EyePrincipal,
+  isEyeToken,
+  type Session,
+  type Source,
+  theEyeCredential,
+  theEyeSourceId,
+} from '@hourglass/control'
 import { errors, freeFormObject, HourglassError, producerId } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { accountInBody, creationRoute, credentialsRoute } from '../admission/admissionControl.ts'
-import { credentialFrom } from '../apiTokens.ts'
 import { allowEmptyJsonBody } from '../apps/appAnalyticsWriteRoutes.ts'
-import type { Session } from '../apps/appControl.ts'
 import { appendSingleEvent } from '../apps/appendSingleEvent.ts'
-import { authenticateFirst } from '../authenticateFirst.ts'
-import type { ControlPlane, Source } from '../controlPlane.ts'
 import type { IngestDeps } from '../ingestRoutes.ts'
-import type { UserPrincipal, UserTokens } from '../userTokens.ts'
-import { type EyePrincipal, isEyeToken } from './theEyeTokens.ts'
 
 const tags = ['compat: the-eye']
-
-/**
- * Who a The Eye request speaks for: a token from `/api-token-auth/` (which lives until revoked,
- * and whose member must still hold a role in the account), or an account token of the native
- * API; sent as `Authorization: Token <token>` or `Bearer <token>`.
- */
-export const authenticateTheEye = async (
-  deps: { readonly controlPlane: ControlPlane; readonly userTokens: UserTokens },
-  request: FastifyRequest,
-): Promise<UserPrincipal> => {
-  const token = theEyeCredential(request)
-  if (!token)
-    throw errors.unauthenticated('send the token from /api-token-auth/ as "Authorization: Token <token>"')
-  if (!isEyeToken(token)) return deps.userTokens.verify(token)
-  const principal = await deps.controlPlane.theEyeTokens.verify(token)
-  if (!principal) throw errors.unauthenticated('the token is not valid: unknown or revoked')
-  if (
-    principal.memberId !== null &&
-    !(await deps.controlPlane.analystAccounts(principal.memberId)).includes(principal.accountId)
-  )
-    throw errors.unauthenticated('the member no longer has a role in the account: the token is not valid')
-  return { accountId: principal.accountId }
-}
-
-const theEyeCredential = (request: FastifyRequest) => {
-  const header = request.headers.authorization
-  return credentialFrom(header, 'Token') ?? credentialFrom(header, 'Bearer')
-}
 
 const invalidCredentials = () =>
   new HourglassError('INVALID_CREDENTIALS', 400, 'unable to log in with the provided credentials')
@@ -79,16 +57,6 @@ const signIn = async (
       },
     ])
   return { accountId: accounts[0]!, memberId: member.userId }
-}
-
-/**
- * The Eye has no apps: each account's sessions and events belong to one source of kind `site`,
- * named "the-eye", whose id derives from the account (so it is created once, however many
- * requests race to create it).
- */
-export const theEyeSourceId = (accountId: string): string => {
-  const hex = createHash('sha256').update(`the-eye\u0000${accountId}`).digest('hex')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-b${hex.slice(17, 20)}-${hex.slice(20, 32)}`
 }
 
 /**

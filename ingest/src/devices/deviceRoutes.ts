@@ -1,66 +1,26 @@
+import {
+  authenticateFirst,
+  authenticateFleetRequest,
+  authenticateUser,
+  type ControlPlane,
+  creationRoute,
+  currentOwner,
+  type Device,
+  ownedFleet,
+  type UserTokens,
+} from '@hourglass/control'
 import type { TelemetryLog } from '@hourglass/log'
 import { DeviceId, EventTime, errors, HourglassError, identifier, trimmedName } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { creationRoute } from '../admission/admissionControl.ts'
-import { credentialFrom } from '../apiTokens.ts'
-import { authenticateFirst } from '../authenticateFirst.ts'
-import type { ControlPlane, Source } from '../controlPlane.ts'
-import { authenticateSourceRequest, authenticateUser, EVENTS_BODY_LIMIT } from '../ingestRoutes.ts'
-import type { UserTokens } from '../userTokens.ts'
-import { currentOwner, type Device, type DeviceUser } from './deviceFleet.ts'
+import { EVENTS_BODY_LIMIT } from '../ingestRoutes.ts'
 import { describeReadings, ReadingBatchBody, ReadingResult, stampReadings } from './readingBatch.ts'
 
 export interface DeviceWriteDeps {
   readonly telemetry: TelemetryLog
   readonly controlPlane: ControlPlane
   readonly userTokens: UserTokens
-}
-
-const notAFleet = (source: Source) =>
-  new HourglassError(
-    'NOT_A_DEVICE_FLEET',
-    409,
-    `source ${source.sourceId} is of kind "${source.kind}"; devices and their users belong to sources of kind "device"`,
-  )
-
-/** A device fleet the account owns: 404 when it owns no such source, 409 when it is not a fleet. */
-export async function ownedFleet(controlPlane: ControlPlane, accountId: string, sourceId: string) {
-  const source = await controlPlane.findOwned(accountId, sourceId)
-  if (!source) throw errors.notFound('the source')
-  if (source.kind !== 'device') throw notAFleet(source)
-  return source
-}
-
-/** The fleet whose API token the request carries (401 otherwise); only device fleets send readings (403). */
-export async function authenticateFleetRequest(controlPlane: ControlPlane, request: FastifyRequest) {
-  const source = await authenticateSourceRequest(controlPlane, request)
-  if (source.kind !== 'device') {
-    throw errors.forbidden(
-      `this is the API token of a source of kind "${source.kind}"; use the token of a device fleet (kind "device")`,
-    )
-  }
-  return source
-}
-
-/**
- * A device user's own credentials, `Authorization: Basic base64(<user id>:<password>)`: the
- * user, null when the request carries no Basic credentials, a 401 when they are wrong.
- */
-export async function authenticateDeviceUserRequest(
-  controlPlane: ControlPlane,
-  request: FastifyRequest,
-): Promise<DeviceUser | null> {
-  const credential = credentialFrom(request.headers.authorization, 'Basic')
-  if (!credential) return null
-  const decoded = Buffer.from(credential, 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  const wrong = errors.unauthenticated('the device user id or password is wrong')
-  if (colon < 1 || colon > 64) throw wrong
-  const user = await controlPlane.devices.checkUserPassword(decoded.slice(0, colon), decoded.slice(colon + 1))
-  if (!user) throw wrong
-  return user
 }
 
 export const DeviceView = z.object({

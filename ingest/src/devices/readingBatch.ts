@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { type Device, ownerAt } from '@hourglass/control'
 import type { AppendOutcome, NewTelemetryRecord } from '@hourglass/log'
 import {
   DEVICE_READING,
@@ -12,7 +13,6 @@ import {
 } from '@hourglass/schemas'
 import { z } from 'zod'
 import { describeResults, EventResult } from '../eventBatch.ts'
-import { type Device, ownerAt } from './deviceFleet.ts'
 
 export const MAX_READINGS_PER_REQUEST = 1000
 

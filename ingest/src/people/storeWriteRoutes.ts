@@ -1,4 +1,18 @@
 import { randomUUID } from 'node:crypto'
+import {
+  authenticateFirst,
+  authenticateUser,
+  type ControlPlane,
+  creationRoute,
+  credentialsRoute,
+  type Person,
+  STORE_TOKEN_TTL_SECONDS,
+  type Store,
+  type StoreAccess,
+  type StoreRegistry,
+  sourceOfKeyInBody,
+  type UserTokens,
+} from '@hourglass/control'
 import type { TelemetryLog } from '@hourglass/log'
 import {
   EventTime,
@@ -12,13 +26,6 @@ import {
 import type { FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { creationRoute, credentialsRoute, sourceOfKeyInBody } from '../admission/admissionControl.ts'
-import { authenticateFirst } from '../authenticateFirst.ts'
-import type { ControlPlane } from '../controlPlane.ts'
-import { authenticateUser } from '../ingestRoutes.ts'
-import type { UserTokens } from '../userTokens.ts'
-import { STORE_TOKEN_TTL_SECONDS, type StoreAccess } from './storeAccess.ts'
-import type { Person, Store, StoreRegistry } from './storeRegistry.ts'
 
 export interface StoreWriteDeps {
   readonly telemetry: TelemetryLog

@@ -1,3 +1,4 @@
+import type { ProjectionProgress } from '@hourglass/projections'
 import { errors, type SourceKind } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -13,13 +14,6 @@ import {
   overviewQueries,
   storeDailyQuery,
 } from './dashboardQueries.ts'
-
-/** How far one projection has applied the log. */
-export interface ProjectionProgress {
-  readonly projection: string
-  readonly committed: number
-  readonly lag: number
-}
 
 export interface DashboardApiDeps {
   readonly warehouse: WarehouseReader

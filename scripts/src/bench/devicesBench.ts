@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Device } from '@hourglass/ingest'
+import type { Device } from '@hourglass/control'
 import { readingRecord } from '@hourglass/ingest'
 import { deviceReadingsProjection, tables } from '@hourglass/projections'
 import { z } from 'zod'

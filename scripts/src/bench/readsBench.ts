@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { loadEmbeddedConfig } from '@hourglass/control'
 import {
   deviceSummaryParams,
   deviceSummaryQueries,
@@ -17,7 +18,6 @@ import {
 import { Session } from 'chdb'
 import { pino } from 'pino'
 import type { z } from 'zod'
-import { loadEmbeddedConfig } from '../config.ts'
 import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
 import { createLoopbackClient, inParallel, type LoopbackClient } from './loopbackClient.ts'
 import { meterPhase, type PhaseUsage, percentile, probeWarehouse, sampleRss } from './measures.ts'

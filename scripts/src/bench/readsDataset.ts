@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { readingRecord, theEyeSourceId } from '@hourglass/ingest'
+import { theEyeSourceId } from '@hourglass/control'
+import { readingRecord } from '@hourglass/ingest'
 import type { NewTelemetryRecord } from '@hourglass/log'
 import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import type { EmbeddedRuntime } from '../embeddedRuntime.ts'

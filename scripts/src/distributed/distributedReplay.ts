@@ -1,3 +1,4 @@
+import { ConfigError, serviceSchemas } from '@hourglass/control'
 import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
   createWarehouseCheckpointStore,
@@ -9,8 +10,6 @@ import {
   replayProjection,
 } from '@hourglass/projections'
 import type { Logger } from 'pino'
-import { ConfigError } from '../config.ts'
-import { serviceSchemas } from './serviceConfig.ts'
 
 /** What `hourglass replay` needs in distributed mode: the workers' topic, group and warehouse. */
 const ReplayConfig = serviceSchemas.project.pick({

@@ -1,21 +1,16 @@
+import { isServiceName, loadServiceConfig, type ServiceName, startControlService } from '@hourglass/control'
+import { startIngestService } from '@hourglass/ingest'
+import { startProjectService } from '@hourglass/projections'
+import { startQueryService } from '@hourglass/query'
+import type { RunningService } from '@hourglass/server'
 import { pino } from 'pino'
-import { isServiceName, loadServiceConfig, type ServiceName } from './serviceConfig.ts'
-import {
-  type RunningService,
-  startControlService,
-  startIngestService,
-  startProjectService,
-  startQueryService,
-  startWarehouseService,
-} from './services.ts'
 
 export const distributedCommands = `
 Distributed mode (each a separate process, configured by environment variables; see deploy/):
   hourglass ingest                 the write API; events to Kafka (KAFKA_BROKERS)
   hourglass project                a projection worker of the consumer group (KAFKA_BROKERS, CLICKHOUSE_URL)
   hourglass query                  the read API and the dashboard (CLICKHOUSE_URL)
-  hourglass control                accounts, sources, tokens and the keys of personal data (one process)
-  hourglass warehouse              chDB behind a ClickHouse-compatible HTTP endpoint (a stand-in for tests)`
+  hourglass control                accounts, sources, tokens and the keys of personal data (one process)`
 
 export const isDistributedCommand = (command: string): command is ServiceName => isServiceName(command)
 
@@ -36,9 +31,6 @@ export async function runService(name: ServiceName, env: Record<string, string |
   })
   let service: RunningService
   switch (name) {
-    case 'warehouse':
-      service = await startWarehouseService(loadServiceConfig('warehouse', env), logger)
-      break
     case 'control':
       service = await startControlService(loadServiceConfig('control', env), logger)
       break

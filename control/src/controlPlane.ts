@@ -1,0 +1,340 @@
+import { createHash, randomUUID } from 'node:crypto'
+import type { ControlRecord, ControlStore, ExpectedRevision } from '@hourglass/log'
+import {
+  type AccountRegistered,
+  type AnalystGranted,
+  type AnalystRevoked,
+  ControlEvent,
+  controlStreams,
+  errors,
+  type MemberRegistered,
+  type SourceCreated,
+  type SourceKind,
+  StoreStatusChanged,
+} from '@hourglass/schemas'
+import { mintApiToken, parseApiToken, secretMatches } from './accounts/apiTokens.ts'
+import type { PasswordHasher } from './accounts/passwords.ts'
+import { type AppControl, createAppControl } from './apps/appControl.ts'
+import { followControl } from './controlFollower.ts'
+import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
+import { createTheEyeTokens, type TheEyeTokens } from './theEye/theEyeTokens.ts'
+
+export interface Account {
+  readonly accountId: string
+  readonly email: string
+  readonly name: string
+  readonly passwordHash: string
+  readonly createdAt: number
+}
+
+export interface Source {
+  readonly sourceId: string
+  readonly accountId: string
+  readonly kind: SourceKind
+  readonly name: string
+  readonly tokenHash: string
+  readonly createdAt: number
+}
+
+/** A person who signs in with a username, and reads an account's data only through granted roles. */
+export interface Member {
+  readonly userId: string
+  readonly username: string
+  readonly passwordHash: string
+  readonly createdAt: number
+}
+
+/** Read side of the control plane that other services (the query API) depend on. */
+export interface SourceDirectory {
+  /** The source, if it belongs to this account. */
+  findOwned(accountId: string, sourceId: string): Promise<Source | null>
+  listOwned(accountId: string): Promise<Source[]>
+}
+
+export interface ControlPlane extends SourceDirectory {
+  start(): Promise<void>
+  registerAccount(input: { email: string; name: string; password: string }): Promise<Account>
+  /** The account whose e-mail and password these are, or null. */
+  checkPassword(email: string, password: string): Promise<Account | null>
+  findAccount(accountId: string): Promise<Account | null>
+  createSource(
+    accountId: string,
+    input: { kind: SourceKind; name: string },
+  ): Promise<{ source: Source; apiToken: string }>
+  /**
+   * The source an API token belongs to, or null for an unknown or wrong token; a 403 for the
+   * token of a switched-off source (a store made inactive), which sends nothing.
+   */
+  authenticateSource(apiToken: string): Promise<Source | null>
+  /** Whether the source is switched off, as of the log's latest record (another process may have done it). */
+  isSwitchedOff(sourceId: string): Promise<boolean>
+  /** A new member; a taken username is a 409. */
+  registerMember(input: { username: string; password: string }): Promise<Member>
+  /** The member whose username and password these are, or null. */
+  checkMemberPassword(username: string, password: string): Promise<Member | null>
+  findMember(userId: string): Promise<Member | null>
+  findMemberByUsername(username: string): Promise<Member | null>
+  /** Grants (true) or revokes (false) a member's analyst role in an account; a no-op when already so. */
+  setAnalyst(accountId: string, userId: string, analyst: boolean): Promise<void>
+  /** The accounts whose receipt analytics a member may read, as of the log's latest record. */
+  analystAccounts(userId: string): Promise<string[]>
+  /** The members with the analyst role in an account, with when it was granted. */
+  listAnalysts(accountId: string): Promise<{ member: Member; grantedAt: number }[]>
+  /** Users and device bindings of device fleets (sources of kind `device`). */
+  readonly devices: DeviceFleets
+  /** Tracking plans, settings, extra API tokens and sessions of sources (apps, sites). */
+  readonly apps: AppControl
+  /** The Eye's tokens (seed 002), which live until revoked. */
+  readonly theEyeTokens: TheEyeTokens
+}
+
+export const normaliseEmail = (email: string) => email.trim().toLowerCase()
+const emailKey = (email: string) => createHash('sha256').update(normaliseEmail(email)).digest('hex')
+
+/**
+ * Accounts and sources: commands append to control-plane streams with an expected revision
+ * (so two sign-ups with one e-mail cannot both succeed); the current state is a fold of
+ * those records, kept in memory and brought up to date from the log when asked for
+ * something it does not know yet (another process may have written it).
+ */
+export function createControlPlane(
+  control: ControlStore,
+  options: { passwords: PasswordHasher },
+): ControlPlane {
+  const { passwords } = options
+  const accounts = new Map<string, Account>()
+  const accountsByEmail = new Map<string, Account>()
+  const sources = new Map<string, Source>()
+  const members = new Map<string, Member>()
+  const membersByUsername = new Map<string, Member>()
+  /** accountId → userId → when the analyst role was granted. */
+  const analysts = new Map<string, Map<string, number>>()
+  /** Sources that may not send: stores made inactive. */
+  const switchedOff = new Set<string>()
+
+  const apply = (record: ControlRecord) => {
+    if (record.type === 'store.status-changed') {
+      const status = StoreStatusChanged.safeParse({ ...(record.data as object), type: record.type })
+      if (status.success && status.data.isActive) switchedOff.delete(status.data.storeId)
+      else if (status.success) switchedOff.add(status.data.storeId)
+      return
+    }
+    const parsed = ControlEvent.safeParse({ ...(record.data as object), type: record.type })
+    if (!parsed.success) return
+    const event = parsed.data
+    switch (event.type) {
+      case 'account.registered': {
+        const account = toAccount(event)
+        accounts.set(account.accountId, account)
+        accountsByEmail.set(account.email, account)
+        break
+      }
+      case 'source.created':
+        sources.set(event.sourceId, toSource(event))
+        break
+      case 'member.registered': {
+        const member = toMember(event)
+        members.set(member.userId, member)
+        membersByUsername.set(member.username, member)
+        break
+      }
+      case 'analyst.granted':
+      case 'analyst.revoked':
+        applyAnalystRole(analysts, event)
+        break
+      case 'device-user.registered':
+      case 'device.bound':
+        devices.apply(event, record)
+        break
+      case 'source.settings-changed':
+      case 'source.token-issued':
+      case 'event.defined':
+      case 'session.started':
+        apps.apply(event, record)
+        break
+      case 'eye-token.issued':
+      case 'eye-token.revoked':
+        theEyeTokens.apply(event)
+        break
+    }
+  }
+
+  const { refresh, catchUp } = followControl(control, apply)
+
+  const isSwitchedOff = async (sourceId: string) => {
+    await catchUp()
+    return switchedOff.has(sourceId)
+  }
+
+  /** A lookup that, on a miss, reads what other processes may have appended, then looks again. */
+  const lookup = async <T>(find: () => T | undefined): Promise<T | null> => {
+    const found = find()
+    if (found !== undefined) return found
+    await refresh()
+    return find() ?? null
+  }
+
+  const appendControl = async (
+    stream: string,
+    event: ControlEvent,
+    expected: ExpectedRevision = 'no-stream',
+  ) => {
+    const { type, ...data } = event
+    const outcome = await control.appendToStream(stream, [{ type, data }], expected)
+    if (outcome.status === 'appended') await refresh()
+    return outcome.status
+  }
+
+  const devices = createDeviceFleets({ refresh, lookup, append: appendControl, passwords })
+  const theEyeTokens = createTheEyeTokens({ refresh, append: appendControl })
+  const apps = createAppControl({
+    control,
+    refresh,
+    lookup,
+    findSource: (sourceId) => lookup(() => sources.get(sourceId)),
+  })
+
+  return {
+    start: refresh,
+    devices,
+    apps,
+    theEyeTokens,
+    async registerAccount({ email, name, password }) {
+      const event: AccountRegistered = {
+        type: 'account.registered',
+        accountId: randomUUID(),
+        email: normaliseEmail(email),
+        name,
+        passwordHash: await passwords.hash(password),
+        at: Date.now(),
+      }
+      const status = await appendControl(controlStreams.accountByEmail(emailKey(email)), event)
+      if (status === 'conflict') throw errors.conflict('an account with this e-mail address already exists')
+      return toAccount(event)
+    },
+    async checkPassword(email, password) {
+      const account = await lookup(() => accountsByEmail.get(normaliseEmail(email)))
+      const matches = await passwords.verify(password, account?.passwordHash ?? null)
+      return account && matches ? account : null
+    },
+    findAccount: (accountId) => lookup(() => accounts.get(accountId)),
+    async createSource(accountId, { kind, name }) {
+      const sourceId = randomUUID()
+      const { token, tokenHash } = mintApiToken(sourceId)
+      const event: SourceCreated = {
+        type: 'source.created',
+        sourceId,
+        accountId,
+        kind,
+        name,
+        tokenHash,
+        at: Date.now(),
+      }
+      await appendControl(controlStreams.source(sourceId), event)
+      return { source: toSource(event), apiToken: token }
+    },
+    async authenticateSource(apiToken) {
+      const parsed = parseApiToken(apiToken)
+      if (!parsed) return null
+      const source = await lookup(() => sources.get(parsed.sourceId))
+      if (!source) return null
+      const matches =
+        secretMatches(parsed.secret, source.tokenHash) ||
+        (await apps.issuedTokenMatches(source, parsed.secret))
+      if (!matches) return null
+      // Only stores are switched off; the check reads the log, so other sources are spared it.
+      if (source.kind === 'store' && (await isSwitchedOff(source.sourceId)))
+        throw errors.forbidden('this store is inactive')
+      return source
+    },
+    isSwitchedOff,
+    async findOwned(accountId, sourceId) {
+      const source = await lookup(() => sources.get(sourceId))
+      return source?.accountId === accountId ? source : null
+    },
+    async listOwned(accountId) {
+      await refresh()
+      return [...sources.values()]
+        .filter((s) => s.accountId === accountId)
+        .sort((a, b) => a.createdAt - b.createdAt)
+    },
+    async registerMember({ username, password }) {
+      const event: MemberRegistered = {
+        type: 'member.registered',
+        userId: randomUUID(),
+        username,
+        passwordHash: await passwords.hash(password),
+        at: Date.now(),
+      }
+      const status = await appendControl(controlStreams.memberByUsername(usernameKey(username)), event)
+      if (status === 'conflict') throw errors.conflict('a user with this username already exists')
+      return toMember(event)
+    },
+    async checkMemberPassword(username, password) {
+      const member = await lookup(() => membersByUsername.get(username))
+      const matches = await passwords.verify(password, member?.passwordHash ?? null)
+      return member && matches ? member : null
+    },
+    findMember: (userId) => lookup(() => members.get(userId)),
+    findMemberByUsername: (username) => lookup(() => membersByUsername.get(username)),
+    async setAnalyst(accountId, userId, analyst) {
+      // Roles must be current: a revocation written by another process counts at once.
+      await refresh()
+      if (analysts.get(accountId)?.has(userId) === analyst) return
+      const event: AnalystGranted | AnalystRevoked = {
+        type: analyst ? 'analyst.granted' : 'analyst.revoked',
+        accountId,
+        userId,
+        at: Date.now(),
+      }
+      await appendControl(controlStreams.analystRole(accountId, userId), event, 'any')
+    },
+    async analystAccounts(userId) {
+      await refresh()
+      return [...analysts].filter(([, users]) => users.has(userId)).map(([accountId]) => accountId)
+    },
+    async listAnalysts(accountId) {
+      await refresh()
+      return [...(analysts.get(accountId) ?? [])]
+        .map(([userId, grantedAt]) => ({ member: members.get(userId), grantedAt }))
+        .filter((entry): entry is { member: Member; grantedAt: number } => entry.member !== undefined)
+        .sort((a, b) => a.member.username.localeCompare(b.member.username))
+    },
+  }
+}
+
+const usernameKey = (username: string) => createHash('sha256').update(username).digest('hex')
+
+const applyAnalystRole = (
+  analysts: Map<string, Map<string, number>>,
+  event: AnalystGranted | AnalystRevoked,
+) => {
+  const users = analysts.get(event.accountId) ?? new Map<string, number>()
+  if (event.type === 'analyst.granted') users.set(event.userId, event.at)
+  else users.delete(event.userId)
+  analysts.set(event.accountId, users)
+}
+
+const toMember = (event: MemberRegistered): Member => ({
+  userId: event.userId,
+  username: event.username,
+  passwordHash: event.passwordHash,
+  createdAt: event.at,
+})
+
+const toAccount = (event: AccountRegistered): Account => ({
+  accountId: event.accountId,
+  email: event.email,
+  name: event.name,
+  passwordHash: event.passwordHash,
+  createdAt: event.at,
+})
+
+const toSource = (event: SourceCreated): Source => ({
+  sourceId: event.sourceId,
+  accountId: event.accountId,
+  kind: event.kind,
+  name: event.name,
+  tokenHash: event.tokenHash,
+  createdAt: event.at,
+})

@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto'
+import { errors } from '@hourglass/schemas'
+import type { FastifyRequest } from 'fastify'
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
+import { credentialFrom } from '../accounts/apiTokens.ts'
+import type { Store, StoreRegistry } from './storeRegistry.ts'
+
+const ALGORITHM = 'HS256'
+/** Store access tokens are short-lived: a store re-authenticates with its API key. */
+export const STORE_TOKEN_TTL_SECONDS = 15 * 60
+
+export interface StoreAccess {
+  issue(store: Store): Promise<string>
+  /** The active store a request's bearer token speaks for. */
+  authenticate(request: FastifyRequest): Promise<Store>
+}
+
+export function createStoreAccess(options: {
+  secret: Uint8Array
+  issuer: string
+  registry: Pick<StoreRegistry, 'store'>
+}): StoreAccess {
+  const audience = 'hourglass-store'
+  return {
+    issue: (store) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+        .setSubject(store.storeId)
+        .setJti(randomUUID())
+        .setIssuer(options.issuer)
+        .setAudience(audience)
+        .setIssuedAt()
+        .setExpirationTime(`${STORE_TOKEN_TTL_SECONDS}s`)
+        .sign(options.secret),
+    async authenticate(request) {
+      const token = credentialFrom(request.headers.authorization)
+      if (!token)
+        throw errors.unauthenticated('send the store access token as "Authorization: Bearer <token>"')
+      let storeId: string
+      try {
+        const { payload } = await jwtVerify(token, options.secret, {
+          algorithms: [ALGORITHM],
+          issuer: options.issuer,
+          audience,
+          requiredClaims: ['exp', 'iss', 'aud', 'sub'],
+        })
+        storeId = payload.sub!
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired)
+          throw errors.unauthenticated('the store access token has expired')
+        if (error instanceof joseErrors.JOSEError)
+          throw errors.unauthenticated('the store access token is not valid')
+        throw error
+      }
+      const store = await options.registry.store(storeId)
+      if (!store) throw errors.unauthenticated('the store access token is not valid')
+      if (!store.isActive) throw errors.forbidden('this store is inactive')
+      return store
+    },
+  }
+}

@@ -1,0 +1,71 @@
+import type { HttpTimeouts } from '@hourglass/server'
+import { z } from 'zod'
+import type { PasswordHasherOptions } from '../accounts/passwords.ts'
+import type { RateLimits } from '../admission/admissionControl.ts'
+
+/**
+ * The variables of admission control: how slow a request may be (every HTTP server), and how many
+ * passwords are hashed at once and the rate limits (every deployable that serves the API:
+ * embedded, and distributed mode's ingest and query; see ingest's admissionControl.ts).
+ */
+
+const count = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback)
+
+/** How long a client may take to send a request, by the server's clock. */
+export const httpTimeoutVariables = {
+  /** The whole request, headers and body: a request still arriving after it is answered 408 and closed. */
+  HOURGLASS_REQUEST_TIMEOUT_MS: count(1000, 600_000, 60_000),
+  /** The headers of a request (at most the request timeout). */
+  HOURGLASS_HEADERS_TIMEOUT_MS: count(1000, 600_000, 10_000),
+  /** A connection on which nothing moves either way this long is closed; 0: never. */
+  HOURGLASS_CONNECTION_TIMEOUT_MS: count(0, 3_600_000, 120_000),
+}
+
+export const admissionVariables = {
+  /** Threads that hash passwords (scrypt, 32 MiB each): at most this many cores go to sign-ins. */
+  HOURGLASS_PASSWORD_THREADS: count(1, 64, 1),
+  /** Passwords that may wait for a thread; beyond them a sign-in is answered 429. */
+  HOURGLASS_PASSWORD_QUEUE: count(0, 10_000, 64),
+  HOURGLASS_RATE_LIMIT_WINDOW_SECONDS: count(1, 86_400, 60),
+  HOURGLASS_RATE_LIMIT_SIGN_IN_PER_ADDRESS: count(1, 1_000_000, 60),
+  HOURGLASS_RATE_LIMIT_FAILURES_PER_ACCOUNT: count(1, 1_000_000, 10),
+  HOURGLASS_RATE_LIMIT_CREATIONS_PER_ACCOUNT: count(1, 10_000_000, 600),
+  HOURGLASS_RATE_LIMIT_WRITES_PER_TOKEN: count(1, 100_000_000, 100_000),
+}
+
+type HttpTimeoutEnv = { [K in keyof typeof httpTimeoutVariables]: number }
+type AdmissionEnv = { [K in keyof typeof admissionVariables]: number }
+
+/** What is wrong with the timeouts taken together: the headers cannot take longer than the whole request. */
+export const timeoutProblems = (env: HttpTimeoutEnv): string[] =>
+  env.HOURGLASS_HEADERS_TIMEOUT_MS > env.HOURGLASS_REQUEST_TIMEOUT_MS
+    ? ['HOURGLASS_HEADERS_TIMEOUT_MS: must not be longer than HOURGLASS_REQUEST_TIMEOUT_MS']
+    : []
+
+export interface Admission {
+  readonly passwords: PasswordHasherOptions
+  readonly rateLimits: RateLimits
+}
+
+export const httpTimeoutsOf = (env: HttpTimeoutEnv): HttpTimeouts =>
+  Object.freeze({
+    requestMs: env.HOURGLASS_REQUEST_TIMEOUT_MS,
+    headersMs: env.HOURGLASS_HEADERS_TIMEOUT_MS,
+    connectionMs: env.HOURGLASS_CONNECTION_TIMEOUT_MS,
+  })
+
+export const admissionOf = (env: AdmissionEnv): Admission =>
+  Object.freeze({
+    passwords: Object.freeze({
+      threads: env.HOURGLASS_PASSWORD_THREADS,
+      queue: env.HOURGLASS_PASSWORD_QUEUE,
+    }),
+    rateLimits: Object.freeze({
+      windowSeconds: env.HOURGLASS_RATE_LIMIT_WINDOW_SECONDS,
+      credentialsPerAddress: env.HOURGLASS_RATE_LIMIT_SIGN_IN_PER_ADDRESS,
+      failuresPerAccount: env.HOURGLASS_RATE_LIMIT_FAILURES_PER_ACCOUNT,
+      creationsPerAccount: env.HOURGLASS_RATE_LIMIT_CREATIONS_PER_ACCOUNT,
+      writesPerCredential: env.HOURGLASS_RATE_LIMIT_WRITES_PER_TOKEN,
+    }),
+  })

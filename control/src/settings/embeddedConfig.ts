@@ -1,0 +1,121 @@
+import type { HttpTimeouts } from '@hourglass/server'
+import { z } from 'zod'
+import {
+  type Admission,
+  admissionOf,
+  admissionVariables,
+  httpTimeoutsOf,
+  httpTimeoutVariables,
+  timeoutProblems,
+} from './admissionConfig.ts'
+
+const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+/** Configuration of the embedded deployable (`hourglass start`): environment variables, checked once. */
+export const EmbeddedConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  HOURGLASS_DATA_DIR: z.string().min(1).default('./data'),
+  HOURGLASS_JWT_SECRET: z
+    .string()
+    .min(32, { error: 'must be at least 32 characters (when unset, a key is generated in the data folder)' })
+    .optional(),
+  HOURGLASS_MASTER_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64url').length === 32, {
+      error: 'must be 32 random bytes in base64url (when unset, a key is generated in the data folder)',
+    })
+    .optional(),
+  HOURGLASS_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .default(3600),
+  CLICKHOUSE_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:8123' })
+    .optional(),
+  CLICKHOUSE_USER: z.string().optional(),
+  CLICKHOUSE_PASSWORD: z.string().optional(),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { error: 'must be letters, digits and underscores' })
+    .default('hourglass'),
+  HOURGLASS_PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  HOURGLASS_PROJECTION_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(300),
+  HOURGLASS_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(1_000).default(50),
+  HOURGLASS_ERASURE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(30_000),
+  LOG_LEVEL: LogLevel.default('info'),
+  HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
+  ...httpTimeoutVariables,
+  ...admissionVariables,
+})
+
+export interface EmbeddedConfig {
+  readonly port: number
+  readonly host: string
+  readonly dataDir: string
+  readonly jwtSecret: string | undefined
+  /** Wraps the per-person keys of personal data (base64url, 32 bytes). */
+  readonly masterKey: string | undefined
+  readonly tokenTtlSeconds: number
+  readonly clickhouse: {
+    readonly url: string | undefined
+    readonly username: string | undefined
+    readonly password: string | undefined
+    readonly database: string
+  }
+  readonly projectionBatchSize: number
+  /** How long a projection holds a small batch to gather more records (see SubscribeOptions.lingerMs). */
+  readonly projectionLingerMs: number
+  /** How far the JavaScript heap may grow past its live size, in per cent; 0 leaves it to V8 (see heapPolicy.ts). */
+  readonly heapGrowthPercent: number
+  /** How long an erasure request waits for the projections to apply it before answering 202. */
+  readonly erasureWaitMs: number
+  readonly logLevel: z.infer<typeof LogLevel>
+  readonly logRequests: boolean
+  /** How long a client may take to send a request. */
+  readonly timeouts: HttpTimeouts
+  /** Password hashing threads and rate limits. */
+  readonly admission: Admission
+}
+
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIGURATION'
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+  }
+}
+
+/** Reads the configuration from environment variables; a wrong one is named with the reason. */
+export function loadEmbeddedConfig(env: Record<string, string | undefined>): EmbeddedConfig {
+  const parsed = EmbeddedConfigSchema.safeParse(env)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
+  }
+  const e = parsed.data
+  const problems = timeoutProblems(e)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: e.HOURGLASS_DATA_DIR,
+    jwtSecret: e.HOURGLASS_JWT_SECRET,
+    masterKey: e.HOURGLASS_MASTER_KEY,
+    tokenTtlSeconds: e.HOURGLASS_TOKEN_TTL_SECONDS,
+    clickhouse: Object.freeze({
+      url: e.CLICKHOUSE_URL,
+      username: e.CLICKHOUSE_USER,
+      password: e.CLICKHOUSE_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+    }),
+    projectionBatchSize: e.HOURGLASS_PROJECTION_BATCH_SIZE,
+    projectionLingerMs: e.HOURGLASS_PROJECTION_LINGER_MS,
+    heapGrowthPercent: e.HOURGLASS_HEAP_GROWTH_PERCENT,
+    erasureWaitMs: e.HOURGLASS_ERASURE_WAIT_MS,
+    logLevel: e.LOG_LEVEL,
+    logRequests: e.HOURGLASS_LOG_REQUESTS === 'true',
+    timeouts: httpTimeoutsOf(e),
+    admission: admissionOf(e),
+  })
+}

@@ -1,0 +1,139 @@
+import { z } from 'zod'
+import { admissionVariables, httpTimeoutVariables, timeoutProblems } from './admissionConfig.ts'
+import { ConfigError } from './embeddedConfig.ts'
+
+/**
+ * Configuration of the distributed services (`hourglass control|ingest|project|query`):
+ * one zod schema per service over environment variables, parsed once at start, frozen.
+ */
+
+const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+const Port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback)
+const Brokers = z
+  .string({ error: 'is required: comma-separated host:port of the Kafka brokers' })
+  .transform((value) =>
+    value
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+  )
+  .refine((list) => list.length > 0 && list.every((b) => /^[^\s:]+:\d+$/.test(b)), {
+    error: 'must be comma-separated host:port, e.g. 127.0.0.1:9092',
+  })
+const Secret = (what: string) =>
+  z.string({ error: `is required: ${what}` }).min(32, { error: `must be at least 32 characters (${what})` })
+/** 32 random bytes in base64url, e.g. from `node -e "console.log(crypto.randomBytes(32).toString('base64url'))"`. */
+const Key = (what: string) =>
+  z
+    .string({ error: `is required: ${what} (32 random bytes in base64url)` })
+    .refine((value) => Buffer.from(value, 'base64url').length === 32, {
+      error: `must be 32 random bytes in base64url (${what})`,
+    })
+const HttpUrl = (example: string) =>
+  z.url({ protocol: /^https?$/, error: `must be an http(s) URL such as ${example}` })
+const Database = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { error: 'must be letters, digits and underscores' })
+  .default('hourglass')
+
+const common = {
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ...httpTimeoutVariables,
+  LOG_LEVEL: LogLevel.default('info'),
+  HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
+}
+const kafka = {
+  KAFKA_BROKERS: Brokers,
+  KAFKA_TOPIC: z.string().min(1).default('analytics-data.raw'),
+  /** Partitions the topic is created with if it does not exist; an existing topic keeps its own. */
+  KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(4),
+}
+const control = {
+  HOURGLASS_CONTROL_URL: HttpUrl('http://127.0.0.1:8090'),
+  HOURGLASS_CONTROL_TOKEN: Secret('shared by the services to reach the control service'),
+}
+const clickhouse = {
+  CLICKHOUSE_URL: HttpUrl('http://clickhouse:8123'),
+  CLICKHOUSE_USER: z.string().optional(),
+  CLICKHOUSE_PASSWORD: z.string().optional(),
+  CLICKHOUSE_DATABASE: Database,
+}
+const accounts = {
+  HOURGLASS_JWT_SECRET: Secret('the key of account tokens, the same in every ingest and query process'),
+  HOURGLASS_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .default(3600),
+}
+
+export const serviceSchemas = {
+  control: z.object({
+    ...common,
+    PORT: Port(8090),
+    HOURGLASS_DATA_DIR: z.string().min(1).default('./data'),
+    HOURGLASS_CONTROL_TOKEN: control.HOURGLASS_CONTROL_TOKEN,
+    /** Wraps the per-person keys of personal data, which the control service keeps for every process. */
+    HOURGLASS_MASTER_KEY: Key('wraps the per-person keys of personal data'),
+    /** Keys the hash that finds a person by e-mail address without keeping the address. */
+    HOURGLASS_EMAIL_INDEX_KEY: Key('keys the index of e-mail addresses'),
+  }),
+  ingest: z.object({
+    ...common,
+    // Password threads and rate limits, each process its own (see admissionControl.ts).
+    ...admissionVariables,
+    ...kafka,
+    ...control,
+    ...accounts,
+    // Read only: the erasure reports of the projection workers.
+    ...clickhouse,
+    PORT: Port(8080),
+    /** Longest wait for Kafka to acknowledge an append before the producer gets 503. */
+    HOURGLASS_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
+    /** Longest wait of an erasure for the workers to report it before it answers 202 (pending). */
+    HOURGLASS_ERASURE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+  }),
+  project: z.object({
+    ...common,
+    ...kafka,
+    ...clickhouse,
+    // Event definitions and erasures, which the projections apply, are control-plane records.
+    ...control,
+    PORT: Port(9464),
+    KAFKA_GROUP_ID: z.string().min(1).default('hourglass-projections'),
+    HOURGLASS_PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(10_000),
+    /** How long a silent worker keeps its partitions (Kafka's minimum is 6 s). */
+    HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
+  }),
+  // Kafka: the partitions' heads, for the dashboard's lag and for reads that wait for their writes.
+  // Device users sign in with their password on its reads: it hashes passwords and limits rates too.
+  query: z.object({
+    ...common,
+    ...control,
+    ...clickhouse,
+    ...accounts,
+    ...kafka,
+    ...admissionVariables,
+    PORT: Port(8081),
+  }),
+} as const
+
+export type ServiceName = keyof typeof serviceSchemas
+export type ServiceConfig<S extends ServiceName> = Readonly<z.infer<(typeof serviceSchemas)[S]>>
+
+export const isServiceName = (name: string): name is ServiceName => Object.hasOwn(serviceSchemas, name)
+
+/** Reads one service's configuration; every wrong or missing variable is named with the reason. */
+export function loadServiceConfig<S extends ServiceName>(
+  service: S,
+  env: Record<string, string | undefined>,
+): ServiceConfig<S> {
+  const parsed = serviceSchemas[service].safeParse(env)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
+  }
+  const problems = timeoutProblems(parsed.data)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return Object.freeze(parsed.data) as ServiceConfig<S>
+}

@@ -1,0 +1,77 @@
+import { controlStoreOf, httpTimeoutsOf, openTelemetryLog, type ServiceConfig } from '@hourglass/control'
+import { listen, newRegistry, type RunningService, serviceApp } from '@hourglass/server'
+import type { Logger } from 'pino'
+import { Counter, Gauge, Histogram } from 'prom-client'
+import { migrateWarehouse } from './migrations.ts'
+import { projections } from './projections.ts'
+import { createGroupWorker } from './runtime/workers.ts'
+import { openWarehouse } from './warehouse/warehouse.ts'
+import { warehouseConfigOf } from './warehouse/warehouseSettings.ts'
+
+/** `hourglass project`: one projection worker of the consumer group. */
+export async function startProjectService(
+  config: ServiceConfig<'project'>,
+  logger: Logger,
+): Promise<RunningService> {
+  const registry = newRegistry('project')
+  const log = await openTelemetryLog(config, 'project', logger)
+  const warehouse = await openWarehouse(warehouseConfigOf(config))
+  await migrateWarehouse(warehouse, logger)
+  const records = new Counter({
+    name: 'hourglass_projection_records_total',
+    help: 'records projected (re-sent ids excluded), by partition',
+    labelNames: ['partition'],
+    registers: [registry],
+  })
+  const insertLatency = new Histogram({
+    name: 'hourglass_projection_insert_seconds',
+    help: 'time to claim, insert and checkpoint one batch',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  const control = controlStoreOf(config)
+  const worker = createGroupWorker({
+    log,
+    group: config.KAFKA_GROUP_ID,
+    topic: log.topic,
+    sessionTimeoutMs: config.HOURGLASS_KAFKA_SESSION_TIMEOUT_MS,
+    warehouse,
+    projections,
+    logger,
+    control,
+    batchSize: config.HOURGLASS_PROJECTION_BATCH_SIZE,
+    onBatch: (batch) => {
+      records.inc({ partition: String(batch.partition) }, batch.fresh)
+      insertLatency.observe(batch.insertMs / 1000)
+    },
+  })
+  new Gauge({
+    name: 'hourglass_projection_consumer_lag',
+    help: 'records of a partition this worker holds that are not yet in the warehouse',
+    labelNames: ['partition'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const heads = await log.partitionHeads()
+      for (const [partition, next] of worker.positions()) {
+        this.set({ partition: String(partition) }, Math.max(0, (heads[partition] ?? 0) - next))
+      }
+    },
+  })
+  const app = await serviceApp(logger, config, httpTimeoutsOf(config), registry, async () => {
+    if (worker.lastError) throw new Error(worker.lastError)
+    return { partitions: Object.fromEntries(worker.positions()) }
+  })
+  await worker.start()
+  const url = await listen(app, config)
+  return {
+    url,
+    async close() {
+      await app.close()
+      await worker.close()
+      await log.close()
+      await control.close()
+      await warehouse.close()
+    },
+  }
+}
