@@ -17,6 +17,7 @@ import type { PasswordHasher } from './accounts/passwords.ts'
 import { type AppControl, createAppControl } from './apps/appControl.ts'
 import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
+import type { Source } from './source.ts'
 import { createTheEyeTokens, type TheEyeTokens } from './theEye/theEyeTokens.ts'
 
 export interface Account {
@@ -27,14 +28,7 @@ export interface Account {
   readonly createdAt: number
 }
 
-export interface Source {
-  readonly sourceId: string
-  readonly accountId: string
-  readonly kind: SourceKind
-  readonly name: string
-  readonly tokenHash: string
-  readonly createdAt: number
-}
+export type { Source } from './source.ts'
 
 /** A person who signs in with a username, and reads an account's data only through granted roles. */
 export interface Member {

@@ -37,7 +37,6 @@ export const authenticateSourceRequest = async (
 export const notAFleet = (source: Source) =>
   new HourglassError(
     'NOT_A_DEVICE_FLEET',
-    409,
     `source ${source.sourceId} is of kind "${source.kind}"; devices and their users belong to sources of kind "device"`,
   )
 

@@ -541,6 +541,7 @@ describe('the dashboard and the split of routes between ingest and query', () =>
   it('answers bad input to the feature routes with a 4xx naming the field, never a 5xx', async () => {
     const { token } = await hg.signUp()
     const store = await createStore(a, token, 'Bad input')
+    const fleet = await hg.createSource(token, hg.ingest[0], 'device')
     const cases: [ApiCall, Parameters<ApiCall>, number, string?][] = [
       [
         a,
@@ -558,7 +559,7 @@ describe('the dashboard and the split of routes between ingest and query', () =>
       ],
       [
         read,
-        ['GET', '/compat/devices/stats/sensor-1/summary?from=yesterday', { token: store.token }],
+        ['GET', '/compat/devices/stats/sensor-1/summary?from=yesterday', { token: fleet.apiToken }],
         400,
         'querystring.from',
       ],

@@ -107,7 +107,6 @@ export async function appendReceipt(
   if (!earlier?.success || contents(earlier.data) !== contents(receipt)) {
     throw new HourglassError(
       'TRANSACTION_ID_TAKEN',
-      409,
       `transaction_id: "${receipt.transactionId}" was already received with other contents; a re-sent receipt must be identical`,
       { issues: [{ path: 'transaction_id', message: 'was already received with other contents' }] },
     )

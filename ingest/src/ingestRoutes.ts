@@ -190,7 +190,6 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
         const first = batch.rejected[0]!.issues[0]
         throw new HourglassError(
           'EVENTS_REJECTED',
-          400,
           `${batch.rejected.length} of ${events.length} events are invalid, nothing was appended` +
             (first ? ` (first: ${first.path}: ${first.message})` : ''),
           { issues: batch.rejected.flatMap((r) => r.issues), results },

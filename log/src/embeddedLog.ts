@@ -395,6 +395,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
         partition === 0
           ? pollTelemetry(from, limit, waitMs, signal, () => left)
           : { records: [], next: from },
+      readPartition: async (partition, from, limit) => (partition === 0 ? readTelemetry(from, limit) : []),
       // The runtime's checkpoints are what counts; a group of one has no one to tell.
       commit: async () => {},
       close: async () => leave(),

@@ -1,18 +1,16 @@
+import { CatalogedError } from '@hourglass/schemas'
+
 /** Failures of a log or store adapter, translated at its edge. */
 
-export class LogClosedError extends Error {
-  readonly code = 'LOG_CLOSED'
-  readonly retryable = true
+export class LogClosedError extends CatalogedError {
   constructor() {
-    super('the log is closed')
+    super('LOG_CLOSED', 'the log is closed')
   }
 }
 
 /** The log or store cannot take or give records right now (its server is unreachable, say): retry later. */
-export class LogUnavailableError extends Error {
-  readonly code = 'LOG_UNAVAILABLE'
-  readonly retryable = true
+export class LogUnavailableError extends CatalogedError {
   constructor(reason: string, options?: { cause?: unknown }) {
-    super(`the log is unavailable: ${reason}`, options)
+    super('LOG_UNAVAILABLE', `the log is unavailable: ${reason}`, options)
   }
 }

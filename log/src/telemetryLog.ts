@@ -95,6 +95,11 @@ export interface PartitionLease {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<PolledRecords>
+  /**
+   * Every record of a held partition at positions `>= from` that exists, at most `limit`, read
+   * through this member's own connection (the rest of a batch another member settled).
+   */
+  readPartition(partition: number, from: number, limit: number): Promise<TelemetryRecord[]>
   /** Records the group's progress (informational: the runtime's checkpoints are what counts). */
   commit(partition: number, next: number): Promise<void>
   close(): Promise<void>

@@ -1,4 +1,4 @@
-import type { Migration } from './migrations.ts'
+import type { Migration } from './migration.ts'
 import { tables } from './tables.ts'
 
 const DEDUP_WINDOW = 10_000

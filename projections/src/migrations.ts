@@ -2,19 +2,13 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import { appAnalyticsMigrations } from './appAnalyticsMigrations.ts'
 import { deviceReadingsMigrations } from './deviceReadingsMigrations.ts'
+import type { Migration } from './migration.ts'
 import { partitionedMigrations } from './partitionedMigrations.ts'
 import { receiptsMigrations } from './receiptsMigrations.ts'
 import { storeStatsMigrations } from './storeStatsMigrations.ts'
 import { tables } from './tables.ts'
 import { defineQuery, defineStatement, noParams } from './warehouse/namedStatements.ts'
 import type { Warehouse } from './warehouse/warehouse.ts'
-
-export interface Migration {
-  readonly version: number
-  readonly name: string
-  /** Statements for the warehouse; `{db}` stands for the database. Each must be safe to run twice. */
-  readonly statements: readonly string[]
-}
 
 /** Insert deduplication keeps this many recent batch tokens per table: far more than can be in doubt. */
 const DEDUP_WINDOW = 10_000

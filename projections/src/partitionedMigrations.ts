@@ -1,4 +1,4 @@
-import type { Migration } from './migrations.ts'
+import type { Migration } from './migration.ts'
 import { tables } from './tables.ts'
 
 /** Claimed batches and ids seen stay deduplicated over this many recent inserts per table. */

@@ -66,14 +66,4 @@ export interface Projection {
 export const projectionKey = (projection: Pick<Projection, 'name' | 'version'>) =>
   `${projection.name}@v${projection.version}`
 
-/** A record the log holds that does not match its schema: projecting it would be guessing. */
-export class InvalidLogRecordError extends Error {
-  readonly code = 'INVALID_LOG_RECORD'
-  readonly retryable = false
-  constructor(
-    readonly position: number,
-    reason: string,
-  ) {
-    super(`log record at position ${position} does not match its schema: ${reason}`)
-  }
-}
+export { InvalidLogRecordError } from './invalidLogRecord.ts'

@@ -1,4 +1,4 @@
-import type { Migration } from './migrations.ts'
+import type { Migration } from './migration.ts'
 import { tables } from './tables.ts'
 
 /** Insert deduplication keeps this many recent batch tokens per table. */

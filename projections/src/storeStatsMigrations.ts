@@ -1,4 +1,4 @@
-import type { Migration } from './migrations.ts'
+import type { Migration } from './migration.ts'
 import { tables } from './tables.ts'
 
 /** Store statistics: raw store events, hourly counts and durations, and erasure reports. */

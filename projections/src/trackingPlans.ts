@@ -1,6 +1,6 @@
 import type { ControlRecord } from '@hourglass/log'
 import { EventDefined, statisticsAttributes } from '@hourglass/schemas'
-import { InvalidLogRecordError } from './projection.ts'
+import { InvalidLogRecordError } from './invalidLogRecord.ts'
 
 /** What per-user statistics keep of an event definition. */
 export interface StatisticsDefinition {

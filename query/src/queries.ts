@@ -1,5 +1,6 @@
 import { tables } from '@hourglass/projections/tables'
 import { z } from 'zod'
+import { RawEventRow } from './appAnalyticsQueries.ts'
 import { defineQuery } from './warehouseReader.ts'
 
 const Scope = { accountId: z.string(), sourceId: z.string() }
@@ -44,17 +45,7 @@ export const eventsPageQuery = defineQuery({
     afterPosition: z.number(),
     limit: z.number(),
   }),
-  row: z.object({
-    position: z.coerce.number(),
-    id: z.string(),
-    name: z.string(),
-    ts_ms: z.coerce.number(),
-    received_ms: z.coerce.number(),
-    subject: z.string(),
-    session: z.string(),
-    category: z.string(),
-    attrs: z.string(),
-  }),
+  row: RawEventRow,
   sql: (r) => `
     SELECT position, id, name, toUnixTimestamp64Milli(ts) AS ts_ms, toUnixTimestamp64Milli(received_at) AS received_ms,
            subject, session, category, attrs

@@ -7,7 +7,7 @@ import { sendJson } from './jsonAnswer.ts'
 import { eventsPageQuery } from './queries.ts'
 import { TimeRange } from './queryTime.ts'
 import { answerKey, cachedAnswer, ceilHour, floorHour, HOUR_MS, type ReadCache } from './readCache.ts'
-import { EventCursor, encodeEventCursor, ownedSource } from './sourceAccess.ts'
+import { EventCursor, keysetPage, keysetStart, ownedSource } from './sourceAccess.ts'
 import { runQuery, type WarehouseReader } from './warehouseReader.ts'
 
 export interface QueryDeps {
@@ -99,19 +99,14 @@ export const queryRoutes: FastifyPluginAsync<QueryDeps> = async (fastify, deps) 
         category: category ?? '',
         session: session ?? '',
         subject: subject ?? '',
-        afterTs: cursor?.ts ?? from - 1,
-        afterPosition: cursor?.position ?? 0,
+        ...keysetStart(cursor, from),
         limit: limit + 1,
       }
       const key = answerKey('eventsPage', accountId, filter)
       const json = await cachedAnswer(deps.readCache, key, async () => {
         const rows = await runQuery(deps.warehouse, eventsPageQuery, filter)
-        const page = rows.slice(0, limit)
-        const last = page[page.length - 1]
-        const answer: EventsPage = {
-          events: page.map(eventView),
-          nextCursor: rows.length > limit && last ? encodeEventCursor(last.ts_ms, last.position) : null,
-        }
+        const { page, nextCursor } = keysetPage(rows, limit)
+        const answer: EventsPage = { events: page.map(eventView), nextCursor }
         // A full page depends on the events up to the first one it leaves out, not on later ones.
         const beyond = rows.length > limit ? rows[limit] : undefined
         return {

@@ -14,7 +14,7 @@ import {
   readReceiptPlaces,
 } from './receiptAnalytics.ts'
 import { receiptJournalQuery, receiptRunsQuery } from './receiptQueries.ts'
-import { EventCursor, encodeEventCursor } from './sourceAccess.ts'
+import { EventCursor, keysetPage, keysetStart } from './sourceAccess.ts'
 import { runQuery, type WarehouseReader } from './warehouseReader.ts'
 
 export interface ReceiptQueryDeps {
@@ -206,12 +206,10 @@ export const receiptQueryRoutes: FastifyPluginAsync<ReceiptQueryDeps> = async (f
         placeId: place ?? '',
         from,
         to,
-        afterTs: cursor?.ts ?? from - 1,
-        afterPosition: cursor?.position ?? 0,
+        ...keysetStart(cursor, from),
         limit: limit + 1,
       })
-      const page = rows.slice(0, limit)
-      const last = page[page.length - 1]
+      const { page, nextCursor } = keysetPage(rows, limit)
       return {
         receipts: page.map((row) => ({
           transactionId: row.transaction_id,
@@ -232,7 +230,7 @@ export const receiptQueryRoutes: FastifyPluginAsync<ReceiptQueryDeps> = async (f
           nds: money(row.nds_t),
           tips: money(row.tips_t),
         })),
-        nextCursor: rows.length > limit && last ? encodeEventCursor(last.ts_ms, last.position) : null,
+        nextCursor,
       }
     },
   )

@@ -32,3 +32,25 @@ export const EventCursor = z
 
 export const encodeEventCursor = (ts: number, position: number) =>
   Buffer.from(`${ts}:${position}`).toString('base64url')
+
+/** Where a keyset page starts: past the cursor, or from the start of the period. */
+export const keysetStart = (cursor: { ts: number; position: number } | undefined, from: number) => ({
+  afterTs: cursor?.ts ?? from - 1,
+  afterPosition: cursor?.position ?? 0,
+})
+
+/**
+ * One page of rows read `limit + 1` at a time (the extra row says whether there is more), and the
+ * cursor of the next page, null on the last.
+ */
+export const keysetPage = <Row extends { ts_ms: number; position: number }>(
+  rows: readonly Row[],
+  limit: number,
+) => {
+  const page = rows.slice(0, limit)
+  const last = page[page.length - 1]
+  return {
+    page,
+    nextCursor: rows.length > limit && last ? encodeEventCursor(last.ts_ms, last.position) : null,
+  }
+}

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { QueryTime } from './queryTime.ts'
-import { defineQuery, runQuery, type WarehouseReader } from './warehouseReader.ts'
+import { defineQuery, type NamedQuery, runQuery, type WarehouseReader } from './warehouseReader.ts'
 
 export interface StoreScope {
   readonly storeId: string
@@ -118,10 +118,19 @@ const days = {
 export const storeStatsRoutes: FastifyPluginAsync<StoreStatsDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const tags = ['store statistics']
-  const daily = async (request: FastifyRequest, type: string, period: { from: number; to: number }) => {
-    const store = await deps.authenticateStore(request)
-    return { accountId: store.accountId, storeId: store.storeId, type, ...period }
-  }
+  /** The store's daily figures of one query: the same filter, the same shape of answer. */
+  const perDay =
+    <Row extends { day: string }, Day>(
+      query: NamedQuery<typeof DailyParams, z.ZodType<Row>>,
+      toDay: (row: Row) => Day,
+    ) =>
+    async (request: FastifyRequest, type: string, period: { from: number; to: number }) => {
+      const store = await deps.authenticateStore(request)
+      const filter = { accountId: store.accountId, storeId: store.storeId, type, ...period }
+      return { days: (await runQuery(deps.warehouse, query, filter)).map(toDay) }
+    }
+  const amounts = perDay(dailyEventAmountQuery, (r) => ({ date: r.day, eventAmount: r.events }))
+  const averages = perDay(dailyAverageDurationQuery, (r) => ({ date: r.day, eventAvgTime: r.average }))
 
   app.get(
     '/v1/store-stats/amount/:type',
@@ -134,14 +143,7 @@ export const storeStatsRoutes: FastifyPluginAsync<StoreStatsDeps> = async (fasti
         response: { 200: days.amount },
       },
     },
-    async (request) => {
-      const rows = await runQuery(
-        deps.warehouse,
-        dailyEventAmountQuery,
-        await daily(request, request.params.type, request.query),
-      )
-      return { days: rows.map((r) => ({ date: r.day, eventAmount: r.events })) }
-    },
+    async (request) => amounts(request, request.params.type, request.query),
   )
 
   app.get(
@@ -157,14 +159,7 @@ export const storeStatsRoutes: FastifyPluginAsync<StoreStatsDeps> = async (fasti
         response: { 200: days.average },
       },
     },
-    async (request) => {
-      const rows = await runQuery(
-        deps.warehouse,
-        dailyAverageDurationQuery,
-        await daily(request, request.params.type, request.query),
-      )
-      return { days: rows.map((r) => ({ date: r.day, eventAvgTime: r.average })) }
-    },
+    async (request) => averages(request, request.params.type, request.query),
   )
 
   app.get(
@@ -177,14 +172,7 @@ export const storeStatsRoutes: FastifyPluginAsync<StoreStatsDeps> = async (fasti
         response: { 200: days.amount },
       },
     },
-    async (request) => {
-      const rows = await runQuery(
-        deps.warehouse,
-        dailyEventAmountQuery,
-        await daily(request, '', request.query),
-      )
-      return { days: rows.map((r) => ({ date: r.day, eventAmount: r.events })) }
-    },
+    async (request) => amounts(request, '', request.query),
   )
 
   app.get(

@@ -1,3 +1,5 @@
+import { CatalogedError, type ErrorCode } from './errorCatalogue.ts'
+
 /** One problem with a request: where (a path into the body, query or params) and why. */
 export interface FieldIssue {
   readonly path: string
@@ -5,18 +7,16 @@ export interface FieldIssue {
 }
 
 /**
- * Every error Hourglass answers with. The `code` is the public contract; the message is
- * for people and may change.
+ * An error Hourglass answers a request with: a code of the catalogue (errorCatalogue.ts), which
+ * gives its status and whether to retry, a message for people, and details (the field issues).
  */
-export class HourglassError extends Error {
+export class HourglassError extends CatalogedError {
   constructor(
-    readonly code: string,
-    readonly statusCode: number,
+    code: ErrorCode,
     message: string,
     readonly details: { readonly issues?: readonly FieldIssue[]; readonly [key: string]: unknown } = {},
-    readonly retryable = false,
   ) {
-    super(message)
+    super(code, message)
     this.name = 'HourglassError'
   }
 }
@@ -25,19 +25,18 @@ export const errors = {
   invalidRequest: (issues: readonly FieldIssue[]) =>
     new HourglassError(
       'INVALID_REQUEST',
-      400,
       issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; '),
       { issues },
     ),
   unauthenticated: (message = 'a valid bearer token is required') =>
-    new HourglassError('UNAUTHENTICATED', 401, message),
-  forbidden: (message: string) => new HourglassError('FORBIDDEN', 403, message),
-  notFound: (what: string) => new HourglassError('NOT_FOUND', 404, `${what} was not found`),
-  conflict: (message: string) => new HourglassError('CONFLICT', 409, message),
-  unavailable: (message: string) => new HourglassError('UNAVAILABLE', 503, message, {}, true),
+    new HourglassError('UNAUTHENTICATED', message),
+  forbidden: (message: string) => new HourglassError('FORBIDDEN', message),
+  notFound: (what: string) => new HourglassError('NOT_FOUND', `${what} was not found`),
+  conflict: (message: string) => new HourglassError('CONFLICT', message),
+  unavailable: (message: string) => new HourglassError('UNAVAILABLE', message),
   /** Too many requests of one client, account or credential: answered with `Retry-After`. */
   rateLimited: (message: string, retryAfterSeconds: number) =>
-    new HourglassError('RATE_LIMITED', 429, message, { retryAfterSeconds }, true),
+    new HourglassError('RATE_LIMITED', message, { retryAfterSeconds }),
 }
 
 /** Turns a zod issue path into `events[3].attrs.price`. */

@@ -1,5 +1,6 @@
 export * from './control.ts'
 export * from './devices.ts'
+export * from './errorCatalogue.ts'
 export * from './errors.ts'
 export * from './money.ts'
 export * from './people.ts'

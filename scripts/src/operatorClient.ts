@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { EmbeddedConfig } from '@hourglass/control'
+import { CatalogedError } from '@hourglass/schemas'
 import type { AdminStatus, ReplayState } from './adminRoutes.ts'
 
 /** Talks to a running Hourglass's operator endpoints, or says that none is running. */
@@ -9,8 +10,10 @@ export interface OperatorClient {
   startReplay(projection: string): Promise<ReplayState>
 }
 
-export class NotRunningError extends Error {
-  readonly code = 'NOT_RUNNING'
+export class NotRunningError extends CatalogedError {
+  constructor(message: string) {
+    super('NOT_RUNNING', message)
+  }
 }
 
 export function createOperatorClient(config: EmbeddedConfig): OperatorClient {

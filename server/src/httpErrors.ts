@@ -2,6 +2,8 @@ import { isUtf8 } from 'node:buffer'
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import {
+  type ErrorCode,
+  errorCatalogue,
   errors,
   type FieldIssue,
   findJsonFault,
@@ -18,7 +20,7 @@ import secureJson from 'secure-json-parse'
 export const MAX_JSON_DEPTH = 32
 
 /** Fastify's own client errors, by their stable codes, as Hourglass codes. */
-const FASTIFY_CLIENT_ERRORS: Record<string, { code: string; message: string }> = {
+const FASTIFY_CLIENT_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: {
     code: 'BODY_TOO_LARGE',
     message: 'the request body is larger than this endpoint accepts',
@@ -51,10 +53,11 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { code: string; message: string }> =
  * answers these in its own shape. For `createApiServer`'s `frameworkErrors`.
  */
 export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
-  const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined
-  return reply
-    .code(error.statusCode ?? 400)
-    .send({ error: known ?? { code: 'BAD_REQUEST', message: 'the request cannot be routed' } })
+  const known = (error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined) ?? {
+    code: 'BAD_REQUEST',
+    message: 'the request cannot be routed',
+  }
+  return answer(reply, known.code, known.message)
 }
 
 /** The deepest nesting of arrays and objects in a JSON text, stopping early past `limit`. */
@@ -110,12 +113,7 @@ function notUtf8(bytes: Buffer): HourglassError {
     }
   }
   const where = issues ? ` (first at ${issues[0]!.path || 'the top level'})` : ''
-  return new HourglassError(
-    'MALFORMED_UTF8',
-    400,
-    `the body is not valid UTF-8${where}`,
-    issues ? { issues } : {},
-  )
+  return new HourglassError('MALFORMED_UTF8', `the body is not valid UTF-8${where}`, issues ? { issues } : {})
 }
 
 /**
@@ -134,12 +132,11 @@ export function registerJsonParser(app: FastifyInstance) {
     if (!isUtf8(bytes)) return done(notUtf8(bytes))
     const text = bytes.toString('utf8')
     if (text.trim() === '')
-      return done(new HourglassError('EMPTY_BODY', 400, 'the request body is empty; send a JSON document'))
+      return done(new HourglassError('EMPTY_BODY', 'the request body is empty; send a JSON document'))
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
       return done(
         new HourglassError(
           'NESTING_TOO_DEEP',
-          400,
           `JSON nesting deeper than ${MAX_JSON_DEPTH} levels is refused`,
         ),
       )
@@ -149,7 +146,7 @@ export function registerJsonParser(app: FastifyInstance) {
       value = JSON.parse(text)
     } catch (error) {
       return done(
-        new HourglassError('MALFORMED_JSON', 400, `the body is not valid JSON: ${(error as Error).message}`),
+        new HourglassError('MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`),
       )
     }
     const escaped = text.includes('\\u')
@@ -164,11 +161,7 @@ export function registerJsonParser(app: FastifyInstance) {
       }
     } catch {
       return done(
-        new HourglassError(
-          'FORBIDDEN_KEY',
-          400,
-          'keys named "__proto__" or "constructor.prototype" are refused',
-        ),
+        new HourglassError('FORBIDDEN_KEY', 'keys named "__proto__" or "constructor.prototype" are refused'),
       )
     }
     const fault = escaped ? findJsonFault(value, wellFormedJson) : null
@@ -202,6 +195,10 @@ const validationIssues = (error: FastifyError): FieldIssue[] => {
   })
 }
 
+/** Answers with a code of the catalogue, at the status the catalogue gives it. */
+const answer = (reply: FastifyReply, code: ErrorCode, message: string, extra: Record<string, unknown> = {}) =>
+  reply.code(errorCatalogue[code].status).send({ error: { code, message, ...extra } })
+
 /** One error handler: Hourglass errors keep their code; client mistakes are 4xx; the rest is logged. */
 export function registerErrorHandler(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -216,46 +213,33 @@ export function registerErrorHandler(app: FastifyInstance) {
     if (hasZodFastifySchemaValidationErrors(error) || error.validation) {
       const issues = validationIssues(error)
       const message = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
-      return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message, issues } })
+      return answer(reply, 'INVALID_REQUEST', message, { issues })
     }
     const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined
-    if (known) return reply.code(error.statusCode ?? 400).send({ error: known })
+    if (known) return answer(reply, known.code, known.message)
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-      return reply.code(error.statusCode).send({ error: { code: 'BAD_REQUEST', message: error.message } })
+      return answer(reply, 'BAD_REQUEST', error.message)
     }
     if ((error as { retryable?: unknown }).retryable === true) {
       request.log.warn({ err: error }, 'request failed on a retryable error')
-      return reply
-        .code(503)
-        .header('retry-after', '1')
-        .send({
-          error: {
-            code: 'UNAVAILABLE',
-            message: 'Hourglass cannot take this request right now; retry shortly',
-          },
-        })
+      reply.header('retry-after', '1')
+      return answer(reply, 'UNAVAILABLE', 'Hourglass cannot take this request right now; retry shortly')
     }
     request.log.error({ err: error }, 'request failed')
-    return reply
-      .code(500)
-      .send({ error: { code: 'INTERNAL', message: 'an internal error occurred; it has been logged' } })
+    return answer(reply, 'INTERNAL', 'an internal error occurred; it has been logged')
   })
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
-      error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` },
-    }),
+    answer(reply, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
   )
 }
 
 /** Errors of a connection before any request is routed, by Node's codes, as Hourglass answers. */
-const CONNECTION_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+const CONNECTION_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
   ERR_HTTP_REQUEST_TIMEOUT: {
-    status: 408,
     code: 'REQUEST_TIMEOUT',
     message: 'the request did not arrive in time; the connection is closed',
   },
   HPE_HEADER_OVERFLOW: {
-    status: 431,
     code: 'HEADERS_TOO_LARGE',
     message: 'the request headers are too large',
   },
@@ -268,11 +252,11 @@ const CONNECTION_ERRORS: Record<string, { status: number; code: string; message:
 export function answerConnectionError(error: Error & { code?: string }, socket: Socket) {
   // A connection reset has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return
-  const { status, code, message } = CONNECTION_ERRORS[error.code ?? ''] ?? {
-    status: 400,
+  const { code, message } = CONNECTION_ERRORS[error.code ?? ''] ?? {
     code: 'MALFORMED_REQUEST',
     message: 'the request is not valid HTTP',
   }
+  const { status } = errorCatalogue[code]
   const body = JSON.stringify({ error: { code, message } })
   if (socket.writable) {
     socket.write(

@@ -51,10 +51,8 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
     if (pending >= options.threads + options.queue) {
       throw new HourglassError(
         'PASSWORD_CHECKS_BUSY',
-        429,
         'too many passwords are being checked right now; retry shortly',
         { retryAfterSeconds: 1 },
-        true,
       )
     }
     pending++

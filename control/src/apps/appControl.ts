@@ -17,7 +17,7 @@ import {
   type SourceTokenIssued,
 } from '@hourglass/schemas'
 import { mintApiToken, secretMatches } from '../accounts/apiTokens.ts'
-import type { Source } from '../controlPlane.ts'
+import type { Source } from '../source.ts'
 
 /** An event of a source's tracking plan. Its `eventCode` never changes. */
 export interface EventDefinition {

@@ -107,7 +107,6 @@ const READING_BIND_ATTEMPTS = 5
 const outOfOrder = (last: DeviceBinding, what: string, path: string) =>
   new HourglassError(
     'BINDING_OUT_OF_ORDER',
-    409,
     `the device's current binding is effective from ${new Date(last.effectiveFrom).toISOString()}; ` +
       `${what} cannot take effect before it`,
     { issues: [{ path, message: 'is before the current binding' }] },
@@ -130,7 +129,6 @@ function bindingForReading(
   if (owner !== null) {
     throw new HourglassError(
       'DEVICE_OWNED_BY_ANOTHER_USER',
-      409,
       `device "${device.deviceId}" belongs to another user at the reading's time; the reading was not recorded ` +
         '(the account re-binds a device with PUT /v1/sources/<fleet>/devices/<device>/owner)',
       { issues: [{ path: 'user_id', message: 'is not the owner of the device at the time of the reading' }] },

@@ -1,6 +1,10 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
-import { type PersonalFields, PersonalFields as PersonalFieldsSchema } from '@hourglass/schemas'
+import {
+  CatalogedError,
+  type PersonalFields,
+  PersonalFields as PersonalFieldsSchema,
+} from '@hourglass/schemas'
 import { type Database, open, type RootDatabase } from 'lmdb'
 
 const ALGORITHM = 'aes-256-gcm'
@@ -56,11 +60,9 @@ export interface PersonKeyStore {
 }
 
 /** The person already has a key: a key is never replaced, which would lose what is sealed under it. */
-export class PersonKeyExistsError extends Error {
-  readonly code = 'PERSON_KEY_EXISTS'
-  readonly retryable = false
+export class PersonKeyExistsError extends CatalogedError {
   constructor() {
-    super('this person already has a key')
+    super('PERSON_KEY_EXISTS', 'this person already has a key')
   }
 }
 

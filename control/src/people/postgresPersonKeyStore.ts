@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { type Migration, type PostgresOptions, type PostgresPool, preparePool } from '@hourglass/log/postgres'
+import { CatalogedError } from '@hourglass/schemas'
 import {
   checkMasterKey,
   emailIndexOf,
@@ -40,9 +41,10 @@ export const PERSON_KEY_MIGRATIONS: readonly Migration[] = [
 const INDEX_KEY_ASSOCIATED = 'email-index-key'
 
 /** The keys a process was given do not fit the ones the database holds: it must not start. */
-export class PersonKeyMismatchError extends Error {
-  readonly code = 'PERSON_KEY_MISMATCH'
-  readonly retryable = false
+export class PersonKeyMismatchError extends CatalogedError {
+  constructor(message: string) {
+    super('PERSON_KEY_MISMATCH', message)
+  }
 }
 
 /** The e-mail index key the database holds, made (or given) by the first process to start. */

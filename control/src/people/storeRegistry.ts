@@ -193,10 +193,7 @@ export function createStoreRegistry(options: { control: ControlStore; keys: Pers
       }
       throw new HourglassError(
         'DIRECTORY_BUSY',
-        409,
         'other processes kept changing the people of this store at the same moment; retry',
-        {},
-        true,
       )
     })
   }

@@ -1,3 +1,4 @@
+import { CatalogedError } from '@hourglass/schemas'
 import type { HttpTimeouts } from '@hourglass/server'
 import { z } from 'zod'
 import {
@@ -8,13 +9,20 @@ import {
   httpTimeoutVariables,
   timeoutProblems,
 } from './admissionConfig.ts'
-
-const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+import {
+  ClickHouseDatabase,
+  commonFields,
+  ErasureWaitMs,
+  type LogLevel,
+  Port,
+  ProjectionBatchSize,
+  TokenTtlSeconds,
+} from './fields.ts'
 
 /** Configuration of the embedded deployable (`hourglass start`): environment variables, checked once. */
 export const EmbeddedConfigSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  ...commonFields,
+  PORT: Port(8080),
   HOURGLASS_DATA_DIR: z.string().min(1).default('./data'),
   HOURGLASS_JWT_SECRET: z
     .string()
@@ -26,27 +34,17 @@ export const EmbeddedConfigSchema = z.object({
       error: 'must be 32 random bytes in base64url (when unset, a key is generated in the data folder)',
     })
     .optional(),
-  HOURGLASS_TOKEN_TTL_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(60)
-    .max(30 * 24 * 3600)
-    .default(3600),
+  HOURGLASS_TOKEN_TTL_SECONDS: TokenTtlSeconds,
   CLICKHOUSE_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:8123' })
     .optional(),
   CLICKHOUSE_USER: z.string().optional(),
   CLICKHOUSE_PASSWORD: z.string().optional(),
-  CLICKHOUSE_DATABASE: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { error: 'must be letters, digits and underscores' })
-    .default('hourglass'),
-  HOURGLASS_PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  CLICKHOUSE_DATABASE: ClickHouseDatabase,
+  HOURGLASS_PROJECTION_BATCH_SIZE: ProjectionBatchSize,
   HOURGLASS_PROJECTION_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(300),
   HOURGLASS_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(1_000).default(50),
-  HOURGLASS_ERASURE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(30_000),
-  LOG_LEVEL: LogLevel.default('info'),
-  HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
+  HOURGLASS_ERASURE_WAIT_MS: ErasureWaitMs(30_000),
   ...httpTimeoutVariables,
   ...admissionVariables,
 })
@@ -80,10 +78,9 @@ export interface EmbeddedConfig {
   readonly admission: Admission
 }
 
-export class ConfigError extends Error {
-  readonly code = 'INVALID_CONFIGURATION'
+export class ConfigError extends CatalogedError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    super('INVALID_CONFIGURATION', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
   }
 }
 

@@ -1,14 +1,20 @@
 import { z } from 'zod'
 import { admissionVariables, httpTimeoutVariables, timeoutProblems } from './admissionConfig.ts'
 import { ConfigError } from './embeddedConfig.ts'
+import {
+  ClickHouseDatabase,
+  commonFields,
+  ErasureWaitMs,
+  Port,
+  ProjectionBatchSize,
+  TokenTtlSeconds,
+} from './fields.ts'
 
 /**
  * Configuration of the distributed services (`hourglass control|ingest|project|query`):
  * one zod schema per service over environment variables, parsed once at start, frozen.
  */
 
-const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-const Port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback)
 const Brokers = z
   .string({ error: 'is required: comma-separated host:port of the Kafka brokers' })
   .transform((value) =>
@@ -31,16 +37,10 @@ const Key = (what: string) =>
     })
 const HttpUrl = (example: string) =>
   z.url({ protocol: /^https?$/, error: `must be an http(s) URL such as ${example}` })
-const Database = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { error: 'must be letters, digits and underscores' })
-  .default('hourglass')
 
 const common = {
-  HOST: z.string().min(1).default('127.0.0.1'),
+  ...commonFields,
   ...httpTimeoutVariables,
-  LOG_LEVEL: LogLevel.default('info'),
-  HOURGLASS_LOG_REQUESTS: z.enum(['true', 'false']).default('false'),
 }
 const kafka = {
   KAFKA_BROKERS: Brokers,
@@ -56,16 +56,11 @@ const clickhouse = {
   CLICKHOUSE_URL: HttpUrl('http://clickhouse:8123'),
   CLICKHOUSE_USER: z.string().optional(),
   CLICKHOUSE_PASSWORD: z.string().optional(),
-  CLICKHOUSE_DATABASE: Database,
+  CLICKHOUSE_DATABASE: ClickHouseDatabase,
 }
 const accounts = {
   HOURGLASS_JWT_SECRET: Secret('the key of account tokens, the same in every ingest and query process'),
-  HOURGLASS_TOKEN_TTL_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(60)
-    .max(30 * 24 * 3600)
-    .default(3600),
+  HOURGLASS_TOKEN_TTL_SECONDS: TokenTtlSeconds,
 }
 
 export const serviceSchemas = {
@@ -91,8 +86,7 @@ export const serviceSchemas = {
     PORT: Port(8080),
     /** Longest wait for Kafka to acknowledge an append before the producer gets 503. */
     HOURGLASS_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
-    /** Longest wait of an erasure for the workers to report it before it answers 202 (pending). */
-    HOURGLASS_ERASURE_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
+    HOURGLASS_ERASURE_WAIT_MS: ErasureWaitMs(10_000),
   }),
   project: z.object({
     ...common,
@@ -102,7 +96,7 @@ export const serviceSchemas = {
     ...control,
     PORT: Port(9464),
     KAFKA_GROUP_ID: z.string().min(1).default('hourglass-projections'),
-    HOURGLASS_PROJECTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(10_000),
+    HOURGLASS_PROJECTION_BATCH_SIZE: ProjectionBatchSize,
     /** How long a silent worker keeps its partitions (Kafka's minimum is 6 s). */
     HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
   }),

@@ -215,8 +215,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
     async (request) => {
       const principal = await user(request)
       const name = request.body.app_name
-      const taken = () =>
-        new HourglassError('APP_EXISTS', 400, `this user already has an app named "${name}"`)
+      const taken = () => new HourglassError('APP_EXISTS', `this user already has an app named "${name}"`)
       const owned = await controlPlane.listOwned(principal.accountId)
       if (owned.some((source) => source.kind === 'app' && source.name === name)) throw taken()
       const created = await controlPlane.apps.claimSource(principal.accountId, {
@@ -336,7 +335,6 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
 const rejected = (issues: readonly FieldIssue[]) =>
   new HourglassError(
     'EVENT_REJECTED',
-    400,
     `the event was not appended: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
     { issues },
   )

@@ -23,7 +23,7 @@ import type { IngestDeps } from '../ingestRoutes.ts'
 const tags = ['compat: the-eye']
 
 const invalidCredentials = () =>
-  new HourglassError('INVALID_CREDENTIALS', 400, 'unable to log in with the provided credentials')
+  new HourglassError('INVALID_CREDENTIALS', 'unable to log in with the provided credentials')
 
 /**
  * Whom a sign-in speaks for: the account whose e-mail address the username is, or a member with

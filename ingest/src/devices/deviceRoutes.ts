@@ -175,7 +175,6 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
         const first = batch.rejected[0]!.issues[0]
         throw new HourglassError(
           'READINGS_REJECTED',
-          400,
           `${batch.rejected.length} of ${readings.length} readings are invalid, nothing was appended` +
             (first ? ` (first: ${first.path}: ${first.message})` : ''),
           {

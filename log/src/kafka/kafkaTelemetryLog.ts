@@ -10,6 +10,9 @@ import {
 
 const { Kafka: KafkaClient, logLevel, Partitioners } = kafkajs
 
+/** Tries at reading the partitions' offsets while a partition has no leader for a moment. */
+const WATERMARK_ATTEMPTS = 5
+
 /** The topic Hourglass's telemetry goes to (seed 000 names it). */
 export const RAW_TOPIC = 'analytics-data.raw'
 
@@ -211,13 +214,19 @@ export async function openKafkaTelemetryLog(options: KafkaTelemetryLogOptions): 
   }
 
   const watermarks = async (which: 'low' | 'high') => {
-    try {
-      const offsets = await withTimeout(admin.fetchTopicOffsets(topic), appendTimeoutMs, 'reading offsets')
-      const marks = new Array<number>(partitions).fill(0)
-      for (const entry of offsets) marks[entry.partition] = Number(entry[which])
-      return marks
-    } catch (error) {
-      throw unavailable('reading offsets', error)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const offsets = await withTimeout(admin.fetchTopicOffsets(topic), appendTimeoutMs, 'reading offsets')
+        const marks = new Array<number>(partitions).fill(0)
+        for (const entry of offsets) marks[entry.partition] = Number(entry[which])
+        return marks
+      } catch (error) {
+        // A partition between leaders (just created, or a broker restarting) answers a retriable
+        // error for a moment: asked again shortly, it answers.
+        const retriable = error instanceof kafkajs.KafkaJSError && error.retriable
+        if (!retriable || attempt >= WATERMARK_ATTEMPTS) throw unavailable('reading offsets', error)
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+      }
     }
   }
   const partitionHeads = () => watermarks('high')
@@ -283,3 +292,10 @@ export async function openKafkaTelemetryLog(options: KafkaTelemetryLogOptions): 
     },
   }
 }
+
+/**
+ * Whether a failure came from the Kafka client itself. kafkajs (2.2.4) lets some retried
+ * connection failures escape as unhandled rejections while a broker is down; the same failures
+ * reach the callers too (an append answers 503; a consumer restarts).
+ */
+export const isKafkaClientError = (reason: unknown): boolean => reason instanceof kafkajs.KafkaJSError

@@ -7,6 +7,7 @@
  * waiting forever, server- and client-side statement timeouts, and the server's SQLSTATE and
  * constraint name on every error it reports, which is what the translation below decides on.
  */
+import { CatalogedError } from '@hourglass/schemas'
 import pg from 'pg'
 import { LogClosedError, LogUnavailableError } from '../logErrors.ts'
 
@@ -63,15 +64,13 @@ export interface PostgresPool extends PostgresConnection {
 }
 
 /** The server refused a statement for a reason retrying will not change (a constraint, a missing table, a bad login). */
-export class PostgresRefusedError extends Error {
-  readonly code = 'POSTGRES_REFUSED'
-  readonly retryable = false
+export class PostgresRefusedError extends CatalogedError {
   /** The server's SQLSTATE, e.g. 23505 for a unique violation. */
   readonly sqlState: string
   /** The constraint a violation broke, when the server names one. */
   readonly constraint: string | undefined
   constructor(what: string, cause: pg.DatabaseError) {
-    super(`PostgreSQL refused ${what} (SQLSTATE ${cause.code})`, { cause })
+    super('POSTGRES_REFUSED', `PostgreSQL refused ${what} (SQLSTATE ${cause.code})`, { cause })
     this.sqlState = cause.code ?? ''
     this.constraint = cause.constraint
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { CatalogedError } from '@hourglass/schemas'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { tables } from '../tables.ts'
@@ -38,18 +39,20 @@ const POSITION_COLUMNS: Readonly<Record<string, string>> = {
 export const positionColumnOf = (table: string): string => POSITION_COLUMNS[table] ?? 'position'
 
 /** A table whose rows carry no log position: a batch written into it cannot be checked. */
-export class UnverifiableTableError extends Error {
-  readonly code = 'UNVERIFIABLE_TABLE'
-  readonly retryable = false
+export class UnverifiableTableError extends CatalogedError {
   constructor(table: string, column: string) {
-    super(`rows for table ${table} carry no log position in column "${column}"; a batch cannot be repaired`)
+    super(
+      'UNVERIFIABLE_TABLE',
+      `rows for table ${table} carry no log position in column "${column}"; a batch cannot be repaired`,
+    )
   }
 }
 
 /** A view whose query the repair cannot restrict to a batch's rows. */
-export class UnrepairableViewError extends Error {
-  readonly code = 'UNREPAIRABLE_VIEW'
-  readonly retryable = false
+export class UnrepairableViewError extends CatalogedError {
+  constructor(message: string) {
+    super('UNREPAIRABLE_VIEW', message)
+  }
 }
 
 const Database = z.object({ db: z.string() })

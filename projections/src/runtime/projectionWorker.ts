@@ -123,7 +123,7 @@ interface ReadRecords {
  */
 export function createProjectionWorker(options: ProjectionWorkerOptions): ProjectionWorker {
   const { log, lease, warehouse, projections, order, logger } = options
-  const batchSize = options.batchSize ?? 5000
+  const batchSize = options.batchSize ?? 10_000
   const lingerMs = options.lingerMs ?? 0
   const log_ = logger.child({ topic: options.topic })
   const view = createControlView(options.control)
@@ -294,12 +294,12 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     return { records: below, next: exhausted ? frontierAt : below[below.length - 1]!.position + 1 }
   }
 
-  /** Every record of a partition at positions [from, to). */
+  /** Every record of a held partition at positions [from, to), through the lease's own connection. */
   const readRange = async (partition: number, from: number, to: number) => {
     const out: TelemetryRecord[] = []
     let next = from
     while (next < to) {
-      const page = (await log.readPartition(partition, next, Math.min(batchSize, to - next))).filter(
+      const page = (await lease.readPartition(partition, next, Math.min(batchSize, to - next))).filter(
         (record) => record.position < to,
       )
       if (page.length === 0) break

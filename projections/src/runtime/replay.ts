@@ -1,3 +1,4 @@
+import { CatalogedError } from '@hourglass/schemas'
 import { z } from 'zod'
 import { type Projection, projectionKey } from '../projection.ts'
 import { tables } from '../tables.ts'
@@ -98,11 +99,10 @@ export interface ReplayResult {
 }
 
 /** The log no longer holds offset 0 of some partition: a rebuild from the start would miss records. */
-export class LogTruncatedError extends Error {
-  readonly code = 'LOG_TRUNCATED'
-  readonly retryable = false
+export class LogTruncatedError extends CatalogedError {
   constructor(readonly starts: readonly number[]) {
     super(
+      'LOG_TRUNCATED',
       `the log no longer starts at offset 0 (partition starts: ${starts.join(', ')}): ` +
         'retention has deleted records, so a rebuild from the start would miss them',
     )

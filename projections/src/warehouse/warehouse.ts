@@ -1,4 +1,5 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client'
+import { CatalogedError } from '@hourglass/schemas'
 import { z } from 'zod'
 import type { NamedQuery, NamedStatement, TableNames } from './namedStatements.ts'
 import { toWarehouseError } from './warehouseErrors.ts'
@@ -88,11 +89,12 @@ const STATEMENT_SETTINGS = {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 
-export class InvalidDatabaseNameError extends Error {
-  readonly code = 'INVALID_DATABASE_NAME'
-  readonly retryable = false
+export class InvalidDatabaseNameError extends CatalogedError {
   constructor(name: string) {
-    super(`database name "${name}" must be letters, digits and underscores, starting with a letter`)
+    super(
+      'INVALID_DATABASE_NAME',
+      `database name "${name}" must be letters, digits and underscores, starting with a letter`,
+    )
   }
 }
 

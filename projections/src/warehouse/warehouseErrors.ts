@@ -1,3 +1,5 @@
+import { CatalogedError } from '@hourglass/schemas'
+
 /**
  * ClickHouse error types that say the engine could not do the work right now, not that the work
  * is wrong: trying again later may succeed. Everything else ClickHouse answers about a statement
@@ -26,29 +28,29 @@ const TRANSIENT_TYPES = new Set([
 ])
 
 /** The warehouse did not answer, or answered that it cannot do the work now: retry later. */
-export class WarehouseUnavailableError extends Error {
-  readonly code = 'WAREHOUSE_UNAVAILABLE'
-  readonly retryable = true
+export class WarehouseUnavailableError extends CatalogedError {
   constructor(
     readonly statement: string,
     readonly engineType: string | null,
     options: { cause: unknown },
   ) {
-    super(`the warehouse could not run ${statement} now: ${reason(options.cause)}`, options)
+    super(
+      'WAREHOUSE_UNAVAILABLE',
+      `the warehouse could not run ${statement} now: ${reason(options.cause)}`,
+      options,
+    )
   }
 }
 
 /** The warehouse refused a statement for what it holds: the same statement fails again. */
-export class WarehouseRejectedError extends Error {
-  readonly code = 'WAREHOUSE_REJECTED'
-  readonly retryable = false
+export class WarehouseRejectedError extends CatalogedError {
   constructor(
     readonly statement: string,
     /** ClickHouse's name for the error, e.g. CANNOT_PARSE_ESCAPE_SEQUENCE. */
     readonly engineType: string,
     options: { cause: unknown },
   ) {
-    super(`the warehouse refused ${statement}: ${reason(options.cause)}`, options)
+    super('WAREHOUSE_REJECTED', `the warehouse refused ${statement}: ${reason(options.cause)}`, options)
   }
 }
 

@@ -1,5 +1,6 @@
 import { isServiceName, loadServiceConfig, type ServiceName, startControlService } from '@hourglass/control'
 import { startIngestService } from '@hourglass/ingest'
+import { isKafkaClientError } from '@hourglass/log/kafka'
 import { startProjectService } from '@hourglass/projections'
 import { startQueryService } from '@hourglass/query'
 import type { RunningService } from '@hourglass/server'
@@ -22,7 +23,7 @@ export async function runService(name: ServiceName, env: Record<string, string |
   // broker is down. The same failures reach the caller (an append answers 503; a consumer
   // restarts), so these are logged; any other unhandled rejection still stops the process.
   process.on('unhandledRejection', (reason) => {
-    if (reason instanceof Error && reason.name.startsWith('KafkaJS')) {
+    if (isKafkaClientError(reason)) {
       logger.warn({ err: reason }, 'Kafka client failure outside a request (the broker may be down)')
       return
     }

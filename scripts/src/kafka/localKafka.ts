@@ -13,6 +13,7 @@ import { createServer, Socket } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { CatalogedError } from '@hourglass/schemas'
 
 /**
  * A single-node Apache Kafka broker (KRaft, broker and controller in one JVM) on 127.0.0.1,
@@ -28,8 +29,10 @@ const run = promisify(execFile)
 /** Where the jars and broker folders live: `.kafka/` at the repository root unless told otherwise. */
 export const defaultKafkaHome = () => resolve(process.env.HOURGLASS_KAFKA_HOME ?? join(repoRoot, '.kafka'))
 
-export class LocalKafkaError extends Error {
-  readonly code = 'LOCAL_KAFKA_FAILED'
+export class LocalKafkaError extends CatalogedError {
+  constructor(message: string) {
+    super('LOCAL_KAFKA_FAILED', message)
+  }
 }
 
 /** Fetches the broker's jars unless the cache already holds the ones this pom names. */
