@@ -14,7 +14,7 @@ export const Port = (fallback: number) =>
     .min(0)
     .max(65535)
     .default(fallback)
-    .describe('port of the HTTP server (its API, `/healthz` and `/metrics`); 0: any free port')
+    .describe('port of the HTTP server; 0: any free port')
 
 export const commonFields = {
   HOST: z.string().min(1).default('127.0.0.1').describe('interface to listen on (`0.0.0.0` to expose it)'),
