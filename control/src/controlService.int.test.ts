@@ -110,6 +110,7 @@ describe('the control service', () => {
     await expect(wrong.get(randomUUID())).rejects.toMatchObject({ statusCode: 503, code: 'UNAVAILABLE' })
     const bare = await fetch(`${control.url}/control/person-keys/${randomUUID()}`)
     expect(bare.status).toBe(401)
+    expect(await bare.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED' } })
   })
 
   it('refuses a malformed person id with a 400 naming it', async () => {

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import { createEmbeddedLog } from '@hourglass/log'
+import { errors } from '@hourglass/schemas'
 import { listen, newRegistry, type RunningService, serviceApp } from '@hourglass/server'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from 'pino'
@@ -59,13 +60,11 @@ export async function startControlService(
     },
   )
   const expected = Buffer.from(config.HOURGLASS_CONTROL_TOKEN)
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/control/')) return
     const given = Buffer.from((request.headers.authorization ?? '').replace(/^Bearer /, ''))
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply
-        .code(401)
-        .send({ error: { code: 'UNAUTHENTICATED', message: 'the control token is wrong' } })
+      throw errors.unauthenticated('the control token is wrong')
     }
   })
   const routes = app.withTypeProvider<ZodTypeProvider>()

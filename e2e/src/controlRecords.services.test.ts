@@ -8,11 +8,8 @@ import {
   tables,
   type Warehouse,
 } from '@hourglass/projections'
-import type { ApiCall } from '@hourglass/scripts/distributed/apiClient.ts'
-import {
-  type DistributedHourglass,
-  startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
+import type { ApiCall } from '@hourglass/scripts/distributed'
+import { type DistributedHourglass, startDistributedHourglass } from '@hourglass/scripts/distributed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {

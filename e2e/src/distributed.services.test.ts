@@ -1,7 +1,4 @@
-import {
-  type DistributedHourglass,
-  startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
+import { type DistributedHourglass, startDistributedHourglass } from '@hourglass/scripts/distributed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 /**

@@ -2,11 +2,8 @@ import { join } from 'node:path'
 import { createHttpPersonKeyStore } from '@hourglass/control'
 import { projections } from '@hourglass/projections'
 import { sourceIdOfAppCode } from '@hourglass/schemas'
-import type { ApiCall } from '@hourglass/scripts/distributed/apiClient.ts'
-import {
-  type DistributedHourglass,
-  startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
+import type { ApiCall } from '@hourglass/scripts/distributed'
+import { type DistributedHourglass, startDistributedHourglass } from '@hourglass/scripts/distributed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   compatPerson,

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { stampReadings } from '@hourglass/ingest'
 import { createEmbeddedLog, type EmbeddedLog } from '@hourglass/log'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPasswordHasher, type PasswordHasher } from '../accounts/passwords.ts'
@@ -74,29 +73,16 @@ describe('device fleets', () => {
     expect(device.revision).toBe(1)
   })
 
-  it('sees a binding another process made when stamping readings', async () => {
+  it('sees a binding another process made: the owner at each moment is the one bound then', async () => {
     await one.devices.bindDevice(fleet, 'moved', { userId: ana, effectiveFrom: t0 })
     await two.devices.findDevice(fleet.sourceId, 'moved')
     await one.devices.bindDevice(fleet, 'moved', { userId: ben, effectiveFrom: t0 + 3 * HOUR })
     const devices = await two.devices.currentDevices(fleet.sourceId, ['moved', 'ghost'])
     expect([...devices.keys()]).toEqual(['moved'])
-    const batch = stampReadings(
-      [
-        { deviceId: 'moved', timestamp: t0 + 3 * HOUR - 1, metrics: { t: 1 } },
-        { deviceId: 'moved', timestamp: t0 + 3 * HOUR, metrics: { t: 2 }, id: 'r-2' },
-        { deviceId: 'ghost', timestamp: t0, metrics: { t: 3 } },
-      ],
-      devices,
-      t0 + 10 * HOUR,
-    )
-    expect(batch.records.map((r) => (r.data as { userId: string }).userId)).toEqual([ana, ben])
-    expect(batch.records[1]).toMatchObject({ id: 'moved/r-2', type: 'device.reading' })
-    expect(batch.rejected).toEqual([
-      {
-        index: 2,
-        issues: [{ path: 'readings[2].deviceId', message: expect.stringMatching(/not registered/) }],
-      },
-    ])
+    const moved = devices.get('moved')!
+    expect(moved.revision).toBe(1)
+    expect(ownerAt(moved, t0 + 3 * HOUR - 1)).toBe(ana)
+    expect(ownerAt(moved, t0 + 3 * HOUR)).toBe(ben)
   })
 
   it('refuses a binding before the current one, and one to a user of another fleet', async () => {
