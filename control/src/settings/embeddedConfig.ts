@@ -16,6 +16,7 @@ import {
   type LogLevel,
   Port,
   ProjectionBatchSize,
+  ReadyMaxLag,
   TokenTtlSeconds,
 } from './fields.ts'
 
@@ -45,6 +46,7 @@ export const EmbeddedConfigSchema = z.object({
   HOURGLASS_PROJECTION_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(300),
   HOURGLASS_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(1_000).default(50),
   HOURGLASS_ERASURE_WAIT_MS: ErasureWaitMs(30_000),
+  HOURGLASS_READY_MAX_LAG: ReadyMaxLag,
   ...httpTimeoutVariables,
   ...admissionVariables,
 })
@@ -70,6 +72,8 @@ export interface EmbeddedConfig {
   readonly heapGrowthPercent: number
   /** How long an erasure request waits for the projections to apply it before answering 202. */
   readonly erasureWaitMs: number
+  /** Records a projection may lag behind the log before /readyz reports degraded. */
+  readonly readyMaxLag: number
   readonly logLevel: z.infer<typeof LogLevel>
   readonly logRequests: boolean
   /** How long a client may take to send a request. */
@@ -110,6 +114,7 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined>): Emb
     projectionLingerMs: e.HOURGLASS_PROJECTION_LINGER_MS,
     heapGrowthPercent: e.HOURGLASS_HEAP_GROWTH_PERCENT,
     erasureWaitMs: e.HOURGLASS_ERASURE_WAIT_MS,
+    readyMaxLag: e.HOURGLASS_READY_MAX_LAG,
     logLevel: e.LOG_LEVEL,
     logRequests: e.HOURGLASS_LOG_REQUESTS === 'true',
     timeouts: httpTimeoutsOf(e),

@@ -30,6 +30,14 @@ export const TokenTtlSeconds = z.coerce
 /** Most log records per projection batch (one insert per table). */
 export const ProjectionBatchSize = z.coerce.number().int().min(1).max(100_000).default(10_000)
 
+/** Records a projection may lag behind the log before `/readyz` reports the process degraded. */
+export const ReadyMaxLag = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .default(100_000)
+  .describe('records a projection may lag behind the log before /readyz answers 503 (degraded)')
+
 /** Longest wait of an erasure for the projections to report it before it answers 202 (pending). */
 export const ErasureWaitMs = (fallback: number) =>
   z.coerce.number().int().min(0).max(120_000).default(fallback)

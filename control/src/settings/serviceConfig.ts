@@ -7,6 +7,7 @@ import {
   ErasureWaitMs,
   Port,
   ProjectionBatchSize,
+  ReadyMaxLag,
   TokenTtlSeconds,
 } from './fields.ts'
 
@@ -97,6 +98,7 @@ export const serviceSchemas = {
     PORT: Port(9464),
     KAFKA_GROUP_ID: z.string().min(1).default('hourglass-projections'),
     HOURGLASS_PROJECTION_BATCH_SIZE: ProjectionBatchSize,
+    HOURGLASS_READY_MAX_LAG: ReadyMaxLag,
     /** How long a silent worker keeps its partitions (Kafka's minimum is 6 s). */
     HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
   }),
