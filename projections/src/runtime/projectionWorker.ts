@@ -189,27 +189,15 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       return record?.position === position ? record : null
     },
     laneOf: (partition, key) => partitions.get(partition)?.lanes.get(key) ?? null,
+    changes: options.changes,
     logger: log_,
   })
-
-  let counted: { at: number; counts: Promise<Map<string, number>> } | null = null
-  /** Records held per projection, read at most once a second (status is asked often). */
-  const quarantinedCounts = () => {
-    if (!counted || performance.now() - counted.at > IDLE_REFRESH_MS) {
-      counted = { at: performance.now(), counts: quarantineStore.heldCounts() }
-      counted.counts.catch(() => {
-        counted = null
-      })
-    }
-    return counted.counts
-  }
 
   /** Runs the re-drives asked for since the last batch. */
   const runRedrives = async () => {
     for (const { request, settle } of redrives.splice(0)) {
       const outcome = quarantine.redrive(request, [...partitions.keys()])
       settle(outcome)
-      counted = null
       // A failure is the caller's to see; the loop goes on with its batches.
       await outcome.catch((error: unknown) =>
         log_.warn({ err: error }, 're-drive of quarantined records failed'),
@@ -545,7 +533,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const status = async (): Promise<ProjectionStatus[]> => {
     const heads = await log.partitionHeads()
     const held = lease.assigned()
-    const quarantined = await quarantinedCounts()
+    const quarantined = await quarantineStore.heldCounts()
     return Promise.all(
       projections.map(async (projection) => {
         const key = projectionKey(projection)

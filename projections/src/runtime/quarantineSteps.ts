@@ -10,6 +10,7 @@ import type { ControlOrder, DefinitionLookup } from './controlOrder.ts'
 import type { ControlView } from './controlView.ts'
 import { faultOf, isRecordFault } from './quarantine.ts'
 import type { QuarantinedRecord, QuarantineStore } from './quarantineStore.ts'
+import { changeOf, type WarehouseChangeListener } from './warehouseChanges.ts'
 
 /** A lane as the quarantine steps see it. */
 export interface QuarantiningLane extends LaneKey {
@@ -89,6 +90,8 @@ export function createQuarantineSteps(options: {
   readRecord(partition: number, position: number): Promise<TelemetryRecord | null>
   /** Where a projection's lane stands in a partition now, if this worker runs it there. */
   laneOf(partition: number, key: string): { generation: number; committed: number } | null
+  /** Hears which hours a re-drive writes (a cache of answers drops what goes stale). */
+  changes?: WarehouseChangeListener | undefined
   logger: Logger
 }): QuarantineSteps {
   const { warehouse, store, topic, logger } = options
@@ -160,13 +163,18 @@ export function createQuarantineSteps(options: {
       await store.update(entry, { status: 'dropped', message: 'its person is erased' })
       return { ...at, status: 'dropped', error: null }
     }
+    const record = repair ? wellFormedRecord(stored) : stored
+    const change = changeOf([record])
+    options.changes?.changing(change)
     try {
-      await applyOne(projection, lane.generation, repair ? wellFormedRecord(stored) : stored)
+      await applyOne(projection, lane.generation, record)
     } catch (error) {
       if (!isRecordFault(error)) throw error
       const fault = faultOf(error)
       await store.update(entry, { status: 'held', attempts: entry.attempts + 1, ...fault })
       return { ...at, status: 'held', error: fault.message }
+    } finally {
+      options.changes?.changed(change)
     }
     await store.update(entry, { status: 'retried', attempts: entry.attempts + 1 })
     logger.info(at, 'quarantined record re-driven: counted once')
