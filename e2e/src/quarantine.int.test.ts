@@ -154,6 +154,19 @@ describe('a record a projection cannot apply does not stop it', () => {
       `hourglass_projection_stalled{projection="${EVENTS}",service="hourglass"} 0`,
     )
     expect((await hg.request('GET', '/healthz')).statusCode).toBe(200)
+    // The dashboard's freshness line: the source whose record is set aside, and not the other.
+    const freshness = (tenant: Tenant) =>
+      hg.request('GET', `/v1/sources/${tenant.source.id}/freshness`, { token: tenant.token })
+    const ofA = await freshness(a)
+    expect(ofA.statusCode, ofA.body).toBe(200)
+    expect(ofA.json()).toMatchObject({ heldUp: false, quarantined: 1, lag: 0 })
+    expect(ofA.json().projections).toContainEqual({
+      projection: 'events',
+      lag: 0,
+      stalledSince: null,
+      quarantined: 1,
+    })
+    expect((await freshness(b)).json()).toMatchObject({ heldUp: false, quarantined: 0 })
   })
 
   it('answers an erasure while the bad records are in the log', async () => {

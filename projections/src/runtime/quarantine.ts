@@ -1,5 +1,8 @@
-import { CatalogedError } from '@hourglass/schemas'
+import { CatalogedError, findJsonFault, type JsonRule, textFault, textIssue } from '@hourglass/schemas'
+import { InvalidLogRecordError } from '../invalidLogRecord.ts'
 import { WarehouseRejectedError } from '../warehouse/warehouseErrors.ts'
+import type { BatchInsert } from './batchLedger.ts'
+import { positionColumnOf } from './batchRepair.ts'
 
 /** Error codes that say a record itself cannot be applied: the same record fails the same way every time. */
 const RECORD_FAULT_CODES = new Set(['INVALID_LOG_RECORD', 'WAREHOUSE_REJECTED'])
@@ -24,3 +27,42 @@ export function faultOf(error: unknown): { code: string; message: string } {
   if (error instanceof CatalogedError) return { code: error.code, message }
   return { code: 'UNKNOWN', message }
 }
+
+/** What the warehouse can store faithfully: well-formed strings and keys, finite numbers. */
+const storableJson: JsonRule = {
+  string: (value) => textIssue(value, 'any'),
+  key: (key) => textIssue(key, 'any'),
+  number: (value) => (Number.isFinite(value) ? null : 'must be a finite number'),
+}
+
+/** Whether a row value holds a string or key that is not well-formed, or a number that is not finite. */
+const unstorable = (value: unknown): boolean => {
+  if (typeof value === 'string') return textFault(value, 'any') >= 0
+  if (typeof value === 'number') return !Number.isFinite(value)
+  if (typeof value !== 'object' || value === null) return false
+  if (Array.isArray(value)) return value.some(unstorable)
+  for (const key in value) {
+    if (textFault(key, 'any') >= 0 || unstorable((value as Record<string, unknown>)[key])) return true
+  }
+  return false
+}
+
+/**
+ * Checks every row before it is sent: a row the warehouse cannot store faithfully is refused as
+ * its record's fault, the same way every time. (ClickHouse refuses a lone surrogate in some
+ * places of an insert and stores it as three invalid bytes in others.)
+ */
+export const checkedInsert =
+  (insert: BatchInsert): BatchInsert =>
+  async (table, rows) => {
+    for (const row of rows) {
+      if (!unstorable(row)) continue
+      const fault = findJsonFault(row, storableJson)
+      const position = (row as Record<string, unknown>)[positionColumnOf(table)]
+      throw new InvalidLogRecordError(
+        typeof position === 'number' ? position : -1,
+        `${table}.${fault?.path.join('.') ?? '?'} ${fault?.message ?? 'cannot be stored'}`,
+      )
+    }
+    await insert(table, rows)
+  }

@@ -8,7 +8,7 @@ import { createProbeInsert, findFaultyRecords } from './batchProbe.ts'
 import { createBatchRepair } from './batchRepair.ts'
 import type { ControlOrder, DefinitionLookup } from './controlOrder.ts'
 import type { ControlView } from './controlView.ts'
-import { faultOf, isRecordFault } from './quarantine.ts'
+import { checkedInsert, faultOf, isRecordFault } from './quarantine.ts'
 import type { QuarantinedRecord, QuarantineStore } from './quarantineStore.ts'
 import { changeOf, type WarehouseChangeListener } from './warehouseChanges.ts'
 
@@ -95,7 +95,7 @@ export function createQuarantineSteps(options: {
   logger: Logger
 }): QuarantineSteps {
   const { warehouse, store, topic, logger } = options
-  const probeInsert = createProbeInsert(warehouse)
+  const probeInsert = checkedInsert(createProbeInsert(warehouse))
 
   /** Whether the record fails on its own; rejects when the engine is away (not the record's fault). */
   const probeAttempt =
@@ -135,8 +135,9 @@ export function createQuarantineSteps(options: {
     let n = 0
     const definitionOf = options.order.definitions(options.view, options.view.head())
     await projection.apply([record], {
-      insert: (table, rows) =>
+      insert: checkedInsert((table, rows) =>
         repair.insert(table, rows, `${key}:g${generation}:quarantine:${record.position}:${table}:${n++}`),
+      ),
       definitionOf,
     })
     await repair.finish()

@@ -98,6 +98,15 @@ const listQuery = defineQuery({
                ORDER BY projection_name, topic, partition, position LIMIT 10000`,
 })
 
+/** Records of one stream (a source's) held for any projection. */
+export const quarantinedOfStream = defineQuery({
+  name: 'quarantined records of a stream',
+  params: z.object({ stream: z.string() }),
+  row: z.object({ held: z.coerce.number().int() }),
+  sql: (w) => `SELECT count() AS held FROM ${w.table(tables.projectionQuarantine)} FINAL
+               WHERE stream = {stream:String} AND status = 'held'`,
+})
+
 const heldCounts = defineQuery({
   name: 'quarantined records held per projection',
   params: z.object({}),
@@ -105,6 +114,14 @@ const heldCounts = defineQuery({
   sql: (w) => `SELECT projection_name, count() AS held FROM ${w.table(tables.projectionQuarantine)} FINAL
                WHERE status = 'held' GROUP BY projection_name`,
 })
+
+/** Records held (not yet re-driven or dropped), per projection key. */
+export async function quarantinedPerProjection(
+  reader: Pick<Warehouse, 'select' | 'table'>,
+): Promise<Map<string, number>> {
+  const rows = await reader.select(heldCounts, {})
+  return new Map(rows.map((row) => [row.projection_name, row.held]))
+}
 
 const toRecord = (row: z.infer<typeof Row>): QuarantinedRecord => ({
   projection: row.projection_name,
@@ -201,9 +218,6 @@ export function createQuarantineStore(warehouse: Warehouse): QuarantineStore {
       })
       return rows.map(toRecord)
     },
-    async heldCounts() {
-      const rows = await warehouse.select(heldCounts, {})
-      return new Map(rows.map((row) => [row.projection_name, row.held]))
-    },
+    heldCounts: () => quarantinedPerProjection(warehouse),
   }
 }
