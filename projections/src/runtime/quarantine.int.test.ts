@@ -2,22 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
-import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import { eventsProjection } from '../eventsProjection.ts'
 import { migrateWarehouse } from '../migrations.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import { tables } from '../tables.ts'
-import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
+import { countOf, fixtureEvent } from '../testing/workerFixtures.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import { WarehouseUnavailableError } from '../warehouse/warehouseErrors.ts'
 import { createQuarantineStore } from './quarantineStore.ts'
 import { createSingleWriterWorker } from './workers.ts'
 
-const HOUR = 3600_000
-const firstHour = Date.UTC(2026, 11, 1)
 const root = mkdtempSync(join(tmpdir(), 'hourglass-quarantine-'))
 const silent = pino({ level: 'silent' })
 const EVENTS = projectionKey(eventsProjection)
@@ -56,32 +52,8 @@ async function given(projection: Projection, events: readonly NewTelemetryRecord
   return { db, status, quarantined: await createQuarantineStore(db).list() }
 }
 
-const event = (i: number, overrides: Partial<TelemetryEvent> = {}): NewTelemetryRecord => {
-  const data: TelemetryEvent = {
-    id: `evt-${i}`,
-    accountId: 'acct-1',
-    sourceId: 'src-1',
-    name: 'app_open',
-    timestamp: firstHour + ((i * 7919) % (5 * HOUR)),
-    receivedAt: firstHour + 5 * HOUR,
-    attrs: {},
-    ...overrides,
-  }
-  return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
-}
-
-const count = (db: Warehouse, sql: string) =>
-  db
-    .select(
-      defineQuery({
-        name: 'count',
-        params: noParams,
-        row: z.object({ n: z.coerce.number() }),
-        sql: () => sql,
-      }),
-      {},
-    )
-    .then((rows) => rows[0]?.n ?? 0)
+const event = fixtureEvent
+const count = countOf
 
 const countsOf = async (db: Warehouse) => ({
   raw: await count(db, `SELECT count() AS n FROM ${db.table(tables.eventsRaw)}`),
