@@ -1,4 +1,4 @@
-import { CatalogedError, findJsonFault, type JsonRule, textFault, textIssue } from '@hourglass/schemas'
+import { CatalogedError, findJsonFault, type JsonRule, textIssue } from '@hourglass/schemas'
 import { InvalidLogRecordError } from '../invalidLogRecord.ts'
 import { WarehouseRejectedError } from '../warehouse/warehouseErrors.ts'
 import type { BatchInsert } from './batchLedger.ts'
@@ -35,14 +35,17 @@ const storableJson: JsonRule = {
   number: (value) => (Number.isFinite(value) ? null : 'must be a finite number'),
 }
 
+/** A lone surrogate: with the `u` flag a well-formed pair is one code point, outside this class. */
+const LONE_SURROGATE = /\p{Cs}/u
+
 /** Whether a row value holds a string or key that is not well-formed, or a number that is not finite. */
 const unstorable = (value: unknown): boolean => {
-  if (typeof value === 'string') return textFault(value, 'any') >= 0
+  if (typeof value === 'string') return LONE_SURROGATE.test(value)
   if (typeof value === 'number') return !Number.isFinite(value)
   if (typeof value !== 'object' || value === null) return false
   if (Array.isArray(value)) return value.some(unstorable)
   for (const key in value) {
-    if (textFault(key, 'any') >= 0 || unstorable((value as Record<string, unknown>)[key])) return true
+    if (LONE_SURROGATE.test(key) || unstorable((value as Record<string, unknown>)[key])) return true
   }
   return false
 }
