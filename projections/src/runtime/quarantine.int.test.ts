@@ -11,6 +11,8 @@ import { tables } from '../tables.ts'
 import { countOf, fixtureEvent } from '../testing/workerFixtures.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import { WarehouseUnavailableError } from '../warehouse/warehouseErrors.ts'
+import { readinessOf } from './projectionHealth.ts'
+import type { ProjectionWorker } from './projectionWorker.ts'
 import { createQuarantineStore } from './quarantineStore.ts'
 import { createSingleWriterWorker } from './workers.ts'
 
@@ -29,8 +31,15 @@ afterAll(async () => {
 })
 
 let cases = 0
-/** A fresh log and database, with `events` appended, and the embedded worker over them, started. */
-async function given(projection: Projection, events: readonly NewTelemetryRecord[]) {
+/**
+ * A fresh log and database, with `events` appended, and the embedded worker over them, run until
+ * it has caught up. `whileRunning` sees the worker before that.
+ */
+async function given(
+  projection: Projection,
+  events: readonly NewTelemetryRecord[],
+  whileRunning?: (worker: ProjectionWorker) => Promise<void>,
+) {
   cases++
   const db = await openWarehouse({ database: `quarantine_${cases}`, embeddedPath: join(root, 'warehouse') })
   await migrateWarehouse(db)
@@ -45,6 +54,7 @@ async function given(projection: Projection, events: readonly NewTelemetryRecord
     batchSize: 500,
   })
   await worker.start()
+  await whileRunning?.(worker)
   await worker.caughtUp(projection.name, await log.telemetry.partitionHeads(), AbortSignal.timeout(60_000))
   const status = (await worker.status())[0]!
   await worker.close()
@@ -106,15 +116,16 @@ describe('a record the projection cannot apply', () => {
     expect(status.quarantined).toBe(1)
   })
 
-  it('given an engine that is away for a while, then the batch is retried and nothing is quarantined', async () => {
+  it('given an engine that is away for a while, then the projection says it is stalled, retries, and quarantines nothing', async () => {
     let refusals = 0
+    let away = true
     const flaky: Projection = {
       ...eventsProjection,
       apply: (records, context) =>
         eventsProjection.apply(records, {
           ...context,
           insert: async (table, rows) => {
-            if (records[0]!.position >= 500 && refusals < 3) {
+            if (records[0]!.position >= 500 && away) {
               refusals++
               throw new WarehouseUnavailableError('insert', 'TIMEOUT_EXCEEDED', {
                 cause: new Error('timed out'),
@@ -124,13 +135,28 @@ describe('a record the projection cannot apply', () => {
           },
         }),
     }
+    const whileAway = async (worker: ProjectionWorker) => {
+      let stalled = (await worker.status())[0]!
+      while (stalled.failures < 2) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        stalled = (await worker.status())[0]!
+      }
+      expect(stalled.stalledSince).not.toBeNull()
+      expect(stalled.lastError).toMatch(/timed out/)
+      const readiness = readinessOf([stalled], { maxLag: 100_000 })
+      expect(readiness.ready).toBe(false)
+      expect(readiness.reasons).toEqual([expect.stringMatching(/^events@v1 stalled since .*timed out/)])
+      away = false
+    }
     const { db, quarantined, status } = await given(
       flaky,
       Array.from({ length: 1_500 }, (_, i) => event(i)),
+      whileAway,
     )
-    expect(refusals).toBe(3)
+    expect(refusals).toBeGreaterThanOrEqual(2)
     expect(await countsOf(db)).toEqual({ raw: 1_500, rollup: 1_500 })
     expect(quarantined).toEqual([])
-    expect(status).toMatchObject({ quarantined: 0, failures: 3, stalledSince: null })
+    expect(status).toMatchObject({ quarantined: 0, failures: refusals, stalledSince: null, lastError: null })
+    expect(readinessOf([status], { maxLag: 100_000 }).ready).toBe(true)
   })
 })
