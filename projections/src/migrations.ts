@@ -5,6 +5,7 @@ import { deviceReadingsMigrations } from './deviceReadingsMigrations.ts'
 import type { Migration } from './migration.ts'
 import { partitionedMigrations } from './partitionedMigrations.ts'
 import { receiptsMigrations } from './receiptsMigrations.ts'
+import { quarantineMigrations } from './runtime/quarantineStore.ts'
 import { storeStatsMigrations } from './storeStatsMigrations.ts'
 import { tables } from './tables.ts'
 import { defineQuery, defineStatement, noParams } from './warehouse/namedStatements.ts'
@@ -72,6 +73,7 @@ export const migrations: readonly Migration[] = [
   ...receiptsMigrations,
   ...deviceReadingsMigrations,
   ...partitionedMigrations,
+  ...quarantineMigrations,
 ].sort((a, b) => a.version - b.version)
 
 const migrationsTable = defineStatement({

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { migrateWarehouse } from './migrations.ts'
 import { projections } from './projections.ts'
+import { readinessOf, registerProjectionMetrics } from './runtime/projectionHealth.ts'
 import { createGroupWorker } from './runtime/workers.ts'
 import { openWarehouse } from './warehouse/warehouse.ts'
 import { warehouseConfigOf } from './warehouse/warehouseSettings.ts'
@@ -58,10 +59,18 @@ export async function startProjectService(
       }
     },
   })
-  const app = await serviceApp(logger, config, httpTimeoutsOf(config), registry, async () => {
-    if (worker.lastError) throw new Error(worker.lastError)
-    return { partitions: Object.fromEntries(worker.positions()) }
-  })
+  registerProjectionMetrics(registry, () => worker.status())
+  const app = await serviceApp(
+    logger,
+    config,
+    httpTimeoutsOf(config),
+    registry,
+    async () => {
+      if (worker.lastError) throw new Error(worker.lastError)
+      return { partitions: Object.fromEntries(worker.positions()) }
+    },
+    { readiness: async () => readinessOf(await worker.status(), { maxLag: config.HOURGLASS_READY_MAX_LAG }) },
+  )
   await worker.start()
   const url = await listen(app, config)
   return {

@@ -12,6 +12,7 @@ import {
 import { type ControlStore, createEmbeddedLog, type EmbeddedTelemetryLog } from '@hourglass/log'
 import {
   awaitErasureReport,
+  createQuarantineStore,
   createSingleWriterWorker,
   createWarehouseCheckpointStore,
   EMBEDDED_LOG,
@@ -28,6 +29,7 @@ import { createReadCache, type ReadCache } from '@hourglass/query'
 import { telemetryStream } from '@hourglass/schemas'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { QuarantineOperations } from './adminRoutes.ts'
 import { buildApp } from './app.ts'
 import { trackAppends } from './appendedPositions.ts'
 import { limitHeapGrowth } from './heapPolicy.ts'
@@ -110,6 +112,22 @@ export function replayEmbedded(
   })
 }
 
+/** What an operator may do with the records the projections set aside (the worker re-drives them). */
+export function quarantineOperations(
+  storage: Pick<EmbeddedStorage, 'warehouse' | 'worker'>,
+): QuarantineOperations {
+  const store = createQuarantineStore(storage.warehouse)
+  return {
+    list: (filter) => store.list(filter),
+    retry: (request) => storage.worker.redrive(request),
+    async drop(filter) {
+      const held = await store.list({ ...filter, status: 'held' })
+      for (const record of held) await store.update(record, { status: 'dropped' })
+      return held.map((record) => ({ ...record, status: 'dropped' as const }))
+    },
+  }
+}
+
 /** Resolves once every projection has applied every record the log holds now. */
 export async function caughtUp(storage: Pick<EmbeddedStorage, 'telemetry' | 'worker'>, signal?: AbortSignal) {
   const heads = await storage.telemetry.partitionHeads()
@@ -158,6 +176,7 @@ export async function startEmbedded(
         logRequests: config.logRequests,
         timeouts: config.timeouts,
         rateLimits: config.admission.rateLimits,
+        readyMaxLag: config.readyMaxLag,
       },
       {
         telemetry: appended.log,
@@ -168,6 +187,7 @@ export async function startEmbedded(
         readCache: storage.readCache,
         projectionStatus: () => storage.worker.status(),
         replayProjection: (name, onProgress) => replayEmbedded(storage, name, onProgress),
+        quarantine: quarantineOperations(storage),
         adminToken: localSecret(config.dataDir, 'admin-token'),
         registry,
         access,

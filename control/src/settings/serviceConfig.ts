@@ -9,6 +9,7 @@ import {
   ErasureWaitMs,
   Port,
   ProjectionBatchSize,
+  ReadyMaxLag,
   TokenTtlSeconds,
 } from './fields.ts'
 
@@ -127,6 +128,7 @@ export const serviceSchemas = {
       .default('hourglass-projections')
       .describe('the consumer group the projection workers share'),
     HOURGLASS_PROJECTION_BATCH_SIZE: ProjectionBatchSize,
+    HOURGLASS_READY_MAX_LAG: ReadyMaxLag,
     /** How long a silent worker keeps its partitions (Kafka's minimum is 6 s). */
     HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce
       .number()

@@ -9,6 +9,8 @@ import type { CheckpointStore } from './checkpointStore.ts'
 import type { ControlOrder } from './controlOrder.ts'
 import { type ControlRecordSource, createControlView } from './controlView.ts'
 import { createErasureSteps, type ErasingLane } from './erasureSteps.ts'
+import { createQuarantineSteps, type RedriveOutcome, type RedriveRequest } from './quarantineSteps.ts'
+import { createQuarantineStore } from './quarantineStore.ts'
 import { acknowledgeReplay, loadReplayStates, type ReplayState } from './replay.ts'
 import { changeOf, EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
 
@@ -34,6 +36,12 @@ export interface ProjectionStatus {
   /** False while a replay has stopped it. */
   readonly running: boolean
   readonly lastError: string | null
+  /** When the runtime's batches began to fail, without a success since (ISO time); null while they succeed. */
+  readonly stalledSince: string | null
+  /** Records set aside for this projection and not yet re-driven or dropped. */
+  readonly quarantined: number
+  /** Failed attempts at batches since the worker started. */
+  readonly failures: number
 }
 
 export interface ProjectionWorkerOptions {
@@ -79,6 +87,11 @@ export interface ProjectionWorker {
    * (this worker must hold them), or rejects when the signal aborts.
    */
   caughtUp(projection: string, heads: readonly number[], signal?: AbortSignal): Promise<void>
+  /**
+   * Applies quarantined records of the partitions this worker holds again (between two batches),
+   * each counted once; what still fails stays held.
+   */
+  redrive(request: RedriveRequest): Promise<RedriveOutcome[]>
   readonly lastError: string | null
 }
 
@@ -136,6 +149,10 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   let completedAt = Number.NEGATIVE_INFINITY
   const acknowledged = new Set<string>()
   let lastError: string | null = null
+  let stalledSince: number | null = null
+  let failures = 0
+  /** Re-drives asked for, run by the loop between two batches. */
+  const redrives: { request: RedriveRequest; settle: (outcome: Promise<RedriveOutcome[]>) => void }[] = []
   /** The next attempt at a batch follows a failed one, which may have written part of it. */
   let retrying = false
   let abort: AbortController | null = null
@@ -158,6 +175,35 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     changes: options.changes,
     logger: log_,
   })
+
+  const quarantineStore = createQuarantineStore(warehouse)
+  const quarantine = createQuarantineSteps({
+    warehouse,
+    store: quarantineStore,
+    projections,
+    view,
+    order,
+    topic: options.topic,
+    readRecord: async (partition, position) => {
+      const [record] = await lease.readPartition(partition, position, 1)
+      return record?.position === position ? record : null
+    },
+    laneOf: (partition, key) => partitions.get(partition)?.lanes.get(key) ?? null,
+    changes: options.changes,
+    logger: log_,
+  })
+
+  /** Runs the re-drives asked for since the last batch. */
+  const runRedrives = async () => {
+    for (const { request, settle } of redrives.splice(0)) {
+      const outcome = quarantine.redrive(request, [...partitions.keys()])
+      settle(outcome)
+      // A failure is the caller's to see; the loop goes on with its batches.
+      await outcome.catch((error: unknown) =>
+        log_.warn({ err: error }, 're-drive of quarantined records failed'),
+      )
+    }
+  }
 
   /** The generation each projection serves at: its lanes' here, else its latest replay's; null when stopped. */
   const servingGenerations = () => {
@@ -385,12 +431,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         try {
           await allSettled(
             lane.map((l) =>
-              state.ledger.write(
-                l,
-                batch,
-                (insert) => l.projection.apply(kept, { insert, definitionOf }),
-                retrying,
-              ),
+              quarantine.writeLane(state.ledger, partition, l, batch, kept, definitionOf, retrying),
             ),
           )
         } finally {
@@ -469,12 +510,16 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           await turn(state, signal)
         }
         if (performance.now() - completedAt > IDLE_REFRESH_MS) await completeErasures()
+        await runRedrives()
         lastError = null
+        stalledSince = null
         retrying = false
         delay = RETRY_MIN_MS
       } catch (error) {
         if (signal.aborted) return
         lastError = error instanceof Error ? error.message : String(error)
+        stalledSince ??= Date.now()
+        failures++
         log_.error({ err: error, retryInMs: delay }, 'projection batch failed; retrying it')
         // Lanes are read again; a batch that failed half-way is written again over the same range.
         partitions.clear()
@@ -488,6 +533,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const status = async (): Promise<ProjectionStatus[]> => {
     const heads = await log.partitionHeads()
     const held = lease.assigned()
+    const quarantined = await quarantineStore.heldCounts()
     return Promise.all(
       projections.map(async (projection) => {
         const key = projectionKey(projection)
@@ -510,6 +556,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           lag: Math.max(0, head - committed),
           running: loop !== null && !stopped(key),
           lastError,
+          stalledSince: stalledSince === null ? null : new Date(stalledSince).toISOString(),
+          quarantined: quarantined.get(key) ?? 0,
+          failures,
         }
       }),
     )
@@ -542,6 +591,11 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     positions: () => positions,
     status,
     caughtUp,
+    redrive: (request) =>
+      new Promise<RedriveOutcome[]>((resolve, reject) => {
+        if (!loop) return reject(new Error('the projection worker is not running'))
+        redrives.push({ request, settle: (outcome) => outcome.then(resolve, reject) })
+      }),
     get lastError() {
       return lastError
     },
@@ -557,6 +611,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     async close() {
       abort?.abort()
       await loop
+      for (const { settle } of redrives.splice(0))
+        settle(Promise.reject(new Error('the projection worker stopped before the re-drive')))
       loop = null
       abort = null
       // Leave the positions where a restart (or `hourglass status`) will find them.

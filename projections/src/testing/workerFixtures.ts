@@ -1,0 +1,39 @@
+import type { NewTelemetryRecord } from '@hourglass/log'
+import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { z } from 'zod'
+import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
+import type { Warehouse } from '../warehouse/warehouse.ts'
+
+const HOUR = 3600_000
+/** The hour the fixture events start in. */
+export const firstHour = Date.UTC(2026, 9, 1)
+
+/** The `i`-th event of a test's series: one of two names, five hours, four skus, 25 users. */
+export const fixtureEvent = (i: number, overrides: Partial<TelemetryEvent> = {}): NewTelemetryRecord => {
+  const data: TelemetryEvent = {
+    id: `evt-${i}`,
+    accountId: 'acct-1',
+    sourceId: 'src-1',
+    name: i % 3 === 0 ? 'purchase' : 'app_open',
+    timestamp: firstHour + ((i * 7919) % (5 * HOUR)),
+    receivedAt: firstHour + 5 * HOUR,
+    attrs: { sku: `sku-${i % 4}`, quantity: 1 + (i % 3) },
+    subject: `user-${i % 25}`,
+    ...overrides,
+  }
+  return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
+}
+
+/** The number a test's `SELECT … AS n` answers (0 for no row). */
+export const countOf = (db: Warehouse, sql: string) =>
+  db
+    .select(
+      defineQuery({
+        name: 'count',
+        params: noParams,
+        row: z.object({ n: z.coerce.number() }),
+        sql: () => sql,
+      }),
+      {},
+    )
+    .then((rows) => rows[0]?.n ?? 0)
