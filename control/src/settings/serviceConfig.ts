@@ -1,3 +1,4 @@
+import { postgresSettings } from '@hourglass/log/postgres'
 import { z } from 'zod'
 import { admissionVariables, httpTimeoutVariables, timeoutProblems } from './admissionConfig.ts'
 import { ConfigError } from './embeddedConfig.ts'
@@ -11,7 +12,7 @@ import {
 } from './fields.ts'
 
 /**
- * Configuration of the distributed services (`hourglass control|ingest|project|query`):
+ * Configuration of the distributed services (`hourglass ingest|project|query`):
  * one zod schema per service over environment variables, parsed once at start, frozen.
  */
 
@@ -48,9 +49,21 @@ const kafka = {
   /** Partitions the topic is created with if it does not exist; an existing topic keeps its own. */
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(4),
 }
-const control = {
-  HOURGLASS_CONTROL_URL: HttpUrl('http://127.0.0.1:8090'),
-  HOURGLASS_CONTROL_TOKEN: Secret('shared by the services to reach the control service'),
+/** The control plane: every service reads and appends its records in PostgreSQL itself. */
+const control = postgresSettings
+/**
+ * The keys of personal data, held by the processes that open or seal people's fields (ingest
+ * and query). Projection workers read neither: they are not given the master key.
+ */
+const personKeys = {
+  HOURGLASS_MASTER_KEY: Key('wraps the per-person keys of personal data').describe(
+    'Wraps the per-person keys of personal data and the e-mail index key kept in PostgreSQL; the same in every ingest and query process.',
+  ),
+  HOURGLASS_EMAIL_INDEX_KEY: Key('keys the index of e-mail addresses')
+    .optional()
+    .describe(
+      "Keys the hash that finds a person by e-mail address. Optional: the first process to start keeps it (or makes one) in PostgreSQL, wrapped under the master key; give an existing deployment's here.",
+    ),
 }
 const clickhouse = {
   CLICKHOUSE_URL: HttpUrl('http://clickhouse:8123'),
@@ -64,22 +77,13 @@ const accounts = {
 }
 
 export const serviceSchemas = {
-  control: z.object({
-    ...common,
-    PORT: Port(8090),
-    HOURGLASS_DATA_DIR: z.string().min(1).default('./data'),
-    HOURGLASS_CONTROL_TOKEN: control.HOURGLASS_CONTROL_TOKEN,
-    /** Wraps the per-person keys of personal data, which the control service keeps for every process. */
-    HOURGLASS_MASTER_KEY: Key('wraps the per-person keys of personal data'),
-    /** Keys the hash that finds a person by e-mail address without keeping the address. */
-    HOURGLASS_EMAIL_INDEX_KEY: Key('keys the index of e-mail addresses'),
-  }),
   ingest: z.object({
     ...common,
     // Password threads and rate limits, each process its own (see admissionControl.ts).
     ...admissionVariables,
     ...kafka,
     ...control,
+    ...personKeys,
     ...accounts,
     // Read only: the erasure reports of the projection workers.
     ...clickhouse,
@@ -105,6 +109,7 @@ export const serviceSchemas = {
   query: z.object({
     ...common,
     ...control,
+    ...personKeys,
     ...clickhouse,
     ...accounts,
     ...kafka,
