@@ -79,7 +79,7 @@ export interface DistributedHourglass {
     method: ApiMethod,
     path: string,
     options?: ApiRequestOptions & { timeoutMs?: number },
-  ): Promise<ApiAnswer & { ms: number }>
+  ): Promise<ApiAnswer & { ms: number; headers: Record<string, string> }>
   /** Requests to one service, for flows shared with embedded mode. */
   api(service: ServiceProcess): ApiCall
   signUp(via?: ServiceProcess): Promise<{ token: string; accountId: string; email: string; password: string }>
@@ -250,7 +250,11 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
         ...(requestOptions.body !== undefined ? { body: JSON.stringify(requestOptions.body) } : {}),
         signal: AbortSignal.timeout(requestOptions.timeoutMs ?? 30_000),
       })
-      return { ...apiAnswer(response.status, await response.text()), ms: performance.now() - started }
+      return {
+        ...apiAnswer(response.status, await response.text()),
+        headers: Object.fromEntries(response.headers),
+        ms: performance.now() - started,
+      }
     }
     const expectStatus = <T>(result: { status: number; body: unknown }, status: number) => {
       if (result.status !== status)
