@@ -37,8 +37,8 @@ import { expectedTotals, generateReceipts, seedFigures, seedReceipt } from './ha
  * The feature APIs of embedded mode (stores and people with erasure, receipts, devices, app
  * analytics, every /compat family, the dashboard) in distributed mode: writes through two
  * ingest processes, reads through the query process, a projection worker on a real Kafka
- * broker, the control service keeping the keys of personal data. Each flow writes through
- * both ingest processes, so what one process wrote must be known to the other.
+ * broker, PostgreSQL keeping the control records and the keys of personal data. Each flow
+ * writes through both ingest processes, so what one process wrote must be known to the other.
  */
 
 /** Longest wait of an erasure for the workers' report here (the default is 10 s). */
@@ -105,7 +105,7 @@ describe('store user statistics, people and erasure (seed 001) across processes'
       })
       expect(found.body).toEqual({ id: ids[tag] })
     }
-    // The e-mail index is the control service's: unique per store whichever process asks.
+    // One e-mail index key, kept in PostgreSQL: unique per store whichever process asks.
     const again = await a('POST', `${STORE_STATS}/api/user`, {
       token: store.token,
       body: compatPerson('ann'),
@@ -423,7 +423,7 @@ describe('app analytics and Metrica (seed 000) across processes', () => {
       token,
     })
     expect(stats.status).toBe(200)
-    // Per-user statistics, from definitions the workers read in the control service's records.
+    // Per-user statistics, from definitions the workers read in the control store in PostgreSQL.
     const expected = expectedMetricaStats(sent.map(([u, p, q]) => [u, p, q] as const))
     await eventually(async () => {
       const users = (

@@ -22,7 +22,7 @@ describe('distributed service configuration', () => {
     expect(message).toContain('HOURGLASS_JWT_SECRET: must be at least 32 characters')
     // Ingest reads the workers' erasure reports from the warehouse.
     expect(message).toContain('CLICKHOUSE_URL')
-    // No process reaches a control service any more.
+    // No process reaches a control service: PostgreSQL is the control plane.
     expect(message).not.toContain('HOURGLASS_CONTROL')
   })
 
