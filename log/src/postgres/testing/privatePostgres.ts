@@ -1,17 +1,18 @@
 import { execFile } from 'node:child_process'
-import { chownSync, mkdtempSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
+const DEBIAN_POSTGRES = '/usr/lib/postgresql'
 
 /**
  * A PostgreSQL server of one test's own, in a temporary folder on a free loopback port, for
  * tests that stop the server and start it again (never the shared one on 5432). The binaries
- * are Debian's (HOURGLASS_TEST_POSTGRES_BIN, default /usr/lib/postgresql/15/bin); as root, the
- * server runs as the `postgres` user, since PostgreSQL refuses to run as root.
+ * are Debian's (HOURGLASS_TEST_POSTGRES_BIN, default the newest /usr/lib/postgresql/<n>/bin);
+ * as root, the server runs as the `postgres` user, since PostgreSQL refuses to run as root.
  */
 export interface PrivatePostgres {
   /** postgres://postgres@127.0.0.1:<port>/postgres (trust authentication). */
@@ -24,7 +25,15 @@ export interface PrivatePostgres {
   destroy(): Promise<void>
 }
 
-const binaries = () => process.env.HOURGLASS_TEST_POSTGRES_BIN ?? '/usr/lib/postgresql/15/bin'
+/** HOURGLASS_TEST_POSTGRES_BIN, or the newest of Debian's installed versions. */
+const binaries = () => {
+  if (process.env.HOURGLASS_TEST_POSTGRES_BIN) return process.env.HOURGLASS_TEST_POSTGRES_BIN
+  const versions = existsSync(DEBIAN_POSTGRES)
+    ? readdirSync(DEBIAN_POSTGRES).filter((name) => /^\d+$/.test(name))
+    : []
+  const newest = versions.sort((a, b) => Number(a) - Number(b)).at(-1) ?? '15'
+  return join(DEBIAN_POSTGRES, newest, 'bin')
+}
 
 /** A loopback port free right now. */
 const freePort = () =>
