@@ -153,10 +153,10 @@ export function createControlPlane(
     }
   }
 
-  const { refresh, catchUp } = followControl(control, apply)
+  const { refresh, catchUpOrKeep } = followControl(control, apply)
 
   const isSwitchedOff = async (sourceId: string) => {
-    await catchUp()
+    await catchUpOrKeep()
     return switchedOff.has(sourceId)
   }
 
@@ -179,11 +179,12 @@ export function createControlPlane(
     return outcome.status
   }
 
-  const devices = createDeviceFleets({ refresh, lookup, append: appendControl, passwords })
+  const devices = createDeviceFleets({ refresh, catchUpOrKeep, lookup, append: appendControl, passwords })
   const theEyeTokens = createTheEyeTokens({ refresh, append: appendControl })
   const apps = createAppControl({
     control,
     refresh,
+    catchUpOrKeep,
     lookup,
     findSource: (sourceId) => lookup(() => sources.get(sourceId)),
   })

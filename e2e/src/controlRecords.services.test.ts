@@ -24,7 +24,7 @@ import { startTestHourglass, type TestHourglass } from './harness/testHourglass.
 
 /**
  * Control-plane records in distributed mode: event definitions (per-user statistics) and
- * erasures live in the control service's log, telemetry in Kafka, and the projection workers
+ * erasures live in the control store in PostgreSQL, telemetry in Kafka, and the projection workers
  * merge the two. The same flows run against an embedded Hourglass for the expected figures;
  * a replay runs through the CLI while a worker is killed.
  */

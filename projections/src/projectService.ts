@@ -1,4 +1,4 @@
-import { controlStoreOf, httpTimeoutsOf, openTelemetryLog, type ServiceConfig } from '@hourglass/control'
+import { httpTimeoutsOf, openControlStore, openTelemetryLog, type ServiceConfig } from '@hourglass/control'
 import { listen, newRegistry, type RunningService, serviceApp } from '@hourglass/server'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram } from 'prom-client'
@@ -30,7 +30,7 @@ export async function startProjectService(
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   })
-  const control = controlStoreOf(config)
+  const control = await openControlStore(config, 'project', logger)
   const worker = createGroupWorker({
     log,
     group: config.KAFKA_GROUP_ID,
@@ -39,7 +39,7 @@ export async function startProjectService(
     warehouse,
     projections,
     logger,
-    control,
+    control: control.control,
     batchSize: config.HOURGLASS_PROJECTION_BATCH_SIZE,
     onBatch: (batch) => {
       records.inc({ partition: String(batch.partition) }, batch.fresh)

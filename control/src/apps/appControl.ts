@@ -86,6 +86,8 @@ export type AppControlEvent = Extract<
 export interface AppControlDeps {
   readonly control: ControlStore
   refresh(): Promise<void>
+  /** `refresh` for telemetry: the followed view stands while the control store is away. */
+  catchUpOrKeep(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   findSource(sourceId: string): Promise<Source | null>
 }
@@ -98,7 +100,13 @@ const sameAttributes = (a: readonly AttributeDefinition[], b: readonly Attribute
 
 const sessionKey = (sessionId: string) => createHash('sha256').update(sessionId).digest('hex').slice(0, 40)
 
-export function createAppControl({ control, refresh, lookup, findSource }: AppControlDeps): AppControl {
+export function createAppControl({
+  control,
+  refresh,
+  catchUpOrKeep,
+  lookup,
+  findSource,
+}: AppControlDeps): AppControl {
   const settingsBySource = new Map<string, SourceSettings>()
   const issuedTokens = new Map<string, string[]>()
   /** sourceId → event name → definition. */
@@ -312,7 +320,7 @@ export function createAppControl({ control, refresh, lookup, findSource }: AppCo
           (checksSessions && typeof session === 'string' && !sessionOf(sourceId, session))
         )
       })
-      if (unknown) await refresh()
+      if (unknown) await catchUpOrKeep()
       const plan = plans.get(sourceId)
       return {
         settings: settingsOf(sourceId),

@@ -96,6 +96,8 @@ export interface DeviceFleets {
 /** What the device fleets need of the control plane that folds them. */
 export interface DeviceFleetControl {
   refresh(): Promise<void>
+  /** `refresh` for readings: the followed bindings stand while the control store is away. */
+  catchUpOrKeep(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   append(stream: string, event: ControlEvent, expected?: ExpectedRevision): Promise<'appended' | 'conflict'>
   readonly passwords: PasswordHasher
@@ -258,7 +260,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
       const key = deviceKey(fleet.sourceId, deviceId)
       for (let attempt = 0; attempt < READING_BIND_ATTEMPTS; attempt++) {
         // The reading is stamped with the latest binding, wherever it was written.
-        await control.refresh()
+        await control.catchUpOrKeep()
         const device = devices.get(key)
         const binding = bindingForReading(device, userId, timestamp)
         if (!binding) return device!
@@ -268,7 +270,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
     },
 
     async currentDevices(sourceId, deviceIds) {
-      await control.refresh()
+      await control.catchUpOrKeep()
       const found = new Map<string, Device>()
       for (const deviceId of deviceIds) {
         const device = devices.get(deviceKey(sourceId, deviceId))

@@ -1,4 +1,9 @@
-import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/log'
+import {
+  LogUnavailableError,
+  type PartitionLease,
+  type TelemetryLog,
+  type TelemetryRecord,
+} from '@hourglass/log'
 import { telemetryStream } from '@hourglass/schemas'
 import type { Logger } from 'pino'
 import { personOf } from '../erasure.ts'
@@ -229,12 +234,30 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
 
   // --- Control records and replays -----------------------------------------------------------
 
-  /** Brings the control view up to date (at most once a second unless forced). */
+  /**
+   * Brings the control view up to date (at most once a second unless forced). While the control
+   * store does not answer, batches go on with the view as followed so far: its head is their cut,
+   * so whatever is read later (an erasure, say) comes after them, as if appended after them.
+   */
+  let controlAway = false
   const refreshControl = async (force: boolean) => {
     if (!force && performance.now() - controlReadAt < IDLE_REFRESH_MS) return view.head()
-    const head = await view.refresh()
-    controlReadAt = performance.now()
-    return head
+    try {
+      const head = await view.refresh()
+      controlReadAt = performance.now()
+      if (controlAway) log_.info('the control store answers again')
+      controlAway = false
+      return head
+    } catch (error) {
+      if (!(error instanceof LogUnavailableError)) throw error
+      if (!controlAway)
+        log_.warn(
+          { err: error },
+          'the control store does not answer; projecting with the control records read so far',
+        )
+      controlAway = true
+      return view.head()
+    }
   }
 
   const loadLane = async (state: PartitionState, projection: Projection): Promise<Lane> => {
