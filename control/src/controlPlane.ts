@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { ControlRecord, ControlStore, ExpectedRevision } from '@hourglass/log'
 import {
   type AccountRegistered,
@@ -17,13 +17,20 @@ import type { PasswordHasher } from './accounts/passwords.ts'
 import { type AppControl, createAppControl } from './apps/appControl.ts'
 import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
+import type { PersonKeyStore } from './people/personalData.ts'
+import {
+  emailLookup,
+  eraseIdentity,
+  nameLookup,
+  openIdentity,
+  sealIdentity,
+} from './people/sealedIdentity.ts'
 import type { Source } from './source.ts'
 import { createTheEyeTokens, type TheEyeTokens } from './theEye/theEyeTokens.ts'
 
+/** An account as the control plane keeps it: its holder's e-mail and name are sealed in the log, not here. */
 export interface Account {
   readonly accountId: string
-  readonly email: string
-  readonly name: string
   readonly passwordHash: string
   readonly createdAt: number
 }
@@ -36,6 +43,15 @@ export interface Member {
   readonly username: string
   readonly passwordHash: string
   readonly createdAt: number
+}
+
+/** A member as kept in memory: the username sealed (or in clear, in records written before sealing). */
+interface StoredMember {
+  readonly userId: string
+  readonly passwordHash: string
+  readonly createdAt: number
+  readonly username?: string
+  readonly sealed?: string
 }
 
 /** Read side of the control plane that other services (the query API) depend on. */
@@ -83,7 +99,10 @@ export interface ControlPlane extends SourceDirectory {
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase()
-const emailKey = (email: string) => createHash('sha256').update(normaliseEmail(email)).digest('hex')
+
+/** The map key of a name written in clear (before sealing), apart from keyed hashes. */
+const inClear = <T extends string | undefined>(name: T) =>
+  (name === undefined ? undefined : `clear:${name}`) as T
 
 /**
  * Accounts and sources: commands append to control-plane streams with an expected revision
@@ -93,14 +112,16 @@ const emailKey = (email: string) => createHash('sha256').update(normaliseEmail(e
  */
 export function createControlPlane(
   control: ControlStore,
-  options: { passwords: PasswordHasher },
+  options: { passwords: PasswordHasher; keys: PersonKeyStore },
 ): ControlPlane {
-  const { passwords } = options
+  const { passwords, keys } = options
   const accounts = new Map<string, Account>()
+  /** By keyed hash of the e-mail address, or by the address itself for records written before sealing. */
   const accountsByEmail = new Map<string, Account>()
   const sources = new Map<string, Source>()
-  const members = new Map<string, Member>()
-  const membersByUsername = new Map<string, Member>()
+  const members = new Map<string, StoredMember>()
+  /** By keyed hash of the username, or by the username itself for records written before sealing. */
+  const membersByUsername = new Map<string, StoredMember>()
   /** accountId → userId → when the analyst role was granted. */
   const analysts = new Map<string, Map<string, number>>()
   /** Sources that may not send: stores made inactive. */
@@ -120,16 +141,18 @@ export function createControlPlane(
       case 'account.registered': {
         const account = toAccount(event)
         accounts.set(account.accountId, account)
-        accountsByEmail.set(account.email, account)
+        const emailKey = event.emailIndex ?? inClear(event.email)
+        if (emailKey !== undefined) accountsByEmail.set(emailKey, account)
         break
       }
       case 'source.created':
         sources.set(event.sourceId, toSource(event))
         break
       case 'member.registered': {
-        const member = toMember(event)
+        const member = toStoredMember(event)
         members.set(member.userId, member)
-        membersByUsername.set(member.username, member)
+        const usernameKey = event.usernameIndex ?? inClear(event.username)
+        if (usernameKey !== undefined) membersByUsername.set(usernameKey, member)
         break
       }
       case 'analyst.granted':
@@ -179,8 +202,31 @@ export function createControlPlane(
     return outcome.status
   }
 
-  const devices = createDeviceFleets({ refresh, lookup, append: appendControl, passwords })
+  const devices = createDeviceFleets({ refresh, lookup, append: appendControl, passwords, keys })
   const theEyeTokens = createTheEyeTokens({ refresh, append: appendControl })
+  /** The account of an e-mail address, sealed or (written before sealing) in clear. */
+  const accountByEmail = async (email: string) => {
+    const index = await emailLookup(keys, 'accounts', email)
+    return lookup(() => accountsByEmail.get(index) ?? accountsByEmail.get(inClear(normaliseEmail(email))))
+  }
+
+  const storedMemberByUsername = async (username: string) => {
+    const index = await nameLookup(keys, 'members', username)
+    return lookup(() => membersByUsername.get(index) ?? membersByUsername.get(inClear(username)))
+  }
+
+  /** The member with their username opened; null once erased. */
+  const revealMember = async (stored: StoredMember | null): Promise<Member | null> => {
+    if (!stored) return null
+    const fields = stored.sealed ? await openIdentity(keys, 'member', stored.userId, stored.sealed) : null
+    const username = stored.username ?? fields?.username
+    return username === undefined ? null : { ...stored, username }
+  }
+
+  /** A member found by the username they gave: nothing to open. */
+  const memberNamed = (stored: StoredMember | null, username: string): Member | null =>
+    stored ? { ...stored, username } : null
+
   const apps = createAppControl({
     control,
     refresh,
@@ -194,20 +240,27 @@ export function createControlPlane(
     apps,
     theEyeTokens,
     async registerAccount({ email, name, password }) {
+      const taken = () => errors.conflict('an account with this e-mail address already exists')
+      if (await accountByEmail(email)) throw taken()
+      const accountId = randomUUID()
+      const emailIndex = await emailLookup(keys, 'accounts', email)
       const event: AccountRegistered = {
         type: 'account.registered',
-        accountId: randomUUID(),
-        email: normaliseEmail(email),
-        name,
+        accountId,
+        emailIndex,
+        sealed: await sealIdentity(keys, 'account', accountId, { email: normaliseEmail(email), name }),
         passwordHash: await passwords.hash(password),
         at: Date.now(),
       }
-      const status = await appendControl(controlStreams.accountByEmail(emailKey(email)), event)
-      if (status === 'conflict') throw errors.conflict('an account with this e-mail address already exists')
+      const status = await appendControl(controlStreams.accountByEmail(emailIndex), event)
+      if (status === 'conflict') {
+        await eraseIdentity(keys, accountId)
+        throw taken()
+      }
       return toAccount(event)
     },
     async checkPassword(email, password) {
-      const account = await lookup(() => accountsByEmail.get(normaliseEmail(email)))
+      const account = await accountByEmail(email)
       const matches = await passwords.verify(password, account?.passwordHash ?? null)
       return account && matches ? account : null
     },
@@ -253,24 +306,32 @@ export function createControlPlane(
         .sort((a, b) => a.createdAt - b.createdAt)
     },
     async registerMember({ username, password }) {
+      const taken = () => errors.conflict('a user with this username already exists')
+      if (await storedMemberByUsername(username)) throw taken()
+      const userId = randomUUID()
+      const usernameIndex = await nameLookup(keys, 'members', username)
       const event: MemberRegistered = {
         type: 'member.registered',
-        userId: randomUUID(),
-        username,
+        userId,
+        usernameIndex,
+        sealed: await sealIdentity(keys, 'member', userId, { username }),
         passwordHash: await passwords.hash(password),
         at: Date.now(),
       }
-      const status = await appendControl(controlStreams.memberByUsername(usernameKey(username)), event)
-      if (status === 'conflict') throw errors.conflict('a user with this username already exists')
-      return toMember(event)
+      const status = await appendControl(controlStreams.memberByUsername(usernameIndex), event)
+      if (status === 'conflict') {
+        await eraseIdentity(keys, userId)
+        throw taken()
+      }
+      return { ...toStoredMember(event), username }
     },
     async checkMemberPassword(username, password) {
-      const member = await lookup(() => membersByUsername.get(username))
+      const member = await storedMemberByUsername(username)
       const matches = await passwords.verify(password, member?.passwordHash ?? null)
-      return member && matches ? member : null
+      return member && matches ? memberNamed(member, username) : null
     },
-    findMember: (userId) => lookup(() => members.get(userId)),
-    findMemberByUsername: (username) => lookup(() => membersByUsername.get(username)),
+    findMember: async (userId) => revealMember(await lookup(() => members.get(userId))),
+    findMemberByUsername: async (username) => memberNamed(await storedMemberByUsername(username), username),
     async setAnalyst(accountId, userId, analyst) {
       // Roles must be current: a revocation written by another process counts at once.
       await refresh()
@@ -289,15 +350,19 @@ export function createControlPlane(
     },
     async listAnalysts(accountId) {
       await refresh()
-      return [...(analysts.get(accountId) ?? [])]
-        .map(([userId, grantedAt]) => ({ member: members.get(userId), grantedAt }))
-        .filter((entry): entry is { member: Member; grantedAt: number } => entry.member !== undefined)
+      const granted = [...(analysts.get(accountId) ?? [])]
+      const revealed = await Promise.all(
+        granted.map(async ([userId, grantedAt]) => ({
+          member: await revealMember(members.get(userId) ?? null),
+          grantedAt,
+        })),
+      )
+      return revealed
+        .filter((entry): entry is { member: Member; grantedAt: number } => entry.member !== null)
         .sort((a, b) => a.member.username.localeCompare(b.member.username))
     },
   }
 }
-
-const usernameKey = (username: string) => createHash('sha256').update(username).digest('hex')
 
 const applyAnalystRole = (
   analysts: Map<string, Map<string, number>>,
@@ -309,17 +374,16 @@ const applyAnalystRole = (
   analysts.set(event.accountId, users)
 }
 
-const toMember = (event: MemberRegistered): Member => ({
+const toStoredMember = (event: MemberRegistered): StoredMember => ({
   userId: event.userId,
-  username: event.username,
   passwordHash: event.passwordHash,
   createdAt: event.at,
+  ...(event.username === undefined ? {} : { username: event.username }),
+  ...(event.sealed === undefined ? {} : { sealed: event.sealed }),
 })
 
 const toAccount = (event: AccountRegistered): Account => ({
   accountId: event.accountId,
-  email: event.email,
-  name: event.name,
   passwordHash: event.passwordHash,
   createdAt: event.at,
 })

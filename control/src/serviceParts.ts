@@ -42,14 +42,12 @@ export async function controlPlaneClient(
   control: ControlStore,
   passwords: PasswordHasher,
 ) {
-  const controlPlane = createControlPlane(control, { passwords })
-  const stores = createStoreRegistry({
-    control,
-    keys: createHttpPersonKeyStore({
-      url: config.HOURGLASS_CONTROL_URL,
-      token: config.HOURGLASS_CONTROL_TOKEN,
-    }),
+  const keys = createHttpPersonKeyStore({
+    url: config.HOURGLASS_CONTROL_URL,
+    token: config.HOURGLASS_CONTROL_TOKEN,
   })
+  const controlPlane = createControlPlane(control, { passwords, keys })
+  const stores = createStoreRegistry({ control, keys })
   await Promise.all([controlPlane.start(), stores.start()])
   const tokens = createApiTokens({
     secret: new TextEncoder().encode(config.HOURGLASS_JWT_SECRET),

@@ -6,11 +6,17 @@ import { AttrType, SourceSettings } from './trackingPlan.ts'
  * Control-plane events: accounts and sources. Each aggregate is one stream of the log,
  * appended with an expected revision so that concurrent commands cannot both win.
  */
+/**
+ * Personal fields are sealed under the person's own key (`sealed`: their e-mail and name) and
+ * found by keyed hash (`emailIndex`); records written before sealing hold them in clear.
+ */
 export const AccountRegistered = z.object({
   type: z.literal('account.registered'),
   accountId: z.string(),
-  email: z.string(),
-  name: z.string(),
+  email: z.string().optional(),
+  name: z.string().optional(),
+  emailIndex: z.string().optional(),
+  sealed: z.string().optional(),
   passwordHash: z.string(),
   at: z.number().int(),
 })
@@ -34,7 +40,10 @@ export const SourceCreated = z.object({
 export const MemberRegistered = z.object({
   type: z.literal('member.registered'),
   userId: z.string(),
-  username: z.string(),
+  /** In clear only in records written before sealing; now `sealed`, found by `usernameIndex`. */
+  username: z.string().optional(),
+  usernameIndex: z.string().optional(),
+  sealed: z.string().optional(),
   passwordHash: z.string(),
   at: z.number().int(),
 })
@@ -60,7 +69,10 @@ export const DeviceUserRegistered = z.object({
   userId: z.string(),
   accountId: z.string(),
   sourceId: z.string(),
-  name: z.string(),
+  /** In clear only in records written before sealing; now `sealed`, found by `nameIndex`. */
+  name: z.string().optional(),
+  nameIndex: z.string().optional(),
+  sealed: z.string().optional(),
   passwordHash: z.string(),
   at: z.number().int(),
 })

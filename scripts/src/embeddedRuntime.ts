@@ -132,14 +132,14 @@ export async function startEmbedded(
   const storage = await openEmbeddedStorage(config, logger)
   const passwords = createPasswordHasher(config.admission.passwords)
   try {
-    const controlPlane = createControlPlane(storage.control, { passwords })
-    await controlPlane.start()
     const jwtSecret = new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key'))
     const keys = createPersonKeyStore({
       path: join(resolve(config.dataDir), 'keys'),
       masterKey: Buffer.from(config.masterKey ?? localSecret(config.dataDir, 'master-key'), 'base64url'),
       indexKey: Buffer.from(localSecret(config.dataDir, 'email-index-key'), 'base64url'),
     })
+    const controlPlane = createControlPlane(storage.control, { passwords, keys })
+    await controlPlane.start()
     await shredErasedPeople(storage.control, keys)
     const registry = createStoreRegistry({ control: storage.control, keys })
     await registry.start()
