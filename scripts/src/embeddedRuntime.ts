@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
   createApiTokens,
@@ -32,6 +31,7 @@ import { buildApp } from './app.ts'
 import { trackAppends } from './appendedPositions.ts'
 import { limitHeapGrowth } from './heapPolicy.ts'
 import { localSecret } from './localSecrets.ts'
+import { makeDataFolderPrivate } from './privateDataFolder.ts'
 
 export interface EmbeddedStorage {
   /** The log's telemetry: one partition, whose positions the projections count in. */
@@ -52,7 +52,7 @@ const READ_CACHE_BYTES = 64 * 1024 * 1024
 /** The log and the warehouse of a data folder, migrated, with the projection worker (not started). */
 export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger): Promise<EmbeddedStorage> {
   const dataDir = resolve(config.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  makeDataFolderPrivate(dataDir)
   const log = createEmbeddedLog({ path: join(dataDir, 'log') })
   let warehouse: Warehouse
   try {
