@@ -7,6 +7,7 @@ import {
   ControlEvent,
   controlStreams,
   errors,
+  type IdentityErased,
   type MemberRegistered,
   type SourceCreated,
   type SourceKind,
@@ -18,13 +19,7 @@ import { type AppControl, createAppControl } from './apps/appControl.ts'
 import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
 import type { PersonKeyStore } from './people/personalData.ts'
-import {
-  emailLookup,
-  eraseIdentity,
-  nameLookup,
-  openIdentity,
-  sealIdentity,
-} from './people/sealedIdentity.ts'
+import { emailLookup, nameLookup, openIdentity, sealIdentity } from './people/sealedIdentity.ts'
 import type { Source } from './source.ts'
 import { createTheEyeTokens, type TheEyeTokens } from './theEye/theEyeTokens.ts'
 
@@ -67,6 +62,13 @@ export interface ControlPlane extends SourceDirectory {
   /** The account whose e-mail and password these are, or null. */
   checkPassword(email: string, password: string): Promise<Account | null>
   findAccount(accountId: string): Promise<Account | null>
+  /**
+   * Erases an account holder: their key is destroyed (their sealed e-mail and name can no longer
+   * be read), their tokens and their sources' tokens are refused, and the e-mail address is free again.
+   */
+  eraseAccount(accountId: string): Promise<void>
+  /** Erases a member: their key is destroyed, their tokens refused and their username free again. */
+  eraseMember(userId: string): Promise<void>
   createSource(
     accountId: string,
     input: { kind: SourceKind; name: string },
@@ -126,6 +128,24 @@ export function createControlPlane(
   const analysts = new Map<string, Map<string, number>>()
   /** Sources that may not send: stores made inactive. */
   const switchedOff = new Set<string>()
+  /** Accounts erased: their sources send nothing. */
+  const erasedAccounts = new Set<string>()
+  /** The key each account and member is found by, to forget it when they are erased. */
+  const lookupKeys = new Map<string, string>()
+
+  /** Forgets an erased account or member (device users are the fleets'). */
+  const forget = (event: IdentityErased) => {
+    const key = lookupKeys.get(event.id)
+    if (event.kind === 'account') {
+      erasedAccounts.add(event.id)
+      accounts.delete(event.id)
+      if (key !== undefined && accountsByEmail.get(key)?.accountId === event.id) accountsByEmail.delete(key)
+    } else if (event.kind === 'member') {
+      members.delete(event.id)
+      if (key !== undefined && membersByUsername.get(key)?.userId === event.id) membersByUsername.delete(key)
+    } else devices.forgetUser(event.id)
+    lookupKeys.delete(event.id)
+  }
 
   const apply = (record: ControlRecord) => {
     if (record.type === 'store.status-changed') {
@@ -142,7 +162,10 @@ export function createControlPlane(
         const account = toAccount(event)
         accounts.set(account.accountId, account)
         const emailKey = event.emailIndex ?? inClear(event.email)
-        if (emailKey !== undefined) accountsByEmail.set(emailKey, account)
+        if (emailKey !== undefined) {
+          accountsByEmail.set(emailKey, account)
+          lookupKeys.set(account.accountId, emailKey)
+        }
         break
       }
       case 'source.created':
@@ -152,7 +175,10 @@ export function createControlPlane(
         const member = toStoredMember(event)
         members.set(member.userId, member)
         const usernameKey = event.usernameIndex ?? inClear(event.username)
-        if (usernameKey !== undefined) membersByUsername.set(usernameKey, member)
+        if (usernameKey !== undefined) {
+          membersByUsername.set(usernameKey, member)
+          lookupKeys.set(member.userId, usernameKey)
+        }
         break
       }
       case 'analyst.granted':
@@ -172,6 +198,9 @@ export function createControlPlane(
       case 'eye-token.issued':
       case 'eye-token.revoked':
         theEyeTokens.apply(event)
+        break
+      case 'identity.erased':
+        forget(event)
         break
     }
   }
@@ -202,7 +231,31 @@ export function createControlPlane(
     return outcome.status
   }
 
-  const devices = createDeviceFleets({ refresh, lookup, append: appendControl, passwords, keys })
+  /**
+   * The revision a registration expects of a name's stream: none, or the last one when the name
+   * was taken by someone since erased (a name still taken is refused before this).
+   */
+  const revisionToRegister = async (stream: string): Promise<ExpectedRevision> => {
+    const records = await control.readStream(stream)
+    return records.at(-1)?.revision ?? 'no-stream'
+  }
+
+  /** Records the erasure, then destroys the key (a crash between the two is made good at the next start). */
+  const eraseIdentity = async (kind: IdentityErased['kind'], id: string) => {
+    const event: IdentityErased = { type: 'identity.erased', kind, id, at: Date.now() }
+    await appendControl(controlStreams.identityErased(id), event, 'any')
+    await keys.destroy(id)
+  }
+
+  const devices = createDeviceFleets({
+    refresh,
+    lookup,
+    append: appendControl,
+    passwords,
+    keys,
+    revisionToRegister,
+    eraseIdentity,
+  })
   const theEyeTokens = createTheEyeTokens({ refresh, append: appendControl })
   /** The account of an e-mail address, sealed or (written before sealing) in clear. */
   const accountByEmail = async (email: string) => {
@@ -252,9 +305,10 @@ export function createControlPlane(
         passwordHash: await passwords.hash(password),
         at: Date.now(),
       }
-      const status = await appendControl(controlStreams.accountByEmail(emailIndex), event)
+      const stream = controlStreams.accountByEmail(emailIndex)
+      const status = await appendControl(stream, event, await revisionToRegister(stream))
       if (status === 'conflict') {
-        await eraseIdentity(keys, accountId)
+        await keys.destroy(accountId)
         throw taken()
       }
       return toAccount(event)
@@ -265,6 +319,8 @@ export function createControlPlane(
       return account && matches ? account : null
     },
     findAccount: (accountId) => lookup(() => accounts.get(accountId)),
+    eraseAccount: (accountId) => eraseIdentity('account', accountId),
+    eraseMember: (userId) => eraseIdentity('member', userId),
     async createSource(accountId, { kind, name }) {
       const sourceId = randomUUID()
       const { token, tokenHash } = mintApiToken(sourceId)
@@ -284,7 +340,7 @@ export function createControlPlane(
       const parsed = parseApiToken(apiToken)
       if (!parsed) return null
       const source = await lookup(() => sources.get(parsed.sourceId))
-      if (!source) return null
+      if (!source || erasedAccounts.has(source.accountId)) return null
       const matches =
         secretMatches(parsed.secret, source.tokenHash) ||
         (await apps.issuedTokenMatches(source, parsed.secret))
@@ -318,9 +374,10 @@ export function createControlPlane(
         passwordHash: await passwords.hash(password),
         at: Date.now(),
       }
-      const status = await appendControl(controlStreams.memberByUsername(usernameIndex), event)
+      const stream = controlStreams.memberByUsername(usernameIndex)
+      const status = await appendControl(stream, event, await revisionToRegister(stream))
       if (status === 'conflict') {
-        await eraseIdentity(keys, userId)
+        await keys.destroy(userId)
         throw taken()
       }
       return { ...toStoredMember(event), username }

@@ -44,10 +44,17 @@ const modesUnder = (dir: string): { path: string; folder: boolean; mode: number 
     return entry.folder ? [entry, ...modesUnder(path)] : [entry]
   })
 
-describe('personal data at rest', () => {
-  /** Each personal value the run sends, by what it is. */
-  const personal: Record<string, string> = {}
+/** Each personal value the run sends, by what it is. */
+const personal: Record<string, string> = {}
+/** The credentials of those the run made, to erase them after. */
+const made = {} as {
+  holderToken: string
+  memberToken: string
+  fleet: { id: string; apiToken: string }
+  deviceUserId: string
+}
 
+describe('personal data at rest', () => {
   beforeAll(async () => {
     // An account holder, natively.
     personal.holderEmail = `${marked('holder')}@example.org`.toLowerCase()
@@ -84,12 +91,14 @@ describe('personal data at rest', () => {
 
     // Members: natively and through seed 003's registration, one granted a role by name.
     personal.memberName = marked('membername')
-    await expectStatus(
-      hg.request('POST', '/v1/auth/members', {
-        body: { username: personal.memberName, password: 'secret-2' },
-      }),
-      201,
-    )
+    made.memberToken = (
+      await expectStatus(
+        hg.request('POST', '/v1/auth/members', {
+          body: { username: personal.memberName, password: 'secret-2' },
+        }),
+        201,
+      )
+    ).token
     personal.analystName = marked('analystname')
     await expectStatus(
       hg.request('POST', `${RECEIPTS}/auth/registration/`, {
@@ -111,13 +120,17 @@ describe('personal data at rest', () => {
     // Device users: natively, and through seed 004's query string.
     const fleet = await hg.createSource(holder.token, 'device')
     personal.deviceUserName = marked('deviceuser')
-    await expectStatus(
-      hg.request('POST', `/v1/sources/${fleet.id}/device-users`, {
-        token: holder.token,
-        body: { name: personal.deviceUserName, password: 'device correct horse' },
-      }),
-      201,
-    )
+    made.deviceUserId = (
+      await expectStatus(
+        hg.request('POST', `/v1/sources/${fleet.id}/device-users`, {
+          token: holder.token,
+          body: { name: personal.deviceUserName, password: 'device correct horse' },
+        }),
+        201,
+      )
+    ).id
+    made.holderToken = holder.token
+    made.fleet = fleet
     personal.compatDeviceUserName = marked('compatdeviceuser')
     personal.compatDeviceUserEmail = `${marked('deviceuser')}@example.org`.toLowerCase()
     const query = new URLSearchParams({
@@ -173,6 +186,68 @@ describe('personal data at rest', () => {
     const open = entries.filter((e) => e.mode !== (e.folder ? 0o700 : 0o600))
     expect(open.map((e) => `${e.path} ${e.mode.toString(8)}`)).toEqual([])
     expect(statSync(hg.config.dataDir).mode & 0o777).toBe(0o700)
+  })
+})
+
+describe('erasing those who sign in', () => {
+  it('refuses their credentials and frees their names, also after a restart', async () => {
+    const { holderToken, memberToken, fleet, deviceUserId } = made
+    const deviceUserCredentials = `Basic ${Buffer.from(`${deviceUserId}:device correct horse`).toString('base64')}`
+    const deviceSummary = () =>
+      hg.request('GET', `/compat/devices/users/${deviceUserId}/stats/summary`, {
+        headers: { authorization: deviceUserCredentials },
+      })
+    const beforeErasure = (await deviceSummary()).statusCode
+    await expectStatus(
+      hg.request('DELETE', `/v1/sources/${fleet.id}/device-users/${deviceUserId}`, { token: holderToken }),
+      204,
+    )
+    await expectStatus(hg.request('DELETE', '/v1/auth/members/me', { token: memberToken }), 204)
+    await expectStatus(hg.request('DELETE', '/v1/account', { token: holderToken }), 204)
+
+    for (const round of ['now', 'after a restart']) {
+      if (round !== 'now') await hg.restart()
+      expect((await deviceSummary()).statusCode, round).toBe(401)
+      expect(beforeErasure).not.toBe(401)
+      await expectStatus(hg.request('GET', '/v1/sources', { token: holderToken }), 401)
+      await expectStatus(
+        hg.request('POST', '/v1/events', { token: fleet.apiToken, body: { events: [] } }),
+        401,
+      )
+      await expectStatus(
+        hg.request('POST', '/v1/auth/signin', {
+          body: { email: personal.holderEmail, password: 'correct horse battery' },
+        }),
+        401,
+      )
+      await expectStatus(
+        hg.request('POST', '/v1/auth/members/signin', {
+          body: { username: personal.memberName, password: 'secret-2' },
+        }),
+        401,
+      )
+    }
+    // Their names are free again.
+    const again = await expectStatus(
+      hg.request('POST', '/v1/auth/signup', {
+        body: { email: personal.holderEmail, password: 'a new password', name: 'Again' },
+      }),
+      201,
+    )
+    await expectStatus(
+      hg.request('POST', '/v1/auth/members', {
+        body: { username: personal.memberName, password: 'secret-3' },
+      }),
+      201,
+    )
+    const newFleet = await hg.createSource(again.token, 'device')
+    await expectStatus(
+      hg.request('POST', `/v1/sources/${newFleet.id}/device-users`, {
+        token: again.token,
+        body: { name: personal.deviceUserName, password: 'device correct horse' },
+      }),
+      201,
+    )
   })
 })
 

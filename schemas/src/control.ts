@@ -146,6 +146,17 @@ export const EyeTokenRevoked = z.object({
   at: z.number().int(),
 })
 
+/**
+ * An account holder, member or device user erased: their key is destroyed, so what was sealed
+ * under it (e-mail, names) can no longer be read, and they no longer sign in.
+ */
+export const IdentityErased = z.object({
+  type: z.literal('identity.erased'),
+  kind: z.enum(['account', 'member', 'device-user']),
+  id: z.string(),
+  at: z.number().int(),
+})
+
 export const ControlEvent = z.discriminatedUnion('type', [
   AccountRegistered,
   SourceCreated,
@@ -160,6 +171,7 @@ export const ControlEvent = z.discriminatedUnion('type', [
   DeviceBound,
   EyeTokenIssued,
   EyeTokenRevoked,
+  IdentityErased,
 ])
 export type ControlEvent = z.infer<typeof ControlEvent>
 export type AccountRegistered = z.infer<typeof AccountRegistered>
@@ -175,6 +187,7 @@ export type DeviceUserRegistered = z.infer<typeof DeviceUserRegistered>
 export type DeviceBound = z.infer<typeof DeviceBound>
 export type EyeTokenIssued = z.infer<typeof EyeTokenIssued>
 export type EyeTokenRevoked = z.infer<typeof EyeTokenRevoked>
+export type IdentityErased = z.infer<typeof IdentityErased>
 
 export const controlStreams = {
   /** One stream per e-mail address (hashed), so that signing up twice with one address conflicts. */
@@ -194,4 +207,6 @@ export const controlStreams = {
   analystRole: (accountId: string, userId: string) => `analyst-role-${accountId}-${userId}`,
   /** One stream per The Eye token (by its hash): issued, then perhaps revoked. */
   eyeToken: (tokenHash: string) => `eye-token-${tokenHash}`,
+  /** The erasure of an account holder, member or device user (by id). */
+  identityErased: (id: string) => `identity-erased-${id}`,
 }

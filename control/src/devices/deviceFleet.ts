@@ -10,7 +10,7 @@ import {
 } from '@hourglass/schemas'
 import type { PasswordHasher } from '../accounts/passwords.ts'
 import type { PersonKeyStore } from '../people/personalData.ts'
-import { eraseIdentity, nameLookup, sealIdentity } from '../people/sealedIdentity.ts'
+import { nameLookup, sealIdentity } from '../people/sealedIdentity.ts'
 
 /**
  * A user of a device fleet: owns devices, and may read their own summaries with their password.
@@ -67,6 +67,8 @@ export interface DeviceFleets {
     input: { name: string; password: string },
   ): Promise<DeviceUser & { name: string }>
   findUser(sourceId: string, userId: string): Promise<DeviceUser | null>
+  /** Erases a user of the fleet (404 for none): their key is destroyed and they no longer sign in. */
+  eraseUser(fleet: Fleet, userId: string): Promise<void>
   /** The device user whose id and password these are, or null. */
   checkUserPassword(userId: string, password: string): Promise<DeviceUser | null>
   /**
@@ -107,6 +109,9 @@ export interface DeviceFleetControl {
   append(stream: string, event: ControlEvent, expected?: ExpectedRevision): Promise<'appended' | 'conflict'>
   readonly passwords: PasswordHasher
   readonly keys: PersonKeyStore
+  /** The revision a registration expects of a name's stream (a name of an erased user is free again). */
+  revisionToRegister(stream: string): Promise<ExpectedRevision>
+  eraseIdentity(kind: 'device-user', id: string): Promise<void>
 }
 
 /** Attempts at binding a device on a reading before a conflicting writer is reported as a 409. */
@@ -158,10 +163,14 @@ const deviceKey = (sourceId: string, deviceId: string) => `${sourceId}/${deviceI
 /** Device fleets' state, folded from control records by the control plane (`apply`). */
 export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & {
   apply(event: DeviceUserRegistered | DeviceBound, record: ControlRecord): void
+  /** An erased user is no longer found, and their name is free again in the fleet. */
+  forgetUser(userId: string): void
 } {
   const users = new Map<string, DeviceUser>()
   /** The names taken in each fleet: keyed hashes, or `nameKey` for names written in clear. */
   const takenNames = new Set<string>()
+  /** The name each user took, to free it when they are erased. */
+  const nameOfUser = new Map<string, string>()
   const devices = new Map<string, Device>()
 
   const nameTaken = async (sourceId: string, name: string, index: string) => {
@@ -210,7 +219,10 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
         })
         const taken =
           event.nameIndex ?? (event.name === undefined ? undefined : nameKey(event.sourceId, event.name))
-        if (taken !== undefined) takenNames.add(taken)
+        if (taken !== undefined) {
+          takenNames.add(taken)
+          nameOfUser.set(event.userId, taken)
+        }
         return
       }
       const key = deviceKey(event.sourceId, event.deviceId)
@@ -242,15 +254,29 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
         passwordHash: await control.passwords.hash(password),
         at: Date.now(),
       }
-      const status = await control.append(controlStreams.deviceUserByName(fleet.sourceId, nameIndex), event)
+      const stream = controlStreams.deviceUserByName(fleet.sourceId, nameIndex)
+      const status = await control.append(stream, event, await control.revisionToRegister(stream))
       if (status === 'conflict') {
-        await eraseIdentity(control.keys, userId)
+        await control.keys.destroy(userId)
         throw taken()
       }
       return { ...users.get(userId)!, name }
     },
 
     findUser,
+
+    forgetUser(userId) {
+      users.delete(userId)
+      const taken = nameOfUser.get(userId)
+      if (taken !== undefined) takenNames.delete(taken)
+      nameOfUser.delete(userId)
+    },
+
+    async eraseUser(fleet, userId) {
+      if (!(await findUser(fleet.sourceId, userId)))
+        throw errors.notFound(`device user "${userId}" of this fleet`)
+      await control.eraseIdentity('device-user', userId)
+    },
 
     async checkUserPassword(userId, password) {
       const user = await control.lookup(() => users.get(userId))

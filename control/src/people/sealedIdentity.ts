@@ -39,9 +39,6 @@ export async function openIdentity(
   return IdentityFields.parse(JSON.parse(openBytes(key, associated(kind, id), sealed).toString('utf8')))
 }
 
-/** Destroys the person's key: what was sealed under it can no longer be read anywhere. */
-export const eraseIdentity = (keys: PersonKeyStore, id: string) => keys.destroy(id)
-
 /**
  * The keyed hash that finds a person by a name they sign in with, within a scope (all accounts,
  * all members, one device fleet). E-mail addresses fold case as the key store's index does;
