@@ -20,6 +20,7 @@ import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
 import type { PersonKeyStore } from './people/personalData.ts'
 import { emailLookup, nameLookup, openIdentity, sealIdentity } from './people/sealedIdentity.ts'
+import type { SourceQuotas } from './settings/admissionConfig.ts'
 import type { Source } from './source.ts'
 import { createTheEyeTokens, type TheEyeTokens } from './theEye/theEyeTokens.ts'
 
@@ -114,9 +115,9 @@ const inClear = <T extends string | undefined>(name: T) =>
  */
 export function createControlPlane(
   control: ControlStore,
-  options: { passwords: PasswordHasher; keys: PersonKeyStore },
+  options: { passwords: PasswordHasher; keys: PersonKeyStore; quotas: SourceQuotas },
 ): ControlPlane {
-  const { passwords, keys } = options
+  const { passwords, keys, quotas } = options
   const accounts = new Map<string, Account>()
   /** By keyed hash of the e-mail address, or by the address itself for records written before sealing. */
   const accountsByEmail = new Map<string, Account>()
@@ -285,6 +286,7 @@ export function createControlPlane(
     refresh,
     lookup,
     findSource: (sourceId) => lookup(() => sources.get(sourceId)),
+    quotas,
   })
 
   return {

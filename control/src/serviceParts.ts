@@ -6,6 +6,7 @@ import { createControlPlane } from './controlPlane.ts'
 import { createHttpControlStore } from './controlStoreClient.ts'
 import { createHttpPersonKeyStore } from './people/httpPersonKeyStore.ts'
 import { createStoreRegistry } from './people/storeRegistry.ts'
+import { sourceQuotasOf } from './settings/admissionConfig.ts'
 import type { ServiceConfig } from './settings/serviceConfig.ts'
 import { createApiTokens } from './tokens.ts'
 
@@ -46,7 +47,7 @@ export async function controlPlaneClient(
     url: config.HOURGLASS_CONTROL_URL,
     token: config.HOURGLASS_CONTROL_TOKEN,
   })
-  const controlPlane = createControlPlane(control, { passwords, keys })
+  const controlPlane = createControlPlane(control, { passwords, keys, quotas: sourceQuotasOf(config) })
   const stores = createStoreRegistry({ control, keys })
   await Promise.all([controlPlane.start(), stores.start()])
   const tokens = createApiTokens({

@@ -138,7 +138,11 @@ export async function startEmbedded(
       masterKey: Buffer.from(config.masterKey ?? localSecret(config.dataDir, 'master-key'), 'base64url'),
       indexKey: Buffer.from(localSecret(config.dataDir, 'email-index-key'), 'base64url'),
     })
-    const controlPlane = createControlPlane(storage.control, { passwords, keys })
+    const controlPlane = createControlPlane(storage.control, {
+      passwords,
+      keys,
+      quotas: config.admission.quotas,
+    })
     await controlPlane.start()
     await shredErasedPeople(storage.control, keys)
     const registry = createStoreRegistry({ control: storage.control, keys })

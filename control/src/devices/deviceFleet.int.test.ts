@@ -33,8 +33,9 @@ beforeAll(async () => {
     masterKey: randomBytes(32),
     indexKey: randomBytes(32),
   })
-  one = createControlPlane(log.control, { passwords, keys })
-  two = createControlPlane(log.control, { passwords, keys })
+  const quotas = { sessions: 10, tokens: 10 }
+  one = createControlPlane(log.control, { passwords, keys, quotas })
+  two = createControlPlane(log.control, { passwords, keys, quotas })
   await Promise.all([one.start(), two.start()])
   const { source } = await one.createSource('account-1', { kind: 'device', name: 'fleet' })
   fleet = source
