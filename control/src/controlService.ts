@@ -10,6 +10,7 @@ import { controlWire } from './controlStoreClient.ts'
 import { personKeyRoutes } from './people/httpPersonKeyStore.ts'
 import { createPersonKeyStore } from './people/personalData.ts'
 import { erasedPersonOf, shredErasedPeople } from './people/shredErasedPeople.ts'
+import { makeDataFolderPrivate } from './privateDataFolder.ts'
 import { httpTimeoutsOf } from './settings/admissionConfig.ts'
 import type { ServiceConfig } from './settings/serviceConfig.ts'
 
@@ -24,6 +25,7 @@ export async function startControlService(
   logger: Logger,
 ): Promise<RunningService> {
   const dataDir = resolve(config.HOURGLASS_DATA_DIR)
+  makeDataFolderPrivate(dataDir)
   const log = createEmbeddedLog({ path: join(dataDir, 'control-log') })
   const control = log.control
   const keys = createPersonKeyStore({

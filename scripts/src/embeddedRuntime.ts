@@ -6,6 +6,7 @@ import {
   createPersonKeyStore,
   createStoreRegistry,
   type EmbeddedConfig,
+  makeDataFolderPrivate,
   shredErasedPeople,
 } from '@hourglass/control'
 import { type ControlStore, createEmbeddedLog, type EmbeddedTelemetryLog } from '@hourglass/log'
@@ -31,7 +32,6 @@ import { buildApp } from './app.ts'
 import { trackAppends } from './appendedPositions.ts'
 import { limitHeapGrowth } from './heapPolicy.ts'
 import { localSecret } from './localSecrets.ts'
-import { makeDataFolderPrivate } from './privateDataFolder.ts'
 
 export interface EmbeddedStorage {
   /** The log's telemetry: one partition, whose positions the projections count in. */
