@@ -16,6 +16,24 @@ const PLAN = {
 const PHASE = 'sessions: RSS under churn'
 const MB = 1024 * 1024
 
+/**
+ * The JS heap that is live: after a full collection when the process allows one
+ * (`NODE_OPTIONS=--expose-gc`), otherwise null (garbage would blur it).
+ */
+const liveHeap = (): number | null => {
+  const collect = (globalThis as { gc?: () => void }).gc
+  if (!collect) return null
+  collect()
+  return process.memoryUsage().heapUsed
+}
+
+const figure = (name: string, value: number, unit: string): BenchFigure => ({
+  phase: PHASE,
+  name,
+  value,
+  unit,
+})
+
 const expectCreated = (answer: { status: number; body: string }, what: string) => {
   if (answer.status !== 201) throw new Error(`${what}: HTTP ${answer.status}: ${answer.body.slice(0, 500)}`)
   return JSON.parse(answer.body) as Record<string, string>
@@ -71,6 +89,7 @@ export const sessionChurnBench: BenchPhase = async (runtime) => {
   const client = createLoopbackClient(runtime.url, PLAN.concurrency * 2)
   try {
     const tokens = await appTokens(client)
+    const heapBefore = liveHeap()
     const baseline = process.memoryUsage.rss()
     process.stderr.write(`[bench] sessions: ${PLAN.seconds} s of churn\n`)
     const startedAt = performance.now()
@@ -83,12 +102,19 @@ export const sessionChurnBench: BenchPhase = async (runtime) => {
     const answers = await churn(client, tokens, until).finally(() => clearInterval(sampler))
     const end = process.memoryUsage.rss()
     const started = answers.get(201) ?? 0
-    const figure = (name: string, value: number, unit: string): BenchFigure => ({
-      phase: PHASE,
-      name,
-      value,
-      unit,
-    })
+    const heapAfter = liveHeap()
+    const heapFigures =
+      heapBefore === null || heapAfter === null
+        ? []
+        : [
+            figure('live JS heap before the churn', heapBefore / MB, 'MB'),
+            figure('live JS heap after the churn', heapAfter / MB, 'MB'),
+            figure(
+              'live JS heap per session started',
+              started > 0 ? (heapAfter - heapBefore) / started : 0,
+              'bytes',
+            ),
+          ]
     return [
       figure('RSS before the churn (baseline)', baseline / MB, 'MB'),
       ...samples.map((rss, i) =>
@@ -96,6 +122,7 @@ export const sessionChurnBench: BenchPhase = async (runtime) => {
       ),
       figure('RSS at the end', end / MB, 'MB'),
       figure('RSS growth per session started', started > 0 ? (end - baseline) / started : 0, 'bytes'),
+      ...heapFigures,
       figure('sessions started (201)', started, 'sessions'),
       figure('refused by the rate limit (429)', answers.get(429) ?? 0, 'requests'),
       figure(
