@@ -99,7 +99,8 @@ describe('the hourglass command line', () => {
     const status = await run(['status'], { ...env, PORT: port })
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/log head: 27/)
-    expect(status.stdout).toMatch(/events@v1 +committed +27 +lag +0/)
+    expect(status.stdout).toMatch(/^projection +committed +lag +generation +state$/m)
+    expect(status.stdout).toMatch(/^events@v1 +27 +0 +0 +running$/m)
 
     const replay = await run(['replay', 'events'], { ...env, PORT: port })
     expect(replay.code).toBe(0)
