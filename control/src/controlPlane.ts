@@ -131,12 +131,15 @@ export function createControlPlane(
   const switchedOff = new Set<string>()
   /** Accounts erased: their sources send nothing. */
   const erasedAccounts = new Set<string>()
+  /** Everyone erased (account holders, members, device users), whose names are free again. */
+  const erased = new Set<string>()
   /** The key each account and member is found by, to forget it when they are erased. */
   const lookupKeys = new Map<string, string>()
 
   /** Forgets an erased account or member (device users are the fleets'). */
   const forget = (event: IdentityErased) => {
     const key = lookupKeys.get(event.id)
+    erased.add(event.id)
     if (event.kind === 'account') {
       erasedAccounts.add(event.id)
       accounts.delete(event.id)
@@ -233,12 +236,15 @@ export function createControlPlane(
   }
 
   /**
-   * The revision a registration expects of a name's stream: none, or the last one when the name
-   * was taken by someone since erased (a name still taken is refused before this).
+   * The revision a registration expects of a name's stream: none, or the last one when whoever
+   * took the name last has been erased. A name still taken expects none, and so conflicts.
    */
   const revisionToRegister = async (stream: string): Promise<ExpectedRevision> => {
-    const records = await control.readStream(stream)
-    return records.at(-1)?.revision ?? 'no-stream'
+    const last = (await control.readStream(stream)).at(-1)
+    if (!last) return 'no-stream'
+    const { userId, accountId } = last.data as { userId?: unknown; accountId?: unknown }
+    const holder = userId ?? accountId
+    return typeof holder === 'string' && erased.has(holder) ? last.revision : 'no-stream'
   }
 
   /** Records the erasure, then destroys the key (a crash between the two is made good at the next start). */
