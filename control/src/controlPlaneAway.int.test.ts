@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto'
 import { LogUnavailableError } from '@hourglass/log'
 import { createPostgresControlStore, type PostgresControlStore } from '@hourglass/log/postgres'
 import { scratchSchemas, startTcpRelay, type TcpRelay } from '@hourglass/log/postgres/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPasswordHasher, type PasswordHasher } from './accounts/passwords.ts'
 import { type ControlPlane, createControlPlane } from './controlPlane.ts'
+import type { PersonKeyStore } from './people/personalData.ts'
+import { createPostgresPersonKeyStore } from './people/postgresPersonKeyStore.ts'
 
 /**
  * The control plane of one distributed process over PostgreSQL, reached through a relay that
@@ -15,6 +18,7 @@ const schemas = scratchSchemas('away')
 let relay: TcpRelay
 let store: PostgresControlStore
 let passwords: PasswordHasher
+let keys: PersonKeyStore
 let plane: ControlPlane
 let other: ControlPlane
 
@@ -26,12 +30,16 @@ beforeAll(async () => {
   through.port = String(relay.port)
   store = await createPostgresControlStore(schemas.options({ url: through.toString() }))
   passwords = createPasswordHasher({ threads: 1, queue: 16 })
-  plane = createControlPlane(store, { passwords })
-  other = createControlPlane(store, { passwords })
+  // Keys are reached directly: the relay cuts the control records only.
+  keys = await createPostgresPersonKeyStore({ postgres: schemas.options(), masterKey: randomBytes(32) })
+  const quotas = { sessions: 100, tokens: 100 }
+  plane = createControlPlane(store, { passwords, keys, quotas })
+  other = createControlPlane(store, { passwords, keys, quotas })
   await Promise.all([plane.start(), other.start()])
 })
 afterAll(async () => {
   await store?.close()
+  await keys?.close()
   await relay?.close()
   await passwords?.close()
   await schemas.dropAll()

@@ -13,6 +13,7 @@ import type { PersonKeyStore } from './people/personalData.ts'
 import { createPostgresPersonKeyStore } from './people/postgresPersonKeyStore.ts'
 import { shredErasedPeople } from './people/shredErasedPeople.ts'
 import { createStoreRegistry } from './people/storeRegistry.ts'
+import { sourceQuotasOf } from './settings/admissionConfig.ts'
 import type { ServiceConfig } from './settings/serviceConfig.ts'
 import { createApiTokens } from './tokens.ts'
 
@@ -109,7 +110,7 @@ export async function controlPlaneClient(
   passwords: PasswordHasher,
 ) {
   const { control } = connection
-  const controlPlane = createControlPlane(control, { passwords })
+  const controlPlane = createControlPlane(control, { passwords, keys, quotas: sourceQuotasOf(config) })
   const stores = createStoreRegistry({ control, keys })
   await Promise.all([controlPlane.start(), stores.start()])
   const tokens = createApiTokens({

@@ -4,7 +4,7 @@ import {
   type DistributedHourglass,
   type ServiceProcess,
   startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
+} from '@hourglass/scripts/distributed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 /**

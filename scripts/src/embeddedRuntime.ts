@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
   createApiTokens,
@@ -7,6 +6,7 @@ import {
   createPersonKeyStore,
   createStoreRegistry,
   type EmbeddedConfig,
+  makeDataFolderPrivate,
   shredErasedPeople,
 } from '@hourglass/control'
 import { type ControlStore, createEmbeddedLog, type EmbeddedTelemetryLog } from '@hourglass/log'
@@ -54,7 +54,7 @@ const READ_CACHE_BYTES = 64 * 1024 * 1024
 /** The log and the warehouse of a data folder, migrated, with the projection worker (not started). */
 export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger): Promise<EmbeddedStorage> {
   const dataDir = resolve(config.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  makeDataFolderPrivate(dataDir)
   const log = createEmbeddedLog({ path: join(dataDir, 'log') })
   let warehouse: Warehouse
   try {
@@ -150,14 +150,18 @@ export async function startEmbedded(
   const storage = await openEmbeddedStorage(config, logger)
   const passwords = createPasswordHasher(config.admission.passwords)
   try {
-    const controlPlane = createControlPlane(storage.control, { passwords })
-    await controlPlane.start()
     const jwtSecret = new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key'))
     const keys = createPersonKeyStore({
       path: join(resolve(config.dataDir), 'keys'),
       masterKey: Buffer.from(config.masterKey ?? localSecret(config.dataDir, 'master-key'), 'base64url'),
       indexKey: Buffer.from(localSecret(config.dataDir, 'email-index-key'), 'base64url'),
     })
+    const controlPlane = createControlPlane(storage.control, {
+      passwords,
+      keys,
+      quotas: config.admission.quotas,
+    })
+    await controlPlane.start()
     await shredErasedPeople(storage.control, keys)
     const registry = createStoreRegistry({ control: storage.control, keys })
     await registry.start()

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -5,6 +6,7 @@ import { createEmbeddedLog, type EmbeddedLog } from '@hourglass/log'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPasswordHasher, type PasswordHasher } from '../accounts/passwords.ts'
 import { type ControlPlane, createControlPlane } from '../controlPlane.ts'
+import { createPersonKeyStore, type PersonKeyStore } from '../people/personalData.ts'
 import { type Device, ownerAt } from './deviceFleet.ts'
 
 const HOUR = 3600_000
@@ -13,6 +15,7 @@ const t0 = Date.UTC(2026, 5, 1)
 let dir: string
 let log: EmbeddedLog
 let passwords: PasswordHasher
+let keys: PersonKeyStore
 /** Two control planes over one control store: two ingest processes, each with its own folded state. */
 let one: ControlPlane
 let two: ControlPlane
@@ -24,8 +27,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hourglass-fleet-'))
   log = createEmbeddedLog({ path: dir })
   passwords = createPasswordHasher({ threads: 1, queue: 16 })
-  one = createControlPlane(log.control, { passwords })
-  two = createControlPlane(log.control, { passwords })
+  keys = createPersonKeyStore({
+    path: join(dir, 'keys'),
+    masterKey: randomBytes(32),
+    indexKey: randomBytes(32),
+  })
+  const quotas = { sessions: 10, tokens: 10 }
+  one = createControlPlane(log.control, { passwords, keys, quotas })
+  two = createControlPlane(log.control, { passwords, keys, quotas })
   await Promise.all([one.start(), two.start()])
   const { source } = await one.createSource('account-1', { kind: 'device', name: 'fleet' })
   fleet = source
@@ -34,6 +43,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await passwords.close()
+  await keys.close()
   await log.close()
   rmSync(dir, { recursive: true, force: true })
 })
@@ -98,7 +108,7 @@ describe('device fleets', () => {
   })
 
   it("checks a device user's own password, and takes each name once per fleet", async () => {
-    expect((await two.devices.checkUserPassword(ana, 'correct horse'))?.name).toBe('ana')
+    expect((await two.devices.checkUserPassword(ana, 'correct horse'))?.userId).toBe(ana)
     expect(await two.devices.checkUserPassword(ana, 'wrong horse')).toBeNull()
     expect(await two.devices.checkUserPassword('nobody', 'correct horse')).toBeNull()
     await expect(

@@ -29,6 +29,7 @@ import { runReadsBench } from './readsBench.ts'
 import { receiptsBench } from './receiptsBench.ts'
 import { medianBy, printReport, rate } from './report.ts'
 import { measureRollupQueries } from './rollupQueryPhase.ts'
+import { sessionChurnBench } from './sessionChurnBench.ts'
 import { theEyeFreshnessBench } from './theEyeFreshnessBench.ts'
 
 /** Sizes of every phase: about two minutes on an otherwise idle two-core machine; budgets bound a busy one. */
@@ -257,6 +258,7 @@ const FEATURE_PHASES: Record<string, BenchPhase> = {
   receipts: receiptsBench,
   devices: devicesBench,
   admission: admissionBench,
+  sessions: sessionChurnBench,
 }
 const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'reads', 'distributed', 'control-store']
 
