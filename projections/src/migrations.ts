@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import { appAnalyticsMigrations } from './appAnalyticsMigrations.ts'
 import { deviceReadingsMigrations } from './deviceReadingsMigrations.ts'
+import { generationMigrations } from './generationMigrations.ts'
 import type { Migration } from './migration.ts'
 import { partitionedMigrations } from './partitionedMigrations.ts'
 import { receiptsMigrations } from './receiptsMigrations.ts'
@@ -72,6 +73,7 @@ export const migrations: readonly Migration[] = [
   ...receiptsMigrations,
   ...deviceReadingsMigrations,
   ...partitionedMigrations,
+  ...generationMigrations,
 ].sort((a, b) => a.version - b.version)
 
 const migrationsTable = defineStatement({

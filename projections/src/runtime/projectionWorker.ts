@@ -9,6 +9,7 @@ import type { CheckpointStore } from './checkpointStore.ts'
 import type { ControlOrder } from './controlOrder.ts'
 import { type ControlRecordSource, createControlView } from './controlView.ts'
 import { createErasureSteps, type ErasingLane } from './erasureSteps.ts'
+import { buildingLane, laneKeysOf } from './generationLanes.ts'
 import { acknowledgeReplay, loadReplayStates, type ReplayState } from './replay.ts'
 import { changeOf, EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
 
@@ -144,7 +145,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const notify = () => {
     for (const listener of listeners) listener()
   }
-  const stopped = (key: string) => replays.get(key)?.stage === 'requested'
+  const stopped = (key: string) => replays.get(key)?.stage === 'switching'
 
   const erasures = createErasureSteps({
     warehouse,
@@ -168,7 +169,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         serving.set(key, null)
         continue
       }
-      let generation = replays.get(key)?.generation ?? 0
+      const replay = replays.get(key)
+      let generation = replay?.stage === 'serving' ? replay.generation : 0
       for (const state of partitions.values())
         generation = Math.max(generation, state.lanes.get(key)?.generation ?? 0)
       serving.set(key, generation)
@@ -203,45 +205,78 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     }
   }
 
+  /** Every table of the projection may have changed (a generation switched in or out). */
+  const everythingChanged = () => {
+    options.changes?.changing(EVERYTHING_CHANGES)
+    options.changes?.changed(EVERYTHING_CHANGES)
+  }
+
   /**
-   * Reads the replay requests (at most once a second). A projection whose replay is requested
-   * is dropped from every partition and acknowledged: this runs between two steps of the loop,
-   * so none of its writes is in flight. One whose new generation is open is loaded again.
+   * A projection about to switch generations: every lane's position is saved (the switch starts
+   * the serving generation where the built one stands), its lanes are dropped from every
+   * partition, and the worker acknowledges. This runs between two steps of the loop, so none of
+   * its writes is in flight.
+   */
+  const letGo = async (projection: Projection, replay: ReplayState) => {
+    const key = projectionKey(projection)
+    for (const state of partitions.values()) {
+      await state.ledger.flush()
+      for (const laneKey of laneKeysOf(projection, replay)) state.lanes.delete(laneKey)
+    }
+    const memberId = lease.memberId()
+    const ack = `${key}:${replay.generation}:${memberId}`
+    if (memberId && !acknowledged.has(ack)) {
+      await acknowledgeReplay(warehouse, key, replay.generation, memberId)
+      acknowledged.add(ack)
+      log_.info(
+        { projection: key, generation: replay.generation },
+        'generation switching: projection stopped',
+      )
+    }
+  }
+
+  /** Brings a partition's lanes of the projection in line with its generations. */
+  const alignLanes = async (state: PartitionState, projection: Projection, replay: ReplayState) => {
+    const key = projectionKey(projection)
+    const built = buildingLane(projection, replay)
+    for (const laneKey of [...state.lanes.keys()])
+      if (laneKey.startsWith(`${projection.name}~g`) && laneKey !== built?.key) state.lanes.delete(laneKey)
+    if (built && !state.lanes.has(built.key)) {
+      state.lanes.set(built.key, await loadLane(state, built.projection))
+      log_.info(
+        { projection: key, generation: replay.generation, partition: state.partition },
+        'building the next generation beside the serving one',
+      )
+    }
+    const lane = state.lanes.get(key)
+    if (lane && (replay.stage !== 'serving' || lane.generation >= replay.generation)) return
+    state.lanes.set(key, await loadLane(state, projection))
+    if (replay.stage === 'serving') {
+      everythingChanged()
+      log_.info(
+        { projection: key, generation: replay.generation, partition: state.partition },
+        'generation switched: the projection resumes from its new checkpoint',
+      )
+    }
+  }
+
+  /**
+   * Reads the generation states (at most once a second). A projection switching generations is
+   * let go of; one building its next generation gets a lane for it; one whose new generation
+   * serves is loaded again from its checkpoints.
    */
   const followReplays = async (force: boolean) => {
     if (!force && performance.now() - replaysReadAt < IDLE_REFRESH_MS) return
     replays = await loadReplayStates(warehouse)
     replaysReadAt = performance.now()
     for (const projection of projections) {
-      const key = projectionKey(projection)
-      const replay = replays.get(key)
+      const replay = replays.get(projectionKey(projection))
       if (!replay) continue
-      if (replay.stage === 'requested') {
-        for (const state of partitions.values()) state.lanes.delete(key)
-        // The projection's tables are about to be emptied and rebuilt.
-        options.changes?.changing(EVERYTHING_CHANGES)
-        options.changes?.changed(EVERYTHING_CHANGES)
-        const memberId = lease.memberId()
-        const ack = `${key}:${replay.generation}:${memberId}`
-        if (memberId && !acknowledged.has(ack)) {
-          await acknowledgeReplay(warehouse, key, replay.generation, memberId)
-          acknowledged.add(ack)
-          log_.info(
-            { projection: key, generation: replay.generation },
-            'replay requested: projection stopped',
-          )
-        }
+      if (replay.stage === 'switching') {
+        await letGo(projection, replay)
         continue
       }
-      for (const state of partitions.values()) {
-        const lane = state.lanes.get(key)
-        if (lane && lane.generation >= replay.generation) continue
-        state.lanes.set(key, await loadLane(state, projection))
-        log_.info(
-          { projection: key, generation: replay.generation, partition: state.partition },
-          'replay open: rebuilding the projection from its new checkpoint',
-        )
-      }
+      for (const state of partitions.values()) await alignLanes(state, projection, replay)
     }
   }
 
@@ -254,8 +289,11 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       lanes: new Map(),
     }
     for (const projection of projections) {
-      if (!stopped(projectionKey(projection)))
-        state.lanes.set(projectionKey(projection), await loadLane(state, projection))
+      const key = projectionKey(projection)
+      if (stopped(key)) continue
+      state.lanes.set(key, await loadLane(state, projection))
+      const built = buildingLane(projection, replays.get(key))
+      if (built) state.lanes.set(built.key, await loadLane(state, built.projection))
     }
     await order.load(partition)
     return state
