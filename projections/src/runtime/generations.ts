@@ -55,7 +55,7 @@ export const builtName = (table: string, generation: number) => `${table}__g${ge
 export const servingName = (table: string) => table.replace(SUFFIX, '')
 
 /** The checkpoint (and lane) key of a generation being built: apart from the serving one's. */
-export const buildKey = (projection: Projection, generation: number) =>
+export const buildKey = (projection: Pick<Projection, 'name' | 'version'>, generation: number) =>
   projectionKey({ name: `${projection.name}~g${generation}`, version: projection.version })
 
 /** Names every table of `set` by its name in `generation`, others as they are. */

@@ -1,0 +1,54 @@
+import type { NewTelemetryRecord } from '@hourglass/log'
+import { STORE_EVENT, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { z } from 'zod'
+import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
+import type { Warehouse } from '../warehouse/warehouse.ts'
+
+const HOUR = 3600_000
+const firstHour = Date.UTC(2026, 9, 1)
+
+/** Event `i` of source src-1: spread over five event-time hours, 25 subjects. */
+export const telemetryEvent = (i: number): NewTelemetryRecord => {
+  const data: TelemetryEvent = {
+    id: `evt-${i}`,
+    accountId: 'acct-1',
+    sourceId: 'src-1',
+    name: i % 3 === 0 ? 'purchase' : 'app_open',
+    timestamp: firstHour + ((i * 7919) % (5 * HOUR)),
+    receivedAt: firstHour + 5 * HOUR,
+    attrs: { sku: `sku-${i % 4}` },
+    subject: `user-${i % 25}`,
+  }
+  return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
+}
+
+/** Store event `i` of store-1, by a person. */
+export const storeEvent = (i: number, personId: string): NewTelemetryRecord => ({
+  stream: telemetryStream('store-1'),
+  id: `store-evt-${i}`,
+  type: STORE_EVENT,
+  data: {
+    id: `store-evt-${i}`,
+    accountId: 'acct-1',
+    storeId: 'store-1',
+    personId,
+    type: 'visit',
+    timestamp: firstHour + i * 60_000,
+    receivedAt: firstHour,
+    data: {},
+  },
+})
+
+/** The number a test's read returns in its column `n` (0 for no row). */
+export const countOf = (db: Warehouse, sql: string) =>
+  db
+    .select(
+      defineQuery({
+        name: 'count',
+        params: noParams,
+        row: z.object({ n: z.coerce.number() }),
+        sql: () => sql,
+      }),
+      {},
+    )
+    .then((rows) => rows[0]?.n ?? 0)
