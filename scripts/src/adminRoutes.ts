@@ -17,6 +17,8 @@ export interface AdminDeps {
     name: string,
     onProgress: (progress: { committed: number; target: number }) => void,
   ): Promise<{ committed: number; target: number }>
+  /** Abandons the projection's build beside its serving generation; false when none is building. */
+  cancelReplay(name: string): Promise<boolean>
   /** Operator token, kept in the data folder: whoever can read the data can operate. */
   readonly adminToken: string
 }
@@ -45,7 +47,7 @@ const tokensMatch = (given: string, expected: string) => {
 /** Operator endpoints used by `hourglass status` and `hourglass replay` against a running instance. */
 export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
   fastify,
-  { telemetry, projectionStatus, replayProjection, adminToken },
+  { telemetry, projectionStatus, replayProjection, cancelReplay, adminToken },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   let replay: ReplayState | null = null
@@ -104,6 +106,15 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
         },
       )
       return reply.code(202).send(replay)
+    },
+  )
+
+  app.delete(
+    '/v1/admin/projections/:name/replay',
+    { schema: { hide: true, params: z.object({ name: z.string() }) } },
+    async (request) => {
+      if (!projectionNamed(request.params.name)) throw errors.notFound(`projection "${request.params.name}"`)
+      return { projection: request.params.name, cancelled: await cancelReplay(request.params.name) }
     },
   )
 }

@@ -34,6 +34,7 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
     telemetry: deps.telemetry,
     projectionStatus: deps.projectionStatus,
     replayProjection: deps.replayProjection,
+    cancelReplay: deps.cancelReplay,
     adminToken: deps.adminToken,
   })
   return app

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, type EmbeddedConfig, loadEmbeddedConfig } from '@hourglass/control'
-import { projections } from '@hourglass/projections'
+import { type BuildingStatus, projections } from '@hourglass/projections'
 import { SingleBar } from 'cli-progress'
 import { pino } from 'pino'
 import type { AdminStatus } from './adminRoutes.ts'
 import { replayDistributed } from './distributed/distributedReplay.ts'
 import { distributedCommands, isDistributedCommand, runService } from './distributed/serviceMain.ts'
-import { openEmbeddedStorage, replayEmbedded, startEmbedded } from './embeddedRuntime.ts'
+import { cancelEmbedded, openEmbeddedStorage, replayEmbedded, startEmbedded } from './embeddedRuntime.ts'
 import { createOperatorClient, NotRunningError } from './operatorClient.ts'
 
 const USAGE = `hourglass — event analytics on an immutable log
@@ -14,7 +14,10 @@ const USAGE = `hourglass — event analytics on an immutable log
 Usage:
   hourglass start                  run ingest, projections and query on one port (embedded mode)
   hourglass status                 log head, and each projection's checkpoint and lag
-  hourglass replay <projection>    rebuild a projection from position 0 (projections: ${projections.map((p) => p.name).join(', ')})
+  hourglass replay <projection>    rebuild a projection from position 0 beside the serving tables, then switch
+                                   to it (projections: ${projections.map((p) => p.name).join(', ')})
+  hourglass replay --cancel <projection>
+                                   abandon a rebuild that has not begun to switch; the serving tables stay
   hourglass replay --distributed <projection>
                                    distributed mode: rebuild it through the running \`hourglass project\`
                                    workers, from offset 0 of every partition (their KAFKA_* and CLICKHOUSE_*)
@@ -51,9 +54,20 @@ function printStatus(status: AdminStatus) {
   for (const p of status.projections) {
     out(
       `${p.key.padEnd(20)} committed ${String(p.committed).padStart(10)}  lag ${String(p.lag).padStart(8)}  ` +
-        `generation ${p.generation}${p.running ? '' : '  (stopped)'}${p.lastError ? `  error: ${p.lastError}` : ''}`,
+        `serving generation ${p.generation}${p.running ? '' : '  (stopped)'}${p.lastError ? `  error: ${p.lastError}` : ''}`,
     )
+    if (p.building) out(`${''.padEnd(20)} ${describeBuilding(p.building)}`)
   }
+}
+
+/** A generation being built, as one line: where it stands, how fast it goes, when it will be done. */
+export function describeBuilding(building: BuildingStatus): string {
+  const percent = building.head === 0 ? 100 : Math.floor((100 * building.committed) / building.head)
+  const eta = building.etaSeconds === null ? 'unknown' : `${building.etaSeconds} s`
+  return (
+    `${building.stage} generation ${building.generation}: ${building.committed}/${building.head} records ` +
+    `(${percent}%)  ${building.rate} records/s  eta ${eta}`
+  )
 }
 
 /** Offline: the data folder opened by this command, for when no Hourglass runs on it. */
@@ -146,6 +160,24 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
   )
 }
 
+async function cancel(config: EmbeddedConfig, projection: string | undefined) {
+  if (!projection || !projections.some((p) => p.name === projection)) {
+    throw new Error(`name a projection to cancel: ${projections.map((p) => p.name).join(', ')}`)
+  }
+  let cancelled: boolean
+  try {
+    cancelled = await createOperatorClient(config).cancelReplay(projection)
+  } catch (error) {
+    if (!(error instanceof NotRunningError)) throw error
+    cancelled = await withStorage(config, (storage) => cancelEmbedded(storage, projection))
+  }
+  out(
+    cancelled
+      ? `cancelled the rebuild of ${projection}: the serving generation stays`
+      : `no rebuild of ${projection} is under way`,
+  )
+}
+
 /** Distributed mode: the workers rebuild the projection; this asks them to and follows them. */
 async function replayThroughWorkers(projection: string | undefined, env: Record<string, string | undefined>) {
   const logger = pino({ level: env.LOG_LEVEL ?? 'warn' }, pino.destination(2))
@@ -176,7 +208,11 @@ async function replayThroughWorkers(projection: string | undefined, env: Record<
 async function main() {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, distributed: { type: 'boolean' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      distributed: { type: 'boolean' },
+      cancel: { type: 'boolean' },
+    },
   })
   const [command, ...rest] = positionals
   if (values.help || !command || command === 'help') return out(USAGE)
@@ -189,7 +225,7 @@ async function main() {
     case 'status':
       return status(config)
     case 'replay':
-      return replay(config, rest[0])
+      return values.cancel ? cancel(config, rest[0]) : replay(config, rest[0])
     default:
       throw new Error(`unknown command "${command}"\n\n${USAGE}`)
   }

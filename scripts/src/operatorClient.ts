@@ -8,6 +8,8 @@ import type { AdminStatus, ReplayState } from './adminRoutes.ts'
 export interface OperatorClient {
   status(): Promise<AdminStatus>
   startReplay(projection: string): Promise<ReplayState>
+  /** True when a build was abandoned, false when none was under way. */
+  cancelReplay(projection: string): Promise<boolean>
 }
 
 export class NotRunningError extends CatalogedError {
@@ -42,5 +44,12 @@ export function createOperatorClient(config: EmbeddedConfig): OperatorClient {
     status: () => call<AdminStatus>('GET', '/v1/admin/status'),
     startReplay: (projection) =>
       call<ReplayState>('POST', `/v1/admin/projections/${encodeURIComponent(projection)}/replay`),
+    cancelReplay: async (projection) =>
+      (
+        await call<{ cancelled: boolean }>(
+          'DELETE',
+          `/v1/admin/projections/${encodeURIComponent(projection)}/replay`,
+        )
+      ).cancelled,
   }
 }

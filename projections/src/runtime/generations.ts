@@ -38,6 +38,8 @@ export interface GenerationState {
   readonly plan: GenerationPlan
   /** Per partition, the log heads the build follows to before it switches. */
   readonly target: readonly number[]
+  /** When the stage was recorded (milliseconds since the epoch); absent before it is. */
+  readonly at?: number
 }
 
 const GenerationPlanSchema = z.object({
@@ -269,10 +271,10 @@ const generationStates = defineQuery({
     stage: z.enum(['building', 'switching', 'serving', 'cancelled']),
     plan: z.string(),
     target: z.string(),
+    at: z.coerce.number(),
   }),
-  sql: (
-    w,
-  ) => `SELECT projection_name, generation, stage, plan, target FROM ${w.table(tables.projectionGenerations)}
+  sql: (w) => `SELECT projection_name, generation, stage, plan, target, toUnixTimestamp64Milli(at) AS at
+               FROM ${w.table(tables.projectionGenerations)}
                ORDER BY projection_name, generation DESC, stage DESC LIMIT 1 BY projection_name`,
 })
 
@@ -287,6 +289,7 @@ export async function loadGenerationStates(warehouse: Warehouse): Promise<Map<st
         stage: row.stage,
         plan: GenerationPlanSchema.parse(JSON.parse(row.plan)),
         target: z.array(z.number()).parse(JSON.parse(row.target)),
+        at: row.at,
       },
     ]),
   )

@@ -5,6 +5,7 @@ import { personOf } from '../erasure.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
 import type { BatchLedger, LaneKey, PartitionLedger } from './batchLedger.ts'
+import { type BuildingStatus, buildingStatus } from './buildingStatus.ts'
 import type { CheckpointStore } from './checkpointStore.ts'
 import type { ControlOrder } from './controlOrder.ts'
 import { type ControlRecordSource, createControlView } from './controlView.ts'
@@ -34,6 +35,8 @@ export interface ProjectionStatus {
   readonly lag: number
   /** False while a replay has stopped it. */
   readonly running: boolean
+  /** The next generation, while one is built beside the serving one. */
+  readonly building: BuildingStatus | null
   readonly lastError: string | null
 }
 
@@ -547,6 +550,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           head,
           lag: Math.max(0, head - committed),
           running: loop !== null && !stopped(key),
+          building: await buildingStatus(options.checkpoints, projection, replays.get(key), heads),
           lastError,
         }
       }),

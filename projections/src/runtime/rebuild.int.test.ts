@@ -6,14 +6,16 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
 import { migrateWarehouse } from '../migrations.ts'
-import type { Projection } from '../projection.ts'
+import { type Projection, projectionKey } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
 import { countOf, storeEvent, telemetryEvent } from '../testing/rebuildFixture.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
+import type { BuildingStatus } from './buildingStatus.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { loadGenerationStates } from './generations.ts'
 import { cancelReplay, replayProjection } from './replay.ts'
+import { prepareRebuilds } from './upgrades.ts'
 import { createSingleWriterWorker, EMBEDDED_LOG } from './workers.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'hourglass-rebuild-'))
@@ -180,5 +182,63 @@ describe('rebuilding a projection beside its serving generation', () => {
     expect(await totalOf(db)).toBe(1_001)
     expect(await builtTablesLeft(db)).toBe(0)
     expect(status.find((s) => s.projection === 'events')).toMatchObject({ generation: 0 })
+  })
+
+  it('given version 1 serving, when version 2 is deployed, then it is built beside it while reads go on, and version 2 serves at the end', async () => {
+    const { db, telemetry, control, worker: start } = await given([eventsProjection], 500)
+    await telemetry.appendEvents(Array.from({ length: 20_000 }, (_, i) => telemetryEvent(i)))
+    const v1 = start()
+    await v1.start()
+    await caughtUp(v1, telemetry, ['events'])
+    await v1.close()
+    const before = await totalOf(db)
+
+    const upgraded: Projection = { ...eventsProjection, version: 2 }
+    const checkpoints = createWarehouseCheckpointStore(db)
+    const due = await prepareRebuilds({ warehouse: db, checkpoints, projections: [upgraded], partitions: 1 })
+    const worker = createSingleWriterWorker({
+      log: telemetry,
+      control,
+      warehouse: db,
+      projections: [upgraded],
+      logger: silent,
+      batchSize: 500,
+    })
+    await worker.start()
+    let done = false
+    const totals: number[] = []
+    const building: BuildingStatus[] = []
+    const reader = (async () => {
+      while (!done) {
+        totals.push(await totalOf(db))
+        const status = (await worker.status())[0]
+        if (status?.building) building.push(status.building)
+      }
+    })()
+    const result = await replayProjection({
+      warehouse: db,
+      checkpoints,
+      projection: upgraded,
+      members: () => telemetry.groupMembers(EMBEDDED_LOG),
+      heads: () => telemetry.partitionHeads(),
+      starts: () => telemetry.partitionStarts(),
+      pollMs: 20,
+    })
+    done = true
+    await reader
+    await telemetry.appendEvents([telemetryEvent(50_000)])
+    await caughtUp(worker, telemetry, ['events'])
+    await worker.close()
+
+    expect(due.map((projection) => projectionKey(projection))).toEqual(['events@v2'])
+    expect(result).toMatchObject({ switched: true })
+    expect(totals.filter((total) => total < before)).toEqual([])
+    expect(building.length).toBeGreaterThan(0)
+    expect(building.every((b) => b.committed <= b.head && b.rate >= 0)).toBe(true)
+    expect((await loadGenerationStates(db)).get('events@v2')?.stage).toBe('serving')
+    expect(await totalOf(db)).toBe(20_001)
+    expect(
+      await prepareRebuilds({ warehouse: db, checkpoints, projections: [upgraded], partitions: 1 }),
+    ).toEqual([])
   })
 })

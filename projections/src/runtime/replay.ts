@@ -42,10 +42,7 @@ import {
 
 export type ReplayStage = GenerationStage
 
-export interface ReplayState {
-  readonly generation: number
-  readonly stage: ReplayStage
-}
+export type ReplayState = GenerationState
 
 /** The latest generation (and its stage) of every projection ever rebuilt, by projection key. */
 export const loadReplayStates = loadGenerationStates
