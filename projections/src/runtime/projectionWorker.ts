@@ -60,6 +60,11 @@ export interface ProjectionWorkerOptions {
   /** Most records per batch. */
   readonly batchSize?: number
   /**
+   * Most records per batch of a lane behind the others (a generation being rebuilt): bulk work,
+   * with none of the freshness a live batch is for. At least `batchSize`.
+   */
+  readonly rebuildBatchSize?: number
+  /**
    * A batch smaller than `batchSize` is held until its first record is this old (milliseconds
    * since the log recorded it), gathering what arrives meanwhile: fewer, larger inserts under
    * load, at most this much later. 0 hands over what there is at once.
@@ -86,6 +91,8 @@ export interface ProjectionWorker {
   readonly lastError: string | null
 }
 
+/** Records per batch of a lane being rebuilt, unless told otherwise. */
+const REBUILD_BATCH_SIZE = 50_000
 const RETRY_MIN_MS = 200
 const RETRY_MAX_MS = 5_000
 /** How often an idle worker looks for new control records (erasures) and replay requests. */
@@ -128,6 +135,7 @@ interface ReadRecords {
 export function createProjectionWorker(options: ProjectionWorkerOptions): ProjectionWorker {
   const { log, lease, warehouse, projections, order, logger } = options
   const batchSize = options.batchSize ?? 10_000
+  const rebuildBatchSize = Math.max(batchSize, options.rebuildBatchSize ?? REBUILD_BATCH_SIZE)
   const lingerMs = options.lingerMs ?? 0
   const log_ = logger.child({ topic: options.topic })
   const view = createControlView(options.control)
@@ -328,10 +336,10 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
 
   /** Records behind the frontier (a lane being rebuilt), read without moving the lease. */
   const readBehind = async (partition: number, from: number, frontierAt: number): Promise<ReadRecords> => {
-    const records = await log.readPartition(partition, from, batchSize)
+    const records = await log.readPartition(partition, from, rebuildBatchSize)
     const below = records.filter((record) => record.position < frontierAt)
     // The range up to the frontier is read out when less than a batch came back, or some of it lies beyond.
-    const exhausted = records.length < batchSize || below.length < records.length
+    const exhausted = records.length < rebuildBatchSize || below.length < records.length
     return { records: below, next: exhausted ? frontierAt : below[below.length - 1]!.position + 1 }
   }
 
