@@ -2,17 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
-import { STORE_EVENT, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import { eventsProjection } from '../eventsProjection.ts'
 import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
+import { countOf, storeEvent } from '../testing/rebuildFixture.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
-import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { replayProjection } from './replay.ts'
@@ -68,34 +67,7 @@ const event = (i: number, overrides: Partial<TelemetryEvent> = {}): NewTelemetry
   return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
 }
 
-const storeEvent = (i: number, personId: string): NewTelemetryRecord => ({
-  stream: telemetryStream('store-1'),
-  id: `store-evt-${i}`,
-  type: STORE_EVENT,
-  data: {
-    id: `store-evt-${i}`,
-    accountId: 'acct-1',
-    storeId: 'store-1',
-    personId,
-    type: 'visit',
-    timestamp: firstHour + i * 60_000,
-    receivedAt: firstHour,
-    data: {},
-  },
-})
-
-const count = (db: Warehouse, sql: string) =>
-  db
-    .select(
-      defineQuery({
-        name: 'count',
-        params: noParams,
-        row: z.object({ n: z.coerce.number() }),
-        sql: () => sql,
-      }),
-      {},
-    )
-    .then((rows) => rows[0]?.n ?? 0)
+const count = countOf
 
 const caughtUp = async (
   worker: ReturnType<typeof createSingleWriterWorker>,

@@ -322,8 +322,13 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   }
 
   /** Records at the frontier, through the lease; lingering for more when there are few. */
-  const pollLeading = async (partition: number, from: number, signal: AbortSignal): Promise<ReadRecords> => {
-    const waitMs = Math.ceil(POLL_WAIT_MS / Math.max(1, lease.assigned().length))
+  const pollLeading = async (
+    partition: number,
+    from: number,
+    signal: AbortSignal,
+    patient: boolean,
+  ): Promise<ReadRecords> => {
+    const waitMs = patient ? Math.ceil(POLL_WAIT_MS / Math.max(1, lease.assigned().length)) : 0
     const polled = await lease.poll(partition, from, batchSize, waitMs, signal)
     const first = polled.records[0]
     if (!first || lingerMs === 0 || polled.records.length >= batchSize) return polled
@@ -374,12 +379,13 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     lane: readonly Lane[],
     from: number,
     signal: AbortSignal,
+    patient = true,
   ) => {
     const { partition } = state
     if (await erasures.applyDue(partition, lane, from)) await completeErasures()
     const leading = from >= frontier(state)
     const read = leading
-      ? await pollLeading(partition, from, signal)
+      ? await pollLeading(partition, from, signal, patient)
       : await readBehind(partition, from, frontier(state))
     if (signal.aborted) return false
     if (read.records.length === 0 && read.next <= from) {
@@ -482,7 +488,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       lanes = lanesOf(state)
     }
     const leading = lanes[lanes.length - 1]
-    if (leading && !signal.aborted) await projectBatch(state, leading[1], leading[0], signal)
+    // While a lane catches up, the leading one takes what there is without waiting for more.
+    if (leading && !signal.aborted)
+      await projectBatch(state, leading[1], leading[0], signal, lanes.length === 1)
     if (!positions.has(state.partition)) positions.set(state.partition, frontier(state))
   }
 
