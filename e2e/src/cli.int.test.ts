@@ -108,6 +108,11 @@ describe('the hourglass command line', () => {
       await fetch(rollupUrl, { headers: { authorization: `Bearer ${token}` } })
     ).json()) as { rows: unknown[] }
     expect(again.rows).toEqual(rows)
+    const rebuilt = await run(['status'], { ...env, PORT: port })
+    expect(rebuilt.stdout).toMatch(/events@v1 +committed +27 +lag +0 +serving generation 1/)
+    const cancel = await run(['replay', '--cancel', 'events'], { ...env, PORT: port })
+    expect(cancel.code).toBe(0)
+    expect(cancel.stdout).toMatch(/no rebuild of events is under way/)
 
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
@@ -134,6 +139,7 @@ describe('the hourglass command line', () => {
     const help = await run(['--help'], {})
     expect(help.code).toBe(0)
     expect(help.stdout).toMatch(/hourglass replay <projection>/)
+    expect(help.stdout).toMatch(/hourglass replay --cancel <projection>/)
     const unknown = await run(['frobnicate'], { HOURGLASS_DATA_DIR: dataDir })
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/)
