@@ -231,6 +231,12 @@ export async function replayProjection(options: ReplayOptions): Promise<ReplayRe
     await recordGeneration(warehouse, key, state)
   }
   await awaitAcknowledged(options, key, state.generation, pause)
+  // Another replay of the same projection (a second operator) may have switched it meanwhile:
+  // switching again would recreate views under a running worker.
+  const now = (await loadGenerationStates(warehouse)).get(key)
+  if (now?.generation === state.generation && now.stage === 'serving') {
+    return { generation: state.generation, committed: target, target, switched: true }
+  }
   await switchTo(options, key, state)
   options.onProgress?.({ committed: target, target })
   return { generation: state.generation, committed: target, target, switched: true }
