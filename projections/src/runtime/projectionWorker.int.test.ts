@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
-import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { createEmbeddedLog } from '@hourglass/log'
+import type { TelemetryEvent } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
@@ -10,14 +10,13 @@ import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { countOf, storeEvent } from '../testing/rebuildFixture.ts'
+import { countOf, storeEvent, telemetryEvent } from '../testing/rebuildFixture.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { replayProjection } from './replay.ts'
 import { createSingleWriterWorker, EMBEDDED_LOG } from './workers.ts'
 
-const HOUR = 3600_000
 const firstHour = Date.UTC(2026, 9, 1)
 const root = mkdtempSync(join(tmpdir(), 'hourglass-worker-'))
 const silent = pino({ level: 'silent' })
@@ -52,21 +51,7 @@ async function given(projections: readonly Projection[], batchSize = 500) {
   return { db, log, telemetry, control, worker }
 }
 
-const event = (i: number, overrides: Partial<TelemetryEvent> = {}): NewTelemetryRecord => {
-  const data: TelemetryEvent = {
-    id: `evt-${i}`,
-    accountId: 'acct-1',
-    sourceId: 'src-1',
-    name: i % 3 === 0 ? 'purchase' : 'app_open',
-    timestamp: firstHour + ((i * 7919) % (5 * HOUR)),
-    receivedAt: firstHour + 5 * HOUR,
-    attrs: { sku: `sku-${i % 4}`, quantity: 1 + (i % 3) },
-    subject: `user-${i % 25}`,
-    ...overrides,
-  }
-  return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
-}
-
+const event = telemetryEvent
 const count = countOf
 
 const caughtUp = async (

@@ -8,7 +8,7 @@ const HOUR = 3600_000
 const firstHour = Date.UTC(2026, 9, 1)
 
 /** Event `i` of source src-1: spread over five event-time hours, 25 subjects. */
-export const telemetryEvent = (i: number): NewTelemetryRecord => {
+export const telemetryEvent = (i: number, overrides: Partial<TelemetryEvent> = {}): NewTelemetryRecord => {
   const data: TelemetryEvent = {
     id: `evt-${i}`,
     accountId: 'acct-1',
@@ -16,8 +16,9 @@ export const telemetryEvent = (i: number): NewTelemetryRecord => {
     name: i % 3 === 0 ? 'purchase' : 'app_open',
     timestamp: firstHour + ((i * 7919) % (5 * HOUR)),
     receivedAt: firstHour + 5 * HOUR,
-    attrs: { sku: `sku-${i % 4}` },
+    attrs: { sku: `sku-${i % 4}`, quantity: 1 + (i % 3) },
     subject: `user-${i % 25}`,
+    ...overrides,
   }
   return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
 }
