@@ -99,7 +99,8 @@ describe('the hourglass command line', () => {
     const status = await run(['status'], { ...env, PORT: port })
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/log head: 27/)
-    expect(status.stdout).toMatch(/events@v1 +committed +27 +lag +0/)
+    expect(status.stdout).toMatch(/^projection +committed +lag +serving generation +state$/m)
+    expect(status.stdout).toMatch(/^events@v1 +27 +0 +0 +running$/m)
 
     const replay = await run(['replay', 'events'], { ...env, PORT: port })
     expect(replay.code).toBe(0)
@@ -109,7 +110,7 @@ describe('the hourglass command line', () => {
     ).json()) as { rows: unknown[] }
     expect(again.rows).toEqual(rows)
     const rebuilt = await run(['status'], { ...env, PORT: port })
-    expect(rebuilt.stdout).toMatch(/events@v1 +committed +27 +lag +0 +serving generation 1/)
+    expect(rebuilt.stdout).toMatch(/^events@v1 +27 +0 +1 +running$/m)
     const cancel = await run(['replay', '--cancel', 'events'], { ...env, PORT: port })
     expect(cancel.code).toBe(0)
     expect(cancel.stdout).toMatch(/no rebuild of events is under way/)

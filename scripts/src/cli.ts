@@ -4,6 +4,8 @@ import { type BuildingStatus, projections } from '@hourglass/projections'
 import { SingleBar } from 'cli-progress'
 import { pino } from 'pino'
 import type { AdminStatus } from './adminRoutes.ts'
+import { createCliLogger } from './cliOutput/cliLogger.ts'
+import { type Column, formatTable } from './cliOutput/table.ts'
 import { replayDistributed } from './distributed/distributedReplay.ts'
 import { distributedCommands, isDistributedCommand, runService } from './distributed/serviceMain.ts'
 import { cancelEmbedded, openEmbeddedStorage, replayEmbedded, startEmbedded } from './embeddedRuntime.ts'
@@ -30,7 +32,7 @@ ${distributedCommands}`
 const out = (line: string) => process.stdout.write(`${line}\n`)
 
 async function start(config: EmbeddedConfig) {
-  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
+  const logger = createCliLogger({ level: config.logLevel, redact: ['req.headers.authorization'] })
   const runtime = await startEmbedded(config, logger)
   logger.info(
     { url: runtime.url, dataDir: config.dataDir, docs: `${runtime.url}/docs` },
@@ -49,15 +51,27 @@ async function start(config: EmbeddedConfig) {
   process.on('SIGTERM', () => void stop('SIGTERM'))
 }
 
+const STATUS_COLUMNS: readonly Column[] = [
+  { header: 'projection' },
+  { header: 'committed', align: 'right' },
+  { header: 'lag', align: 'right' },
+  { header: 'serving generation', align: 'right' },
+  { header: 'state' },
+]
+
+const projectionRow = (p: AdminStatus['projections'][number]) => [
+  p.key,
+  String(p.committed),
+  String(p.lag),
+  String(p.generation),
+  `${p.running ? 'running' : 'stopped'}${p.lastError ? `  error: ${p.lastError}` : ''}`,
+]
+
 function printStatus(status: AdminStatus) {
   out(`log head: ${status.log.head}`)
-  for (const p of status.projections) {
-    out(
-      `${p.key.padEnd(20)} committed ${String(p.committed).padStart(10)}  lag ${String(p.lag).padStart(8)}  ` +
-        `serving generation ${p.generation}${p.running ? '' : '  (stopped)'}${p.lastError ? `  error: ${p.lastError}` : ''}`,
-    )
-    if (p.building) out(`${''.padEnd(20)} ${describeBuilding(p.building)}`)
-  }
+  for (const line of formatTable(STATUS_COLUMNS, status.projections.map(projectionRow))) out(line)
+  // A generation being built beside the serving one: where it stands, its rate and ETA.
+  for (const p of status.projections) if (p.building) out(`${p.key}  ${describeBuilding(p.building)}`)
 }
 
 /** A generation being built, as one line: where it stands, how fast it goes, when it will be done. */

@@ -9,29 +9,79 @@ import type { RateLimits } from '../admission/admissionControl.ts'
  * embedded, and distributed mode's ingest and query; see ingest's admissionControl.ts).
  */
 
-const count = (min: number, max: number, fallback: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback)
+const count = (min: number, max: number, fallback: number, meaning: string) =>
+  z.coerce.number().int().min(min).max(max).default(fallback).describe(meaning)
 
 /** How long a client may take to send a request, by the server's clock. */
 export const httpTimeoutVariables = {
   /** The whole request, headers and body: a request still arriving after it is answered 408 and closed. */
-  HOURGLASS_REQUEST_TIMEOUT_MS: count(1000, 600_000, 60_000),
+  HOURGLASS_REQUEST_TIMEOUT_MS: count(
+    1000,
+    600_000,
+    60_000,
+    'a request (headers and body) still arriving after this many ms is answered 408 and closed',
+  ),
   /** The headers of a request (at most the request timeout). */
-  HOURGLASS_HEADERS_TIMEOUT_MS: count(1000, 600_000, 10_000),
+  HOURGLASS_HEADERS_TIMEOUT_MS: count(
+    1000,
+    600_000,
+    10_000,
+    'the same for the headers alone, in ms (at most the request timeout)',
+  ),
   /** A connection on which nothing moves either way this long is closed; 0: never. */
-  HOURGLASS_CONNECTION_TIMEOUT_MS: count(0, 3_600_000, 120_000),
+  HOURGLASS_CONNECTION_TIMEOUT_MS: count(
+    0,
+    3_600_000,
+    120_000,
+    'a connection on which nothing moves this many ms is closed; 0: never',
+  ),
 }
 
 export const admissionVariables = {
   /** Threads that hash passwords (scrypt, 32 MiB each): at most this many cores go to sign-ins. */
-  HOURGLASS_PASSWORD_THREADS: count(1, 64, 1),
+  HOURGLASS_PASSWORD_THREADS: count(
+    1,
+    64,
+    1,
+    'threads that hash passwords: the most cores sign-ins can take',
+  ),
   /** Passwords that may wait for a thread; beyond them a sign-in is answered 429. */
-  HOURGLASS_PASSWORD_QUEUE: count(0, 10_000, 64),
-  HOURGLASS_RATE_LIMIT_WINDOW_SECONDS: count(1, 86_400, 60),
-  HOURGLASS_RATE_LIMIT_SIGN_IN_PER_ADDRESS: count(1, 1_000_000, 60),
-  HOURGLASS_RATE_LIMIT_FAILURES_PER_ACCOUNT: count(1, 1_000_000, 10),
-  HOURGLASS_RATE_LIMIT_CREATIONS_PER_ACCOUNT: count(1, 10_000_000, 600),
-  HOURGLASS_RATE_LIMIT_WRITES_PER_TOKEN: count(1, 100_000_000, 100_000),
+  HOURGLASS_PASSWORD_QUEUE: count(
+    0,
+    10_000,
+    64,
+    'passwords that may wait for a thread; past them a sign-in is answered 429',
+  ),
+  HOURGLASS_RATE_LIMIT_WINDOW_SECONDS: count(
+    1,
+    86_400,
+    60,
+    'the window, in seconds, every rate limit counts in',
+  ),
+  HOURGLASS_RATE_LIMIT_SIGN_IN_PER_ADDRESS: count(
+    1,
+    1_000_000,
+    60,
+    'sign-in, sign-up and token requests per client address in a window',
+  ),
+  HOURGLASS_RATE_LIMIT_FAILURES_PER_ACCOUNT: count(
+    1,
+    1_000_000,
+    10,
+    'failed sign-ins of an account before it waits a window, then two, four…',
+  ),
+  HOURGLASS_RATE_LIMIT_CREATIONS_PER_ACCOUNT: count(
+    1,
+    10_000_000,
+    600,
+    'sources, sessions, tokens and device users an account (or source) creates in a window',
+  ),
+  HOURGLASS_RATE_LIMIT_WRITES_PER_TOKEN: count(
+    1,
+    100_000_000,
+    100_000,
+    'write requests per credential (API token, access or account token) in a window',
+  ),
 }
 
 type HttpTimeoutEnv = { [K in keyof typeof httpTimeoutVariables]: number }

@@ -11,6 +11,8 @@ import {
 } from './admissionConfig.ts'
 import {
   ClickHouseDatabase,
+  ClickHousePassword,
+  ClickHouseUser,
   commonFields,
   ErasureWaitMs,
   type LogLevel,
@@ -23,27 +25,52 @@ import {
 export const EmbeddedConfigSchema = z.object({
   ...commonFields,
   PORT: Port(8080),
-  HOURGLASS_DATA_DIR: z.string().min(1).default('./data'),
+  HOURGLASS_DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./data')
+    .describe(
+      'the log (`log/`), the embedded warehouse (`warehouse/`), person keys (`keys/`), generated keys (`secrets/`)',
+    ),
   HOURGLASS_JWT_SECRET: z
     .string()
     .min(32, { error: 'must be at least 32 characters (when unset, a key is generated in the data folder)' })
-    .optional(),
+    .optional()
+    .describe('key of account tokens (32+ characters); unset: generated in `secrets/`'),
   HOURGLASS_MASTER_KEY: z
     .string()
     .refine((v) => Buffer.from(v, 'base64url').length === 32, {
       error: 'must be 32 random bytes in base64url (when unset, a key is generated in the data folder)',
     })
-    .optional(),
+    .optional()
+    .describe(
+      'wraps the per-person keys of personal data (32 bytes, base64url); unset: generated in `secrets/`',
+    ),
   HOURGLASS_TOKEN_TTL_SECONDS: TokenTtlSeconds,
   CLICKHOUSE_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:8123' })
-    .optional(),
-  CLICKHOUSE_USER: z.string().optional(),
-  CLICKHOUSE_PASSWORD: z.string().optional(),
+    .optional()
+    .describe('a ClickHouse server, e.g. `http://localhost:8123`; unset: ClickHouse in-process (chDB)'),
+  CLICKHOUSE_USER: ClickHouseUser,
+  CLICKHOUSE_PASSWORD: ClickHousePassword,
   CLICKHOUSE_DATABASE: ClickHouseDatabase,
   HOURGLASS_PROJECTION_BATCH_SIZE: ProjectionBatchSize,
-  HOURGLASS_PROJECTION_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(300),
-  HOURGLASS_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(1_000).default(50),
+  HOURGLASS_PROJECTION_LINGER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(300)
+    .describe('a smaller batch waits until its first record is this many ms old: fewer, larger inserts'),
+  HOURGLASS_HEAP_GROWTH_PERCENT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000)
+    .default(50)
+    .describe(
+      "how far the JS heap may grow past what is live before V8 collects, in per cent; 0: V8's default",
+    ),
   HOURGLASS_ERASURE_WAIT_MS: ErasureWaitMs(30_000),
   ...httpTimeoutVariables,
   ...admissionVariables,

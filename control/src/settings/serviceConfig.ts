@@ -3,6 +3,8 @@ import { admissionVariables, httpTimeoutVariables, timeoutProblems } from './adm
 import { ConfigError } from './embeddedConfig.ts'
 import {
   ClickHouseDatabase,
+  ClickHousePassword,
+  ClickHouseUser,
   commonFields,
   ErasureWaitMs,
   Port,
@@ -26,8 +28,12 @@ const Brokers = z
   .refine((list) => list.length > 0 && list.every((b) => /^[^\s:]+:\d+$/.test(b)), {
     error: 'must be comma-separated host:port, e.g. 127.0.0.1:9092',
   })
+  .describe('comma-separated host:port of the Kafka brokers')
 const Secret = (what: string) =>
-  z.string({ error: `is required: ${what}` }).min(32, { error: `must be at least 32 characters (${what})` })
+  z
+    .string({ error: `is required: ${what}` })
+    .min(32, { error: `must be at least 32 characters (${what})` })
+    .describe(`${what} (32+ characters)`)
 /** 32 random bytes in base64url, e.g. from `node -e "console.log(crypto.randomBytes(32).toString('base64url'))"`. */
 const Key = (what: string) =>
   z
@@ -35,8 +41,9 @@ const Key = (what: string) =>
     .refine((value) => Buffer.from(value, 'base64url').length === 32, {
       error: `must be 32 random bytes in base64url (${what})`,
     })
-const HttpUrl = (example: string) =>
-  z.url({ protocol: /^https?$/, error: `must be an http(s) URL such as ${example}` })
+    .describe(`${what} (32 random bytes, base64url)`)
+const HttpUrl = (example: string, meaning: string) =>
+  z.url({ protocol: /^https?$/, error: `must be an http(s) URL such as ${example}` }).describe(meaning)
 
 const common = {
   ...commonFields,
@@ -44,18 +51,27 @@ const common = {
 }
 const kafka = {
   KAFKA_BROKERS: Brokers,
-  KAFKA_TOPIC: z.string().min(1).default('analytics-data.raw'),
+  KAFKA_TOPIC: z.string().min(1).default('analytics-data.raw').describe('the topic of the telemetry log'),
   /** Partitions the topic is created with if it does not exist; an existing topic keeps its own. */
-  KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(4),
+  KAFKA_PARTITIONS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(4)
+    .describe('partitions the topic is created with when Hourglass creates it; do not change it afterwards'),
 }
 const control = {
-  HOURGLASS_CONTROL_URL: HttpUrl('http://127.0.0.1:8090'),
+  HOURGLASS_CONTROL_URL: HttpUrl(
+    'http://127.0.0.1:8090',
+    'the control service, e.g. `http://127.0.0.1:8090`',
+  ),
   HOURGLASS_CONTROL_TOKEN: Secret('shared by the services to reach the control service'),
 }
 const clickhouse = {
-  CLICKHOUSE_URL: HttpUrl('http://clickhouse:8123'),
-  CLICKHOUSE_USER: z.string().optional(),
-  CLICKHOUSE_PASSWORD: z.string().optional(),
+  CLICKHOUSE_URL: HttpUrl('http://clickhouse:8123', 'the ClickHouse server, e.g. `http://clickhouse:8123`'),
+  CLICKHOUSE_USER: ClickHouseUser,
+  CLICKHOUSE_PASSWORD: ClickHousePassword,
   CLICKHOUSE_DATABASE: ClickHouseDatabase,
 }
 const accounts = {
@@ -67,7 +83,11 @@ export const serviceSchemas = {
   control: z.object({
     ...common,
     PORT: Port(8090),
-    HOURGLASS_DATA_DIR: z.string().min(1).default('./data'),
+    HOURGLASS_DATA_DIR: z
+      .string()
+      .min(1)
+      .default('./data')
+      .describe('the control log (`log/`) and the person keys (`keys/`)'),
     HOURGLASS_CONTROL_TOKEN: control.HOURGLASS_CONTROL_TOKEN,
     /** Wraps the per-person keys of personal data, which the control service keeps for every process. */
     HOURGLASS_MASTER_KEY: Key('wraps the per-person keys of personal data'),
@@ -85,7 +105,13 @@ export const serviceSchemas = {
     ...clickhouse,
     PORT: Port(8080),
     /** Longest wait for Kafka to acknowledge an append before the producer gets 503. */
-    HOURGLASS_APPEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
+    HOURGLASS_APPEND_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(5000)
+      .describe('longest wait, in ms, for Kafka to acknowledge an append before the producer gets 503'),
     HOURGLASS_ERASURE_WAIT_MS: ErasureWaitMs(10_000),
   }),
   project: z.object({
@@ -95,10 +121,20 @@ export const serviceSchemas = {
     // Event definitions and erasures, which the projections apply, are control-plane records.
     ...control,
     PORT: Port(9464),
-    KAFKA_GROUP_ID: z.string().min(1).default('hourglass-projections'),
+    KAFKA_GROUP_ID: z
+      .string()
+      .min(1)
+      .default('hourglass-projections')
+      .describe('the consumer group the projection workers share'),
     HOURGLASS_PROJECTION_BATCH_SIZE: ProjectionBatchSize,
     /** How long a silent worker keeps its partitions (Kafka's minimum is 6 s). */
-    HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).max(300_000).default(10_000),
+    HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(6000)
+      .max(300_000)
+      .default(10_000)
+      .describe('how long, in ms, a silent worker keeps its partitions'),
   }),
   // Kafka: the partitions' heads, for the dashboard's lag and for reads that wait for their writes.
   // Device users sign in with their password on its reads: it hashes passwords and limits rates too.

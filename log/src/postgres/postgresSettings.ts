@@ -25,20 +25,25 @@ export const postgresSettings = {
         error:
           'must be a postgres:// URL naming a database, e.g. postgres://hourglass@127.0.0.1:5432/hourglass',
       },
+    )
+    .describe(
+      'the PostgreSQL of the control plane, e.g. `postgres://hourglass:secret@127.0.0.1:5432/hourglass`',
     ),
   HOURGLASS_POSTGRES_SCHEMA: z
     .string()
     .regex(SCHEMA_NAME, {
       error: 'must be lower-case letters, digits and underscores (at most 63), starting with a letter or _',
     })
-    .default(DEFAULT_SCHEMA),
+    .default(DEFAULT_SCHEMA)
+    .describe("the schema of Hourglass's tables"),
   /** Connections each process opens at most. */
   HOURGLASS_POSTGRES_POOL_SIZE: z.coerce
     .number({ error: 'must be a whole number from 1 to 100' })
     .int({ error: 'must be a whole number from 1 to 100' })
     .min(1, { error: 'must be a whole number from 1 to 100' })
     .max(100, { error: 'must be a whole number from 1 to 100' })
-    .default(10),
+    .default(10)
+    .describe('connections each process opens at most'),
 }
 
 export type PostgresSettings = z.infer<z.ZodObject<typeof postgresSettings>>

@@ -8,21 +8,10 @@
  */
 import { join, resolve } from 'node:path'
 import { pino } from 'pino'
-import { z } from 'zod'
 import { startWarehouseStandIn } from './warehouseStandIn.ts'
+import { WarehouseStandInSettings } from './warehouseStandInSettings.ts'
 
-const Settings = z.object({
-  HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8123),
-  HOURGLASS_DATA_DIR: z.string().min(1).default('./data'),
-  CLICKHOUSE_DATABASE: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/)
-    .default('hourglass'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-})
-
-const settings = Settings.parse(process.env)
+const settings = WarehouseStandInSettings.parse(process.env)
 const logger = pino({ level: settings.LOG_LEVEL })
 const server = await startWarehouseStandIn({
   path: join(resolve(settings.HOURGLASS_DATA_DIR), 'warehouse'),
