@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { ControlRecord, ControlStore, ExpectedRevision } from '@hourglass/log'
 import {
   type AccountRegistered,
@@ -7,6 +7,7 @@ import {
   ControlEvent,
   controlStreams,
   errors,
+  type IdentityErased,
   type MemberRegistered,
   type SourceCreated,
   type SourceKind,
@@ -17,13 +18,15 @@ import type { PasswordHasher } from './accounts/passwords.ts'
 import { type AppControl, createAppControl } from './apps/appControl.ts'
 import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
+import type { PersonKeyStore } from './people/personalData.ts'
+import { emailLookup, nameLookup, openIdentity, sealIdentity } from './people/sealedIdentity.ts'
+import type { SourceQuotas } from './settings/admissionConfig.ts'
 import type { Source } from './source.ts'
 import { createTheEyeTokens, type TheEyeTokens } from './theEye/theEyeTokens.ts'
 
+/** An account as the control plane keeps it: its holder's e-mail and name are sealed in the log, not here. */
 export interface Account {
   readonly accountId: string
-  readonly email: string
-  readonly name: string
   readonly passwordHash: string
   readonly createdAt: number
 }
@@ -36,6 +39,15 @@ export interface Member {
   readonly username: string
   readonly passwordHash: string
   readonly createdAt: number
+}
+
+/** A member as kept in memory: the username sealed (or in clear, in records written before sealing). */
+interface StoredMember {
+  readonly userId: string
+  readonly passwordHash: string
+  readonly createdAt: number
+  readonly username?: string
+  readonly sealed?: string
 }
 
 /** Read side of the control plane that other services (the query API) depend on. */
@@ -51,6 +63,13 @@ export interface ControlPlane extends SourceDirectory {
   /** The account whose e-mail and password these are, or null. */
   checkPassword(email: string, password: string): Promise<Account | null>
   findAccount(accountId: string): Promise<Account | null>
+  /**
+   * Erases an account holder: their key is destroyed (their sealed e-mail and name can no longer
+   * be read), their tokens and their sources' tokens are refused, and the e-mail address is free again.
+   */
+  eraseAccount(accountId: string): Promise<void>
+  /** Erases a member: their key is destroyed, their tokens refused and their username free again. */
+  eraseMember(userId: string): Promise<void>
   createSource(
     accountId: string,
     input: { kind: SourceKind; name: string },
@@ -83,7 +102,10 @@ export interface ControlPlane extends SourceDirectory {
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase()
-const emailKey = (email: string) => createHash('sha256').update(normaliseEmail(email)).digest('hex')
+
+/** The map key of a name written in clear (before sealing), apart from keyed hashes. */
+const inClear = <T extends string | undefined>(name: T) =>
+  (name === undefined ? undefined : `clear:${name}`) as T
 
 /**
  * Accounts and sources: commands append to control-plane streams with an expected revision
@@ -93,18 +115,41 @@ const emailKey = (email: string) => createHash('sha256').update(normaliseEmail(e
  */
 export function createControlPlane(
   control: ControlStore,
-  options: { passwords: PasswordHasher },
+  options: { passwords: PasswordHasher; keys: PersonKeyStore; quotas: SourceQuotas },
 ): ControlPlane {
-  const { passwords } = options
+  const { passwords, keys, quotas } = options
   const accounts = new Map<string, Account>()
+  /** By keyed hash of the e-mail address, or by the address itself for records written before sealing. */
   const accountsByEmail = new Map<string, Account>()
   const sources = new Map<string, Source>()
-  const members = new Map<string, Member>()
-  const membersByUsername = new Map<string, Member>()
+  const members = new Map<string, StoredMember>()
+  /** By keyed hash of the username, or by the username itself for records written before sealing. */
+  const membersByUsername = new Map<string, StoredMember>()
   /** accountId → userId → when the analyst role was granted. */
   const analysts = new Map<string, Map<string, number>>()
   /** Sources that may not send: stores made inactive. */
   const switchedOff = new Set<string>()
+  /** Accounts erased: their sources send nothing. */
+  const erasedAccounts = new Set<string>()
+  /** Everyone erased (account holders, members, device users), whose names are free again. */
+  const erased = new Set<string>()
+  /** The key each account and member is found by, to forget it when they are erased. */
+  const lookupKeys = new Map<string, string>()
+
+  /** Forgets an erased account or member (device users are the fleets'). */
+  const forget = (event: IdentityErased) => {
+    const key = lookupKeys.get(event.id)
+    erased.add(event.id)
+    if (event.kind === 'account') {
+      erasedAccounts.add(event.id)
+      accounts.delete(event.id)
+      if (key !== undefined && accountsByEmail.get(key)?.accountId === event.id) accountsByEmail.delete(key)
+    } else if (event.kind === 'member') {
+      members.delete(event.id)
+      if (key !== undefined && membersByUsername.get(key)?.userId === event.id) membersByUsername.delete(key)
+    } else devices.forgetUser(event.id)
+    lookupKeys.delete(event.id)
+  }
 
   const apply = (record: ControlRecord) => {
     if (record.type === 'store.status-changed') {
@@ -120,16 +165,24 @@ export function createControlPlane(
       case 'account.registered': {
         const account = toAccount(event)
         accounts.set(account.accountId, account)
-        accountsByEmail.set(account.email, account)
+        const emailKey = event.emailIndex ?? inClear(event.email)
+        if (emailKey !== undefined) {
+          accountsByEmail.set(emailKey, account)
+          lookupKeys.set(account.accountId, emailKey)
+        }
         break
       }
       case 'source.created':
         sources.set(event.sourceId, toSource(event))
         break
       case 'member.registered': {
-        const member = toMember(event)
+        const member = toStoredMember(event)
         members.set(member.userId, member)
-        membersByUsername.set(member.username, member)
+        const usernameKey = event.usernameIndex ?? inClear(event.username)
+        if (usernameKey !== undefined) {
+          membersByUsername.set(usernameKey, member)
+          lookupKeys.set(member.userId, usernameKey)
+        }
         break
       }
       case 'analyst.granted':
@@ -150,13 +203,16 @@ export function createControlPlane(
       case 'eye-token.revoked':
         theEyeTokens.apply(event)
         break
+      case 'identity.erased':
+        forget(event)
+        break
     }
   }
 
-  const { refresh, catchUp } = followControl(control, apply)
+  const { refresh, catchUpOrKeep } = followControl(control, apply)
 
   const isSwitchedOff = async (sourceId: string) => {
-    await catchUp()
+    await catchUpOrKeep()
     return switchedOff.has(sourceId)
   }
 
@@ -179,13 +235,66 @@ export function createControlPlane(
     return outcome.status
   }
 
-  const devices = createDeviceFleets({ refresh, lookup, append: appendControl, passwords })
+  /**
+   * The revision a registration expects of a name's stream: none, or the last one when whoever
+   * took the name last has been erased. A name still taken expects none, and so conflicts.
+   */
+  const revisionToRegister = async (stream: string): Promise<ExpectedRevision> => {
+    const last = (await control.readStream(stream)).at(-1)
+    if (!last) return 'no-stream'
+    const { userId, accountId } = last.data as { userId?: unknown; accountId?: unknown }
+    const holder = userId ?? accountId
+    return typeof holder === 'string' && erased.has(holder) ? last.revision : 'no-stream'
+  }
+
+  /** Records the erasure, then destroys the key (a crash between the two is made good at the next start). */
+  const eraseIdentity = async (kind: IdentityErased['kind'], id: string) => {
+    const event: IdentityErased = { type: 'identity.erased', kind, id, at: Date.now() }
+    await appendControl(controlStreams.identityErased(id), event, 'any')
+    await keys.destroy(id)
+  }
+
+  const devices = createDeviceFleets({
+    refresh,
+    catchUpOrKeep,
+    lookup,
+    append: appendControl,
+    passwords,
+    keys,
+    revisionToRegister,
+    eraseIdentity,
+  })
   const theEyeTokens = createTheEyeTokens({ refresh, append: appendControl })
+  /** The account of an e-mail address, sealed or (written before sealing) in clear. */
+  const accountByEmail = async (email: string) => {
+    const index = await emailLookup(keys, 'accounts', email)
+    return lookup(() => accountsByEmail.get(index) ?? accountsByEmail.get(inClear(normaliseEmail(email))))
+  }
+
+  const storedMemberByUsername = async (username: string) => {
+    const index = await nameLookup(keys, 'members', username)
+    return lookup(() => membersByUsername.get(index) ?? membersByUsername.get(inClear(username)))
+  }
+
+  /** The member with their username opened; null once erased. */
+  const revealMember = async (stored: StoredMember | null): Promise<Member | null> => {
+    if (!stored) return null
+    const fields = stored.sealed ? await openIdentity(keys, 'member', stored.userId, stored.sealed) : null
+    const username = stored.username ?? fields?.username
+    return username === undefined ? null : { ...stored, username }
+  }
+
+  /** A member found by the username they gave: nothing to open. */
+  const memberNamed = (stored: StoredMember | null, username: string): Member | null =>
+    stored ? { ...stored, username } : null
+
   const apps = createAppControl({
     control,
     refresh,
+    catchUpOrKeep,
     lookup,
     findSource: (sourceId) => lookup(() => sources.get(sourceId)),
+    quotas,
   })
 
   return {
@@ -194,24 +303,34 @@ export function createControlPlane(
     apps,
     theEyeTokens,
     async registerAccount({ email, name, password }) {
+      const taken = () => errors.conflict('an account with this e-mail address already exists')
+      if (await accountByEmail(email)) throw taken()
+      const accountId = randomUUID()
+      const emailIndex = await emailLookup(keys, 'accounts', email)
       const event: AccountRegistered = {
         type: 'account.registered',
-        accountId: randomUUID(),
-        email: normaliseEmail(email),
-        name,
+        accountId,
+        emailIndex,
+        sealed: await sealIdentity(keys, 'account', accountId, { email: normaliseEmail(email), name }),
         passwordHash: await passwords.hash(password),
         at: Date.now(),
       }
-      const status = await appendControl(controlStreams.accountByEmail(emailKey(email)), event)
-      if (status === 'conflict') throw errors.conflict('an account with this e-mail address already exists')
+      const stream = controlStreams.accountByEmail(emailIndex)
+      const status = await appendControl(stream, event, await revisionToRegister(stream))
+      if (status === 'conflict') {
+        await keys.destroy(accountId)
+        throw taken()
+      }
       return toAccount(event)
     },
     async checkPassword(email, password) {
-      const account = await lookup(() => accountsByEmail.get(normaliseEmail(email)))
+      const account = await accountByEmail(email)
       const matches = await passwords.verify(password, account?.passwordHash ?? null)
       return account && matches ? account : null
     },
     findAccount: (accountId) => lookup(() => accounts.get(accountId)),
+    eraseAccount: (accountId) => eraseIdentity('account', accountId),
+    eraseMember: (userId) => eraseIdentity('member', userId),
     async createSource(accountId, { kind, name }) {
       const sourceId = randomUUID()
       const { token, tokenHash } = mintApiToken(sourceId)
@@ -231,7 +350,7 @@ export function createControlPlane(
       const parsed = parseApiToken(apiToken)
       if (!parsed) return null
       const source = await lookup(() => sources.get(parsed.sourceId))
-      if (!source) return null
+      if (!source || erasedAccounts.has(source.accountId)) return null
       const matches =
         secretMatches(parsed.secret, source.tokenHash) ||
         (await apps.issuedTokenMatches(source, parsed.secret))
@@ -253,24 +372,33 @@ export function createControlPlane(
         .sort((a, b) => a.createdAt - b.createdAt)
     },
     async registerMember({ username, password }) {
+      const taken = () => errors.conflict('a user with this username already exists')
+      if (await storedMemberByUsername(username)) throw taken()
+      const userId = randomUUID()
+      const usernameIndex = await nameLookup(keys, 'members', username)
       const event: MemberRegistered = {
         type: 'member.registered',
-        userId: randomUUID(),
-        username,
+        userId,
+        usernameIndex,
+        sealed: await sealIdentity(keys, 'member', userId, { username }),
         passwordHash: await passwords.hash(password),
         at: Date.now(),
       }
-      const status = await appendControl(controlStreams.memberByUsername(usernameKey(username)), event)
-      if (status === 'conflict') throw errors.conflict('a user with this username already exists')
-      return toMember(event)
+      const stream = controlStreams.memberByUsername(usernameIndex)
+      const status = await appendControl(stream, event, await revisionToRegister(stream))
+      if (status === 'conflict') {
+        await keys.destroy(userId)
+        throw taken()
+      }
+      return { ...toStoredMember(event), username }
     },
     async checkMemberPassword(username, password) {
-      const member = await lookup(() => membersByUsername.get(username))
+      const member = await storedMemberByUsername(username)
       const matches = await passwords.verify(password, member?.passwordHash ?? null)
-      return member && matches ? member : null
+      return member && matches ? memberNamed(member, username) : null
     },
-    findMember: (userId) => lookup(() => members.get(userId)),
-    findMemberByUsername: (username) => lookup(() => membersByUsername.get(username)),
+    findMember: async (userId) => revealMember(await lookup(() => members.get(userId))),
+    findMemberByUsername: async (username) => memberNamed(await storedMemberByUsername(username), username),
     async setAnalyst(accountId, userId, analyst) {
       // Roles must be current: a revocation written by another process counts at once.
       await refresh()
@@ -289,15 +417,19 @@ export function createControlPlane(
     },
     async listAnalysts(accountId) {
       await refresh()
-      return [...(analysts.get(accountId) ?? [])]
-        .map(([userId, grantedAt]) => ({ member: members.get(userId), grantedAt }))
-        .filter((entry): entry is { member: Member; grantedAt: number } => entry.member !== undefined)
+      const granted = [...(analysts.get(accountId) ?? [])]
+      const revealed = await Promise.all(
+        granted.map(async ([userId, grantedAt]) => ({
+          member: await revealMember(members.get(userId) ?? null),
+          grantedAt,
+        })),
+      )
+      return revealed
+        .filter((entry): entry is { member: Member; grantedAt: number } => entry.member !== null)
         .sort((a, b) => a.member.username.localeCompare(b.member.username))
     },
   }
 }
-
-const usernameKey = (username: string) => createHash('sha256').update(username).digest('hex')
 
 const applyAnalystRole = (
   analysts: Map<string, Map<string, number>>,
@@ -309,17 +441,16 @@ const applyAnalystRole = (
   analysts.set(event.accountId, users)
 }
 
-const toMember = (event: MemberRegistered): Member => ({
+const toStoredMember = (event: MemberRegistered): StoredMember => ({
   userId: event.userId,
-  username: event.username,
   passwordHash: event.passwordHash,
   createdAt: event.at,
+  ...(event.username === undefined ? {} : { username: event.username }),
+  ...(event.sealed === undefined ? {} : { sealed: event.sealed }),
 })
 
 const toAccount = (event: AccountRegistered): Account => ({
   accountId: event.accountId,
-  email: event.email,
-  name: event.name,
   passwordHash: event.passwordHash,
   createdAt: event.at,
 })

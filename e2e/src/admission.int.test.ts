@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import { createUserTokens } from '@hourglass/control'
 import { peopleStreams } from '@hourglass/schemas'
-import { localSecret } from '@hourglass/scripts/localSecrets.ts'
+import { localSecret } from '@hourglass/scripts'
 import type { HTTPMethods, LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compatPerson, STORE_STATS } from './harness/featureFlows.ts'
@@ -15,6 +15,8 @@ const LIMITS = {
   HOURGLASS_RATE_LIMIT_FAILURES_PER_ACCOUNT: '3',
   HOURGLASS_REQUEST_TIMEOUT_MS: '1000',
   HOURGLASS_HEADERS_TIMEOUT_MS: '1000',
+  HOURGLASS_SESSIONS_PER_SOURCE: '3',
+  HOURGLASS_TOKENS_PER_SOURCE: '2',
 }
 
 let hg: TestHourglass
@@ -222,6 +224,48 @@ describe('people of one store written concurrently', () => {
         authorization: bearer(accessToken),
       })
       expect(found.json()).toMatchObject(person)
+    }
+  })
+})
+
+describe('what one source may hold', () => {
+  it('is bounded: past its quota of sessions and tokens it is answered 429 QUOTA_EXCEEDED, and what it holds still works', async () => {
+    const { token } = await signUp()
+    const app = await createSource(token, 'app')
+    const sessions: string[] = []
+    for (let i = 0; i < 3; i++) {
+      const started = await send('POST', '/v1/sessions', { authorization: bearer(app.apiToken), body: {} })
+      expect(started.statusCode, started.body).toBe(201)
+      sessions.push(started.json().id)
+    }
+    const past = await send('POST', '/v1/sessions', { authorization: bearer(app.apiToken), body: {} })
+    expect(past.statusCode, past.body).toBe(429)
+    expect(past.json().error.code).toBe('QUOTA_EXCEEDED')
+    const listed = await send('GET', `/v1/sources/${app.id}/sessions`, { authorization: bearer(token) })
+    expect(listed.json().sessions.map((s: { id: string }) => s.id)).toEqual(sessions)
+
+    const issued: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const created = await send('POST', `/v1/sources/${app.id}/tokens`, { authorization: bearer(token) })
+      expect(created.statusCode, created.body).toBe(201)
+      issued.push(created.json().apiToken)
+    }
+    const oneMore = await send('POST', `/v1/sources/${app.id}/tokens`, { authorization: bearer(token) })
+    expect(oneMore.statusCode, oneMore.body).toBe(429)
+    expect(oneMore.json().error.code).toBe('QUOTA_EXCEEDED')
+    // Another source has its own quota, and every token issued still sends.
+    const other = await createSource(token, 'app')
+    expect(
+      (await send('POST', '/v1/sessions', { authorization: bearer(other.apiToken), body: {} })).statusCode,
+    ).toBe(201)
+    for (const apiToken of [app.apiToken, ...issued]) {
+      const sent = await send('POST', '/v1/events', {
+        authorization: bearer(apiToken),
+        body: {
+          events: [{ name: 'quota-check', timestamp: new Date().toISOString(), session: sessions[0] }],
+        },
+      })
+      expect(sent.statusCode, sent.body).toBe(200)
     }
   })
 })

@@ -1,9 +1,6 @@
 import { tables } from '@hourglass/projections'
-import {
-  type DistributedHourglass,
-  startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
-import { type LocalKafka, startLocalKafka } from '@hourglass/scripts/kafka/localKafka.ts'
+import { type DistributedHourglass, startDistributedHourglass } from '@hourglass/scripts/distributed'
+import { type LocalKafka, startLocalKafka } from '@hourglass/scripts/kafka'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 

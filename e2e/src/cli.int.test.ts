@@ -99,8 +99,19 @@ describe('the hourglass command line', () => {
     const status = await run(['status'], { ...env, PORT: port })
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/log head: 27/)
-    expect(status.stdout).toMatch(/^projection +committed +lag +serving generation +state$/m)
-    expect(status.stdout).toMatch(/^events@v1 +27 +0 +0 +running$/m)
+    expect(status.stdout).toMatch(/^projection +committed +lag +serving generation +quarantined +state$/m)
+    expect(status.stdout).toMatch(/^events@v1 +27 +0 +0 +0 +running$/m)
+
+    expect((await fetch(`${url}/readyz`)).status).toBe(200)
+    const list = await run(['quarantine', 'list'], { ...env, PORT: port })
+    expect(list.code, list.stderr).toBe(0)
+    expect(list.stdout).toBe('no quarantined records\n')
+    const retry = await run(['quarantine', 'retry', '--repair', '--projection', 'events@v1'], {
+      ...env,
+      PORT: port,
+    })
+    expect(retry.code, retry.stderr).toBe(0)
+    expect(retry.stdout).toBe('no held records to retry\n')
 
     const replay = await run(['replay', 'events'], { ...env, PORT: port })
     expect(replay.code).toBe(0)
@@ -110,7 +121,7 @@ describe('the hourglass command line', () => {
     ).json()) as { rows: unknown[] }
     expect(again.rows).toEqual(rows)
     const rebuilt = await run(['status'], { ...env, PORT: port })
-    expect(rebuilt.stdout).toMatch(/^events@v1 +27 +0 +1 +running$/m)
+    expect(rebuilt.stdout).toMatch(/^events@v1 +27 +0 +1 +0 +running$/m)
     const cancel = await run(['replay', '--cancel', 'events'], { ...env, PORT: port })
     expect(cancel.code).toBe(0)
     expect(cancel.stdout).toMatch(/no rebuild of events is under way/)
@@ -123,6 +134,12 @@ describe('the hourglass command line', () => {
     expect(offline.code).toBe(0)
     expect(offline.stdout).toMatch(/reading .* directly/)
     expect(offline.stdout).toMatch(/log head: 27/)
+    const offlineList = await run(['quarantine', 'list'], env)
+    expect(offlineList.code, offlineList.stderr).toBe(0)
+    expect(offlineList.stdout).toMatch(/working in .* directly\)\nno quarantined records\n$/)
+    const wrong = await run(['quarantine', 'drop', '--repair'], env)
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toMatch(/--repair goes with retry only/)
   }, 180_000)
 
   it('refuses to start on a wrong setting and names it', async () => {

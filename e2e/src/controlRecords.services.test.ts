@@ -9,11 +9,8 @@ import {
   tables,
   type Warehouse,
 } from '@hourglass/projections'
-import type { ApiCall } from '@hourglass/scripts/distributed/apiClient.ts'
-import {
-  type DistributedHourglass,
-  startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
+import type { ApiCall } from '@hourglass/scripts/distributed'
+import { type DistributedHourglass, startDistributedHourglass } from '@hourglass/scripts/distributed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import {
@@ -28,7 +25,7 @@ import { startTestHourglass, type TestHourglass } from './harness/testHourglass.
 
 /**
  * Control-plane records in distributed mode: event definitions (per-user statistics) and
- * erasures live in the control service's log, telemetry in Kafka, and the projection workers
+ * erasures live in the control store in PostgreSQL, telemetry in Kafka, and the projection workers
  * merge the two. The same flows run against an embedded Hourglass for the expected figures;
  * a replay runs through the CLI while a worker is killed.
  */

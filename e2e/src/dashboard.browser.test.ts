@@ -4,18 +4,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadEmbeddedConfig } from '@hourglass/control'
 import { caughtUp, type EmbeddedRuntime, startEmbedded } from '@hourglass/scripts'
-import { launchChromium } from '@hourglass/scripts/dashboard/chromium.ts'
-import { currentView, signInThroughPage, waitForRefresh } from '@hourglass/scripts/dashboard/dashboardPage.ts'
 import {
   createSource,
+  currentView,
   type DemoAccount,
   HttpClient,
+  launchChromium,
   loadFleet,
   loadPlace,
   loadStore,
   sendEvents,
+  signInThroughPage,
   signUp,
-} from '@hourglass/scripts/dashboard/demoData.ts'
+  waitForRefresh,
+} from '@hourglass/scripts/dashboard'
 import { pino } from 'pino'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'

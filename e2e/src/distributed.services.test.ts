@@ -1,13 +1,10 @@
-import {
-  type DistributedHourglass,
-  startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
+import { type DistributedHourglass, startDistributedHourglass } from '@hourglass/scripts/distributed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 /**
  * The end-to-end flows of embedded mode, in distributed mode: two ingest processes, two
  * projection workers in a consumer group over a 4-partition topic on a real Kafka broker, a
- * query process, the control service and the warehouse, each its own process.
+ * query process and the warehouse, each its own process, the control plane in PostgreSQL.
  */
 
 let hg: DistributedHourglass

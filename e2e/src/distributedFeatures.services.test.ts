@@ -1,12 +1,9 @@
-import { join } from 'node:path'
-import { createHttpPersonKeyStore } from '@hourglass/control'
+import { createPostgresPersonKeyStore } from '@hourglass/control/postgres'
+import { openPostgresPool } from '@hourglass/log/postgres'
 import { projections } from '@hourglass/projections'
 import { sourceIdOfAppCode } from '@hourglass/schemas'
-import type { ApiCall } from '@hourglass/scripts/distributed/apiClient.ts'
-import {
-  type DistributedHourglass,
-  startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
+import type { ApiCall } from '@hourglass/scripts/distributed'
+import { type DistributedHourglass, startDistributedHourglass } from '@hourglass/scripts/distributed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   compatPerson,
@@ -15,7 +12,6 @@ import {
   expectedMetricaStats,
   expectStoreStatistics,
   expectSummaryOf,
-  filesUnder,
   METRICA,
   type MetricFigures,
   metricaMessage,
@@ -38,8 +34,8 @@ import { expectedTotals, generateReceipts, seedFigures, seedReceipt } from './ha
  * The feature APIs of embedded mode (stores and people with erasure, receipts, devices, app
  * analytics, every /compat family, the dashboard) in distributed mode: writes through two
  * ingest processes, reads through the query process, a projection worker on a real Kafka
- * broker, the control service keeping the keys of personal data. Each flow writes through
- * both ingest processes, so what one process wrote must be known to the other.
+ * broker, PostgreSQL keeping the control records and the keys of personal data. Each flow
+ * writes through both ingest processes, so what one process wrote must be known to the other.
  */
 
 /** Longest wait of an erasure for the workers' report here (the default is 10 s). */
@@ -106,7 +102,7 @@ describe('store user statistics, people and erasure (seed 001) across processes'
       })
       expect(found.body).toEqual({ id: ids[tag] })
     }
-    // The e-mail index is the control service's: unique per store whichever process asks.
+    // One e-mail index key, kept in PostgreSQL: unique per store whichever process asks.
     const again = await a('POST', `${STORE_STATS}/api/user`, {
       token: store.token,
       body: compatPerson('ann'),
@@ -170,7 +166,7 @@ describe('store user statistics, people and erasure (seed 001) across processes'
     // Answered once applied: the statistics no longer count her, at once.
     await expectStoreStatistics(read, store, without(['ann']), { types, before: '2026-11-01' })
 
-    // Her key is gone from the control service, so her fields are unreadable everywhere.
+    // Her key is gone from PostgreSQL, so her fields are unreadable everywhere.
 
     for (const ingest of [a, b]) {
       expect((await ingest('GET', `/v1/people/${ids.ann}`, { token: store.token })).status).toBe(404)
@@ -188,19 +184,29 @@ describe('store user statistics, people and erasure (seed 001) across processes'
       })
       expect(event.status).toBe(404)
     }
-    const keys = createHttpPersonKeyStore({ url: hg.control.url, token: hg.controlToken })
-    expect(await keys.get(ids.ann!)).toBeNull()
-    expect(await keys.get(ids.bob!)).not.toBeNull()
+    const pool = openPostgresPool({ ...hg.postgres, poolSize: 1 })
+    const keys = await createPostgresPersonKeyStore({
+      postgres: pool,
+      masterKey: Buffer.from(hg.masterKey, 'base64url'),
+    })
+    try {
+      expect(await keys.get(ids.ann!)).toBeNull()
+      expect(await keys.get(ids.bob!)).not.toBeNull()
 
-    // Personal fields in clear text: in no file of the control service, in no table of the warehouse.
-    const secrets = Object.values(compatPerson('ann'))
-      .map(String)
-      .filter((value) => value.length > 6)
-    for (const file of filesUnder(join(hg.dataDir, 'control-log'))) {
-      for (const secret of secrets) expect(file.includes(secret)).toBe(false)
-    }
-    for (const [table, dump] of Object.entries(await warehouseText(hg.warehouse))) {
-      for (const secret of secrets) expect(dump.includes(secret), `${secret} in ${table}`).toBe(false)
+      // Personal fields in clear text: in no record of the control store, in no table of the warehouse.
+      const secrets = Object.values(compatPerson('ann'))
+        .map(String)
+        .filter((value) => value.length > 6)
+      const records = await pool.query<{ data: string }>('SELECT data::text AS data FROM control_records')
+      expect(records.length).toBeGreaterThan(0)
+      const controlText = records.map((r) => r.data).join('\n')
+      for (const secret of secrets) expect(controlText.includes(secret)).toBe(false)
+      for (const [table, dump] of Object.entries(await warehouseText(hg.warehouse))) {
+        for (const secret of secrets) expect(dump.includes(secret), `${secret} in ${table}`).toBe(false)
+      }
+    } finally {
+      await keys.close()
+      await pool.close()
     }
   })
 
@@ -414,7 +420,7 @@ describe('app analytics and Metrica (seed 000) across processes', () => {
       token,
     })
     expect(stats.status).toBe(200)
-    // Per-user statistics, from definitions the workers read in the control service's records.
+    // Per-user statistics, from definitions the workers read in the control store in PostgreSQL.
     const expected = expectedMetricaStats(sent.map(([u, p, q]) => [u, p, q] as const))
     await eventually(async () => {
       const users = (

@@ -1,5 +1,8 @@
-import { createPerUserStatsBench, PER_USER_STATS_PLAN } from '@hourglass/scripts/bench/perUserStatsBench.ts'
-import { createTheEyeFreshnessBench } from '@hourglass/scripts/bench/theEyeFreshnessBench.ts'
+import {
+  createPerUserStatsBench,
+  createTheEyeFreshnessBench,
+  PER_USER_STATS_PLAN,
+} from '@hourglass/scripts/bench'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestHourglass, type TestHourglass } from './harness/testHourglass.ts'
 

@@ -3,10 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openWarehouse } from '@hourglass/projections'
 import { describeWarehouseContract } from '@hourglass/projections/warehouseContract'
-import {
-  startWarehouseStandIn,
-  type WarehouseStandIn,
-} from '@hourglass/scripts/distributed/warehouseStandIn.ts'
+import { startWarehouseStandIn, type WarehouseStandIn } from '@hourglass/scripts/distributed'
 import { pino } from 'pino'
 import { afterAll, beforeAll } from 'vitest'
 

@@ -1,9 +1,6 @@
 import { tables } from '@hourglass/projections'
 import { seededRandom } from '@hourglass/projections/seededRandom'
-import {
-  type DistributedHourglass,
-  startDistributedHourglass,
-} from '@hourglass/scripts/distributed/localDeployment.ts'
+import { type DistributedHourglass, startDistributedHourglass } from '@hourglass/scripts/distributed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 

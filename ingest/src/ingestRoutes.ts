@@ -98,6 +98,27 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
     },
   )
 
+  app.delete(
+    '/v1/account',
+    {
+      onRequest: account.onRequest,
+      schema: {
+        tags: ['accounts'],
+        summary: "Erase the caller's account holder: their e-mail and name become unreadable",
+        description:
+          "Destroys the key their e-mail address and name are sealed under; the account's tokens and its " +
+          "sources' API tokens are refused from then on, and the e-mail address may sign up again.",
+        response: { 204: z.null() },
+      },
+    },
+    async (request, reply) => {
+      const { accountId } = await account(request)
+      await controlPlane.eraseAccount(accountId)
+      request.log.info({ accountId }, 'account erased')
+      return reply.code(204).send(null)
+    },
+  )
+
   const SourceView = z.object({ id: z.string(), kind: SourceKind, name: z.string(), createdAt: z.string() })
   const view = (source: Source) => ({
     id: source.sourceId,

@@ -1,9 +1,10 @@
 import {
   admissionOf,
   controlPlaneClient,
-  controlStoreOf,
   createPasswordHasher,
   httpTimeoutsOf,
+  openControlStore,
+  openPersonKeys,
   openTelemetryLog,
   registerAdmissionControl,
   type ServiceConfig,
@@ -51,7 +52,7 @@ const measuredLog = (log: TelemetryLog, registry: Registry): TelemetryLog => {
   }
 }
 
-/** `hourglass ingest`: the write API; events go to Kafka, control-plane commands to the control service. */
+/** `hourglass ingest`: the write API; events go to Kafka, control-plane commands to PostgreSQL. */
 export async function startIngestService(
   config: ServiceConfig<'ingest'>,
   logger: Logger,
@@ -61,7 +62,8 @@ export async function startIngestService(
     await openTelemetryLog(config, 'ingest', logger, { appendTimeoutMs: config.HOURGLASS_APPEND_TIMEOUT_MS }),
     registry,
   )
-  const control = controlStoreOf(config)
+  const control = await openControlStore(config, 'ingest', logger)
+  const keys = await openPersonKeys(config, control)
   // Only erasure reports are read here; the workers make the tables. Ingest starts, and takes
   // events, while the warehouse is away.
   const warehouse = await openWarehouse({ ...warehouseConfigOf(config), createDatabase: false })
@@ -78,7 +80,7 @@ export async function startIngestService(
   const passwords = createPasswordHasher(admission.passwords)
   await registerWriteRoutes(app, {
     telemetry,
-    ...(await controlPlaneClient(config, control, passwords)),
+    ...(await controlPlaneClient(config, control, keys, passwords)),
     // The store-statistics projection runs in the workers: wait, bounded, for their report.
     erasureReport: (erasure) =>
       awaitErasureReport(warehouse, erasure, { timeoutMs: config.HOURGLASS_ERASURE_WAIT_MS, logger }),
@@ -90,6 +92,7 @@ export async function startIngestService(
       await app.close()
       await passwords.close()
       await telemetry.close()
+      await keys.close()
       await control.close()
       await warehouse.close()
     },

@@ -3,6 +3,7 @@ import {
   authenticateFirst,
   authenticateUser,
   type ControlPlane,
+  credentialFrom,
   credentialsRoute,
   type MemberTokens,
   type Source,
@@ -122,6 +123,33 @@ export const receiptRoutes: FastifyPluginAsync<ReceiptIngestDeps> = async (fasti
       const member = await controlPlane.checkMemberPassword(request.body.username, request.body.password)
       if (!member) throw errors.unauthenticated('the username or the password is wrong')
       return { token: await memberTokens.issue(member) }
+    },
+  )
+
+  const member = authenticateFirst(async (request) => {
+    const token = credentialFrom(request.headers.authorization)
+    if (!token)
+      throw errors.unauthenticated('send the token from member sign-in as "Authorization: Bearer <token>"')
+    const { userId } = await memberTokens.verify(token)
+    if (!(await controlPlane.findMember(userId))) throw errors.unauthenticated('the user does not exist')
+    return userId
+  })
+
+  app.delete(
+    '/v1/auth/members/me',
+    {
+      onRequest: member.onRequest,
+      schema: {
+        tags: ['members'],
+        summary: 'Erase the calling member: their username becomes unreadable and free again',
+        response: { 204: z.null() },
+      },
+    },
+    async (request, reply) => {
+      const userId = await member(request)
+      await controlPlane.eraseMember(userId)
+      request.log.info({ userId }, 'member erased')
+      return reply.code(204).send(null)
     },
   )
 

@@ -1,10 +1,11 @@
-import { controlStoreOf, httpTimeoutsOf, openTelemetryLog, type ServiceConfig } from '@hourglass/control'
+import { httpTimeoutsOf, openControlStore, openTelemetryLog, type ServiceConfig } from '@hourglass/control'
 import { listen, newRegistry, type RunningService, serviceApp } from '@hourglass/server'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { migrateWarehouse } from './migrations.ts'
 import { projections } from './projections.ts'
 import { createWarehouseCheckpointStore } from './runtime/checkpointStore.ts'
+import { readinessOf, registerProjectionMetrics } from './runtime/projectionHealth.ts'
 import { prepareRebuilds } from './runtime/upgrades.ts'
 import { createGroupWorker } from './runtime/workers.ts'
 import { openWarehouse } from './warehouse/warehouse.ts'
@@ -31,7 +32,7 @@ export async function startProjectService(
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   })
-  const control = controlStoreOf(config)
+  const control = await openControlStore(config, 'project', logger)
   const worker = createGroupWorker({
     log,
     group: config.KAFKA_GROUP_ID,
@@ -40,7 +41,7 @@ export async function startProjectService(
     warehouse,
     projections,
     logger,
-    control,
+    control: control.control,
     batchSize: config.HOURGLASS_PROJECTION_BATCH_SIZE,
     onBatch: (batch) => {
       records.inc({ partition: String(batch.partition) }, batch.fresh)
@@ -60,10 +61,18 @@ export async function startProjectService(
       }
     },
   })
-  const app = await serviceApp(logger, config, httpTimeoutsOf(config), registry, async () => {
-    if (worker.lastError) throw new Error(worker.lastError)
-    return { partitions: Object.fromEntries(worker.positions()) }
-  })
+  registerProjectionMetrics(registry, () => worker.status())
+  const app = await serviceApp(
+    logger,
+    config,
+    httpTimeoutsOf(config),
+    registry,
+    async () => {
+      if (worker.lastError) throw new Error(worker.lastError)
+      return { partitions: Object.fromEntries(worker.positions()) }
+    },
+    { readiness: async () => readinessOf(await worker.status(), { maxLag: config.HOURGLASS_READY_MAX_LAG }) },
+  )
   // A projection deployed at a newer version takes over the serving one's checkpoints; the
   // operator's `replay --distributed` builds it beside the serving tables and switches to it.
   const due = await prepareRebuilds({

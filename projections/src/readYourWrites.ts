@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { type Projection, projectionKey } from './projection.ts'
+import { quarantinedPerProjection } from './runtime/quarantineStore.ts'
 import { erasureReportQuery } from './storeStatsProjection.ts'
 import { tables } from './tables.ts'
 import { defineQuery } from './warehouse/namedStatements.ts'
@@ -12,6 +13,10 @@ export interface ProjectionProgress {
   readonly projection: string
   readonly committed: number
   readonly lag: number
+  /** Since when its batches fail and are retried (ISO time); null while they succeed, or where unknown. */
+  readonly stalledSince: string | null
+  /** Records set aside because the projection cannot apply them, not yet re-driven or dropped. */
+  readonly quarantined: number
 }
 
 type WarehouseReader = Pick<Warehouse, 'select' | 'table'>
@@ -119,13 +124,20 @@ export function createPartitionedProgress(options: {
   return {
     async progress() {
       const keys = projections.map(projectionKey)
-      const [heads, applied] = await Promise.all([options.heads(), committed(keys)])
+      const [heads, applied, held] = await Promise.all([
+        options.heads(),
+        committed(keys),
+        quarantinedPerProjection(warehouse),
+      ])
       return projections.map((projection, i) => {
         const done = applied.get(keys[i]!) ?? []
         return {
           projection: projection.name,
           committed: done.reduce((sum: number, n) => sum + (n ?? 0), 0),
           lag: behind(heads, done),
+          // The workers' failures are theirs to tell (their /readyz); the warehouse shows progress only.
+          stalledSince: null,
+          quarantined: held.get(keys[i]!) ?? 0,
         }
       })
     },

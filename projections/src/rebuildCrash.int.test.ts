@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { loadGenerationStates } from './runtime/generations.ts'
 import { seededRandom } from './seededRandom.ts'
 import { tables } from './tables.ts'
-import { countOf, telemetryEvent } from './testing/rebuildFixture.ts'
+import { countOf, fixtureEvent } from './testing/workerFixtures.ts'
 import { openWarehouse } from './warehouse/warehouse.ts'
 
 /**
@@ -89,7 +89,7 @@ describe(`rebuilds killed at random points (seed ${seed})`, () => {
     let appended = 0
     const append = async (count: number) => {
       const { telemetry } = createEmbeddedLog({ path: logPath })
-      await telemetry.appendEvents(Array.from({ length: count }, (_, i) => telemetryEvent(appended + i)))
+      await telemetry.appendEvents(Array.from({ length: count }, (_, i) => fixtureEvent(appended + i)))
       appended += count
       await telemetry.close()
     }

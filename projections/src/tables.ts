@@ -43,6 +43,8 @@ export const tables = {
   receiptPlaces: 'receipt_places',
   receiptPlacesView: 'receipt_places_mv',
   receiptRuns: 'receipt_projection_runs',
+  /** Records a projection could not apply, set aside with their log position and the engine's error. */
+  projectionQuarantine: 'projection_quarantine',
 } as const
 
 /**

@@ -1,9 +1,10 @@
 import {
   admissionOf,
   controlPlaneClient,
-  controlStoreOf,
   createPasswordHasher,
   httpTimeoutsOf,
+  openControlStore,
+  openPersonKeys,
   openTelemetryLog,
   registerAdmissionControl,
   type ServiceConfig,
@@ -32,7 +33,8 @@ export async function startQueryService(
   const warehouse = await openWarehouse(warehouseConfigOf(config))
   await migrateWarehouse(warehouse, logger)
   const telemetry = await openTelemetryLog(config, 'query', logger)
-  const control = controlStoreOf(config)
+  const control = await openControlStore(config, 'query', logger)
+  const keys = await openPersonKeys(config, control)
   const progress = createPartitionedProgress({
     warehouse,
     projections: projections,
@@ -56,7 +58,7 @@ export async function startQueryService(
   const passwords = createPasswordHasher(admission.passwords)
   await registerReadRoutes(app, {
     warehouse,
-    ...(await controlPlaneClient(config, control, passwords)),
+    ...(await controlPlaneClient(config, control, keys, passwords)),
     projectionProgress: () => progress.progress(),
     // The workers run in other processes: a read waits until they have applied the whole log.
     awaitProjected: (projection, _sourceId, timeoutMs) => progress.awaitProjected(projection, timeoutMs),
@@ -68,6 +70,7 @@ export async function startQueryService(
       await app.close()
       await passwords.close()
       await telemetry.close()
+      await keys.close()
       await control.close()
       await warehouse.close()
     },

@@ -6,11 +6,17 @@ import { AttrType, SourceSettings } from './trackingPlan.ts'
  * Control-plane events: accounts and sources. Each aggregate is one stream of the log,
  * appended with an expected revision so that concurrent commands cannot both win.
  */
+/**
+ * Personal fields are sealed under the person's own key (`sealed`: their e-mail and name) and
+ * found by keyed hash (`emailIndex`); records written before sealing hold them in clear.
+ */
 export const AccountRegistered = z.object({
   type: z.literal('account.registered'),
   accountId: z.string(),
-  email: z.string(),
-  name: z.string(),
+  email: z.string().optional(),
+  name: z.string().optional(),
+  emailIndex: z.string().optional(),
+  sealed: z.string().optional(),
   passwordHash: z.string(),
   at: z.number().int(),
 })
@@ -34,7 +40,10 @@ export const SourceCreated = z.object({
 export const MemberRegistered = z.object({
   type: z.literal('member.registered'),
   userId: z.string(),
-  username: z.string(),
+  /** In clear only in records written before sealing; now `sealed`, found by `usernameIndex`. */
+  username: z.string().optional(),
+  usernameIndex: z.string().optional(),
+  sealed: z.string().optional(),
   passwordHash: z.string(),
   at: z.number().int(),
 })
@@ -60,7 +69,10 @@ export const DeviceUserRegistered = z.object({
   userId: z.string(),
   accountId: z.string(),
   sourceId: z.string(),
-  name: z.string(),
+  /** In clear only in records written before sealing; now `sealed`, found by `nameIndex`. */
+  name: z.string().optional(),
+  nameIndex: z.string().optional(),
+  sealed: z.string().optional(),
   passwordHash: z.string(),
   at: z.number().int(),
 })
@@ -134,6 +146,17 @@ export const EyeTokenRevoked = z.object({
   at: z.number().int(),
 })
 
+/**
+ * An account holder, member or device user erased: their key is destroyed, so what was sealed
+ * under it (e-mail, names) can no longer be read, and they no longer sign in.
+ */
+export const IdentityErased = z.object({
+  type: z.literal('identity.erased'),
+  kind: z.enum(['account', 'member', 'device-user']),
+  id: z.string(),
+  at: z.number().int(),
+})
+
 export const ControlEvent = z.discriminatedUnion('type', [
   AccountRegistered,
   SourceCreated,
@@ -148,6 +171,7 @@ export const ControlEvent = z.discriminatedUnion('type', [
   DeviceBound,
   EyeTokenIssued,
   EyeTokenRevoked,
+  IdentityErased,
 ])
 export type ControlEvent = z.infer<typeof ControlEvent>
 export type AccountRegistered = z.infer<typeof AccountRegistered>
@@ -163,6 +187,7 @@ export type DeviceUserRegistered = z.infer<typeof DeviceUserRegistered>
 export type DeviceBound = z.infer<typeof DeviceBound>
 export type EyeTokenIssued = z.infer<typeof EyeTokenIssued>
 export type EyeTokenRevoked = z.infer<typeof EyeTokenRevoked>
+export type IdentityErased = z.infer<typeof IdentityErased>
 
 export const controlStreams = {
   /** One stream per e-mail address (hashed), so that signing up twice with one address conflicts. */
@@ -182,4 +207,6 @@ export const controlStreams = {
   analystRole: (accountId: string, userId: string) => `analyst-role-${accountId}-${userId}`,
   /** One stream per The Eye token (by its hash): issued, then perhaps revoked. */
   eyeToken: (tokenHash: string) => `eye-token-${tokenHash}`,
+  /** The erasure of an account holder, member or device user (by id). */
+  identityErased: (id: string) => `identity-erased-${id}`,
 }

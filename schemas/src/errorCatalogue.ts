@@ -95,6 +95,11 @@ export const errorCatalogue = {
     retryable: true,
     means: 'too many requests of this client, account or credential; see Retry-After',
   },
+  QUOTA_EXCEEDED: {
+    status: 429,
+    retryable: false,
+    means: 'the source holds as many sessions or API tokens as it may',
+  },
   PASSWORD_CHECKS_BUSY: {
     status: 429,
     retryable: true,

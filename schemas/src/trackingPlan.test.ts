@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { EventDefinitionInput, eventCodeSlug, matchesAttrType, statisticsAttributes } from './trackingPlan.ts'
+import { z } from 'zod'
+import {
+  attributeNamesOnce,
+  EventDefinitionInput,
+  eventCodeSlug,
+  matchesAttrType,
+  statisticsAttributes,
+} from './trackingPlan.ts'
 
 describe('tracking plans', () => {
   it('check values against attribute types', () => {
@@ -29,6 +36,18 @@ describe('tracking plans', () => {
     expect(eventCodeSlug('number of product views')).toBe('number_of_product_views')
     expect(eventCodeSlug('Café — Ölmühle!')).toBe('cafe_olmuhle')
     expect(eventCodeSlug('просмотры')).toBe('event')
+  })
+
+  it('name every repeat of an attribute name at its place, in the wording asked for', () => {
+    const Message = z
+      .object({ attrs: z.array(z.object({ name: z.string() })) })
+      .check(attributeNamesOnce('appears twice'))
+    const result = Message.safeParse({ attrs: [{ name: 'a' }, { name: 'b' }, { name: 'a' }, { name: 'a' }] })
+    expect(result.error?.issues.map((issue) => [issue.path, issue.message])).toEqual([
+      [['attrs', 2, 'name'], '"a" appears twice'],
+      [['attrs', 3, 'name'], '"a" appears twice'],
+    ])
+    expect(Message.safeParse({ attrs: [{ name: 'a' }, { name: 'b' }] }).success).toBe(true)
   })
 
   it('refuse an attribute defined twice, an unknown type and a reserved name', () => {

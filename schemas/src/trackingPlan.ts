@@ -19,6 +19,26 @@ export type AttributeDefinition = z.infer<typeof AttributeDefinition>
 
 export const MAX_DEFINED_ATTRIBUTES = 64
 
+/**
+ * A check of an object's `attrs`: each name once. A repeated name is an issue at its
+ * `attrs[i].name`, saying `"name" <said>`.
+ */
+export const attributeNamesOnce =
+  (said: string) =>
+  <T extends { readonly attrs: readonly { readonly name: string }[] }>(ctx: z.core.ParsePayload<T>) => {
+    const seen = new Set<string>()
+    ctx.value.attrs.forEach((attr, index) => {
+      if (seen.has(attr.name))
+        ctx.issues.push({
+          code: 'custom',
+          path: ['attrs', index, 'name'],
+          message: `"${attr.name}" ${said}`,
+          input: attr.name,
+        })
+      seen.add(attr.name)
+    })
+  }
+
 /** One event of a tracking plan as a client defines it. */
 export const EventDefinitionInput = z
   .strictObject({
@@ -28,19 +48,7 @@ export const EventDefinitionInput = z
       .max(MAX_DEFINED_ATTRIBUTES, { error: `must hold at most ${MAX_DEFINED_ATTRIBUTES} attributes` })
       .default([]),
   })
-  .check((ctx) => {
-    const seen = new Set<string>()
-    ctx.value.attrs.forEach((attr, index) => {
-      if (seen.has(attr.name))
-        ctx.issues.push({
-          code: 'custom',
-          path: ['attrs', index, 'name'],
-          message: `"${attr.name}" is defined twice`,
-          input: attr.name,
-        })
-      seen.add(attr.name)
-    })
-  })
+  .check(attributeNamesOnce('is defined twice'))
 export type EventDefinitionInput = z.input<typeof EventDefinitionInput>
 
 /** How ingest treats events of names the plan does not define and sessions it does not know. */

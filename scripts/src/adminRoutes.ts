@@ -1,7 +1,15 @@
 import { timingSafeEqual } from 'node:crypto'
 import { credentialFrom } from '@hourglass/control'
 import type { EmbeddedTelemetryLog } from '@hourglass/log'
-import { type ProjectionStatus, projectionNamed } from '@hourglass/projections'
+import {
+  type ProjectionStatus,
+  projectionNamed,
+  QUARANTINE_STATUSES,
+  type QuarantinedRecord,
+  type QuarantineFilter,
+  type RedriveOutcome,
+  type RedriveRequest,
+} from '@hourglass/projections'
 import { errors } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -19,9 +27,43 @@ export interface AdminDeps {
   ): Promise<{ committed: number; target: number }>
   /** Abandons the projection's build beside its serving generation; false when none is building. */
   cancelReplay(name: string): Promise<boolean>
+  /** Records the projections set aside, and what an operator may do with them. */
+  readonly quarantine: QuarantineOperations
   /** Operator token, kept in the data folder: whoever can read the data can operate. */
   readonly adminToken: string
 }
+
+export interface QuarantineOperations {
+  list(filter: QuarantineFilter): Promise<QuarantinedRecord[]>
+  /** Applies held records again, each counted once; what fails again stays held. */
+  retry(request: RedriveRequest): Promise<RedriveOutcome[]>
+  /** Gives held records up: they stay out of every count. Returns those dropped. */
+  drop(filter: QuarantineFilter): Promise<QuarantinedRecord[]>
+}
+
+const QuarantineQuery = z.object({
+  projection: z.string().min(1).optional().describe('a projection key, e.g. events@v1'),
+  status: z.enum(QUARANTINE_STATUSES).optional(),
+  position: z.coerce.number().int().min(0).optional().describe('the log position of one record'),
+})
+
+const QuarantineAction = z.object({
+  projection: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('a projection key, e.g. events@v1; every one when absent'),
+  position: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('the log position of one record; every held one when absent'),
+  repair: z
+    .boolean()
+    .optional()
+    .describe('retry only: make every string of the record well-formed Unicode before applying it'),
+})
 
 export interface ReplayState {
   readonly projection: string
@@ -47,7 +89,7 @@ const tokensMatch = (given: string, expected: string) => {
 /** Operator endpoints used by `hourglass status` and `hourglass replay` against a running instance. */
 export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
   fastify,
-  { telemetry, projectionStatus, replayProjection, cancelReplay, adminToken },
+  { telemetry, projectionStatus, replayProjection, cancelReplay, quarantine, adminToken },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   let replay: ReplayState | null = null
@@ -68,6 +110,30 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
       replay,
     }
   })
+
+  app.get(
+    '/v1/admin/quarantine',
+    { schema: { hide: true, querystring: QuarantineQuery } },
+    async (request) => ({ records: await quarantine.list(request.query) }),
+  )
+
+  app.post(
+    '/v1/admin/quarantine/:action',
+    {
+      schema: {
+        hide: true,
+        params: z.object({ action: z.enum(['retry', 'drop']) }),
+        body: QuarantineAction.optional(),
+      },
+    },
+    async (request) => {
+      const body = request.body ?? {}
+      if (request.params.action === 'retry') return { outcomes: await quarantine.retry(body) }
+      if (body.repair !== undefined)
+        throw errors.invalidRequest([{ path: 'repair', message: 'only a retry repairs a record' }])
+      return { dropped: await quarantine.drop({ ...body, status: 'held' }) }
+    },
+  )
 
   app.post(
     '/v1/admin/projections/:name/replay',

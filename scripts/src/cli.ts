@@ -1,6 +1,11 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, type EmbeddedConfig, loadEmbeddedConfig } from '@hourglass/control'
-import { type BuildingStatus, projections } from '@hourglass/projections'
+import {
+  type BuildingStatus,
+  projections,
+  type QuarantinedRecord,
+  type RedriveOutcome,
+} from '@hourglass/projections'
 import { SingleBar } from 'cli-progress'
 import { pino } from 'pino'
 import type { AdminStatus } from './adminRoutes.ts'
@@ -8,7 +13,13 @@ import { createCliLogger } from './cliOutput/cliLogger.ts'
 import { type Column, formatTable } from './cliOutput/table.ts'
 import { replayDistributed } from './distributed/distributedReplay.ts'
 import { distributedCommands, isDistributedCommand, runService } from './distributed/serviceMain.ts'
-import { cancelEmbedded, openEmbeddedStorage, replayEmbedded, startEmbedded } from './embeddedRuntime.ts'
+import {
+  cancelEmbedded,
+  openEmbeddedStorage,
+  quarantineOperations,
+  replayEmbedded,
+  startEmbedded,
+} from './embeddedRuntime.ts'
 import { createOperatorClient, NotRunningError } from './operatorClient.ts'
 
 const USAGE = `hourglass — event analytics on an immutable log
@@ -20,6 +31,9 @@ Usage:
                                    to it (projections: ${projections.map((p) => p.name).join(', ')})
   hourglass replay --cancel <projection>
                                    abandon a rebuild that has not begun to switch; the serving tables stay
+  hourglass quarantine list|retry|drop [--projection <name@vN>] [--position <n>] [--repair]
+                                   records a projection could not apply: list them, apply them again
+                                   (--repair: make their strings well-formed first), or give them up
   hourglass replay --distributed <projection>
                                    distributed mode: rebuild it through the running \`hourglass project\`
                                    workers, from offset 0 of every partition (their KAFKA_* and CLICKHOUSE_*)
@@ -56,6 +70,7 @@ const STATUS_COLUMNS: readonly Column[] = [
   { header: 'committed', align: 'right' },
   { header: 'lag', align: 'right' },
   { header: 'serving generation', align: 'right' },
+  { header: 'quarantined', align: 'right' },
   { header: 'state' },
 ]
 
@@ -64,7 +79,9 @@ const projectionRow = (p: AdminStatus['projections'][number]) => [
   String(p.committed),
   String(p.lag),
   String(p.generation),
-  `${p.running ? 'running' : 'stopped'}${p.lastError ? `  error: ${p.lastError}` : ''}`,
+  String(p.quarantined),
+  `${p.running ? 'running' : 'stopped'}${p.stalledSince ? `, stalled since ${p.stalledSince}` : ''}` +
+    `${p.lastError ? `  error: ${p.lastError}` : ''}`,
 ]
 
 function printStatus(status: AdminStatus) {
@@ -192,6 +209,67 @@ async function cancel(config: EmbeddedConfig, projection: string | undefined) {
   )
 }
 
+interface QuarantineArgs {
+  readonly projection?: string | undefined
+  readonly position?: number | undefined
+  readonly repair?: boolean | undefined
+}
+
+function printQuarantined(records: readonly QuarantinedRecord[]) {
+  if (records.length === 0) out('no quarantined records')
+  for (const r of records) {
+    out(
+      `${r.projection.padEnd(20)} ${r.topic}/${r.partition}@${r.position}  ${r.status.padEnd(7)}  ` +
+        `${r.recordType} ${r.stream} ${JSON.stringify(r.recordId)}  attempts ${r.attempts}  ${r.errorCode}: ${r.errorMessage}`,
+    )
+  }
+}
+
+function printOutcomes(outcomes: readonly RedriveOutcome[]) {
+  if (outcomes.length === 0) out('no held records to retry')
+  for (const o of outcomes)
+    out(`${o.projection.padEnd(20)} @${o.position}  ${o.status}${o.error ? `  ${o.error}` : ''}`)
+}
+
+/** `hourglass quarantine list|retry|drop`: through the running Hourglass, else on the data folder. */
+async function quarantine(config: EmbeddedConfig, action: string | undefined, args: QuarantineArgs) {
+  if (action !== 'list' && action !== 'retry' && action !== 'drop') {
+    throw new Error('name a quarantine action: list, retry or drop')
+  }
+  if (args.repair && action !== 'retry') throw new Error('--repair goes with retry only')
+  const filter = {
+    ...(args.projection ? { projection: args.projection } : {}),
+    ...(args.position !== undefined ? { position: args.position } : {}),
+  }
+  const client = createOperatorClient(config)
+  try {
+    if (action === 'list') return printQuarantined((await client.quarantined(filter)).records)
+    if (action === 'retry')
+      return printOutcomes(
+        (await client.retryQuarantined({ ...filter, repair: args.repair === true })).outcomes,
+      )
+    return printQuarantined((await client.dropQuarantined(filter)).dropped)
+  } catch (error) {
+    if (!(error instanceof NotRunningError)) throw error
+    out(`(${error.message}: working in ${config.dataDir} directly)`)
+  }
+  await withStorage(config, async (storage) => {
+    const operations = quarantineOperations(storage)
+    if (action === 'list') return printQuarantined(await operations.list(filter))
+    if (action === 'drop') return printQuarantined(await operations.drop(filter))
+    // The worker of this process holds the log's partition and re-drives between its batches.
+    await storage.worker.start()
+    printOutcomes(await operations.retry({ ...filter, repair: args.repair === true }))
+  })
+}
+
+const positionArg = (value: string | undefined) => {
+  if (value === undefined) return undefined
+  if (!/^\d+$/.test(value))
+    throw new Error(`--position must be a log position (a whole number), not "${value}"`)
+  return Number(value)
+}
+
 /** Distributed mode: the workers rebuild the projection; this asks them to and follows them. */
 async function replayThroughWorkers(projection: string | undefined, env: Record<string, string | undefined>) {
   const logger = pino({ level: env.LOG_LEVEL ?? 'warn' }, pino.destination(2))
@@ -226,6 +304,9 @@ async function main() {
       help: { type: 'boolean', short: 'h' },
       distributed: { type: 'boolean' },
       cancel: { type: 'boolean' },
+      projection: { type: 'string' },
+      position: { type: 'string' },
+      repair: { type: 'boolean' },
     },
   })
   const [command, ...rest] = positionals
@@ -240,6 +321,12 @@ async function main() {
       return status(config)
     case 'replay':
       return values.cancel ? cancel(config, rest[0]) : replay(config, rest[0])
+    case 'quarantine':
+      return quarantine(config, rest[0], {
+        projection: values.projection,
+        position: positionArg(values.position),
+        repair: values.repair,
+      })
     default:
       throw new Error(`unknown command "${command}"\n\n${USAGE}`)
   }

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import {
   createApiTokens,
@@ -7,12 +6,14 @@ import {
   createPersonKeyStore,
   createStoreRegistry,
   type EmbeddedConfig,
+  makeDataFolderPrivate,
   shredErasedPeople,
 } from '@hourglass/control'
 import { type ControlStore, createEmbeddedLog, type EmbeddedTelemetryLog } from '@hourglass/log'
 import {
   awaitErasureReport,
   cancelReplay,
+  createQuarantineStore,
   createSingleWriterWorker,
   createWarehouseCheckpointStore,
   EMBEDDED_LOG,
@@ -30,6 +31,7 @@ import { createReadCache, type ReadCache } from '@hourglass/query'
 import { telemetryStream } from '@hourglass/schemas'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { QuarantineOperations } from './adminRoutes.ts'
 import { buildApp } from './app.ts'
 import { trackAppends } from './appendedPositions.ts'
 import { limitHeapGrowth } from './heapPolicy.ts'
@@ -54,7 +56,7 @@ const READ_CACHE_BYTES = 64 * 1024 * 1024
 /** The log and the warehouse of a data folder, migrated, with the projection worker (not started). */
 export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger): Promise<EmbeddedStorage> {
   const dataDir = resolve(config.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  makeDataFolderPrivate(dataDir)
   const log = createEmbeddedLog({ path: join(dataDir, 'log') })
   let warehouse: Warehouse
   try {
@@ -142,6 +144,22 @@ function rebuildInBackground(
   )
 }
 
+/** What an operator may do with the records the projections set aside (the worker re-drives them). */
+export function quarantineOperations(
+  storage: Pick<EmbeddedStorage, 'warehouse' | 'worker'>,
+): QuarantineOperations {
+  const store = createQuarantineStore(storage.warehouse)
+  return {
+    list: (filter) => store.list(filter),
+    retry: (request) => storage.worker.redrive(request),
+    async drop(filter) {
+      const held = await store.list({ ...filter, status: 'held' })
+      for (const record of held) await store.update(record, { status: 'dropped' })
+      return held.map((record) => ({ ...record, status: 'dropped' as const }))
+    },
+  }
+}
+
 /** Resolves once every projection has applied every record the log holds now. */
 export async function caughtUp(storage: Pick<EmbeddedStorage, 'telemetry' | 'worker'>, signal?: AbortSignal) {
   const heads = await storage.telemetry.partitionHeads()
@@ -164,14 +182,18 @@ export async function startEmbedded(
   const storage = await openEmbeddedStorage(config, logger)
   const passwords = createPasswordHasher(config.admission.passwords)
   try {
-    const controlPlane = createControlPlane(storage.control, { passwords })
-    await controlPlane.start()
     const jwtSecret = new TextEncoder().encode(config.jwtSecret ?? localSecret(config.dataDir, 'jwt-key'))
     const keys = createPersonKeyStore({
       path: join(resolve(config.dataDir), 'keys'),
       masterKey: Buffer.from(config.masterKey ?? localSecret(config.dataDir, 'master-key'), 'base64url'),
       indexKey: Buffer.from(localSecret(config.dataDir, 'email-index-key'), 'base64url'),
     })
+    const controlPlane = createControlPlane(storage.control, {
+      passwords,
+      keys,
+      quotas: config.admission.quotas,
+    })
+    await controlPlane.start()
     await shredErasedPeople(storage.control, keys)
     const registry = createStoreRegistry({ control: storage.control, keys })
     await registry.start()
@@ -190,6 +212,7 @@ export async function startEmbedded(
         logRequests: config.logRequests,
         timeouts: config.timeouts,
         rateLimits: config.admission.rateLimits,
+        readyMaxLag: config.readyMaxLag,
       },
       {
         telemetry: appended.log,
@@ -201,6 +224,7 @@ export async function startEmbedded(
         projectionStatus: () => storage.worker.status(),
         replayProjection: (name, onProgress) => replayEmbedded(storage, name, onProgress),
         cancelReplay: (name) => cancelEmbedded(storage, name),
+        quarantine: quarantineOperations(storage),
         adminToken: localSecret(config.dataDir, 'admin-token'),
         registry,
         access,

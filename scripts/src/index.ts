@@ -1,2 +1,3 @@
 export * from './app.ts'
 export * from './embeddedRuntime.ts'
+export * from './localSecrets.ts'

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { EmbeddedConfig } from '@hourglass/control'
+import type { QuarantinedRecord, RedriveOutcome, RedriveRequest } from '@hourglass/projections'
 import { CatalogedError } from '@hourglass/schemas'
 import type { AdminStatus, ReplayState } from './adminRoutes.ts'
 
@@ -10,6 +11,12 @@ export interface OperatorClient {
   startReplay(projection: string): Promise<ReplayState>
   /** True when a build was abandoned, false when none was under way. */
   cancelReplay(projection: string): Promise<boolean>
+  quarantined(filter: { projection?: string; position?: number }): Promise<{ records: QuarantinedRecord[] }>
+  retryQuarantined(request: RedriveRequest): Promise<{ outcomes: RedriveOutcome[] }>
+  dropQuarantined(request: {
+    projection?: string
+    position?: number
+  }): Promise<{ dropped: QuarantinedRecord[] }>
 }
 
 export class NotRunningError extends CatalogedError {
@@ -28,10 +35,17 @@ export function createOperatorClient(config: EmbeddedConfig): OperatorClient {
       throw new NotRunningError(`no Hourglass has run on ${config.dataDir} yet`)
     }
   }
-  const call = async <T>(method: string, path: string): Promise<T> => {
+  const call = async <T>(method: string, path: string, payload?: object): Promise<T> => {
     let response: Response
     try {
-      response = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token()}` } })
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token()}`,
+          ...(payload ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(payload ? { body: JSON.stringify(payload) } : {}),
+      })
     } catch (error) {
       if (error instanceof NotRunningError) throw error
       throw new NotRunningError(`no Hourglass answers on ${base}`)
@@ -51,5 +65,13 @@ export function createOperatorClient(config: EmbeddedConfig): OperatorClient {
           `/v1/admin/projections/${encodeURIComponent(projection)}/replay`,
         )
       ).cancelled,
+    quarantined: (filter) => {
+      const query = new URLSearchParams()
+      if (filter.projection) query.set('projection', filter.projection)
+      if (filter.position !== undefined) query.set('position', String(filter.position))
+      return call('GET', `/v1/admin/quarantine?${query}`)
+    },
+    retryQuarantined: (request) => call('POST', '/v1/admin/quarantine/retry', request),
+    dropQuarantined: (request) => call('POST', '/v1/admin/quarantine/drop', request),
   }
 }

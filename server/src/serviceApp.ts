@@ -20,7 +20,12 @@ export const serviceApp = async (
   timeouts: HttpTimeouts,
   registry: Registry,
   health: () => Promise<Record<string, unknown>>,
-  options: { docs?: boolean; maxParamLength?: number } = {},
+  options: {
+    docs?: boolean
+    maxParamLength?: number
+    /** `/readyz`: whether the service's work is current (503 with the reasons when not); liveness stays `/healthz`. */
+    readiness?: () => Promise<{ readonly ready: boolean }>
+  } = {},
 ) => {
   const app = await createApiServer({
     logger,
@@ -37,6 +42,15 @@ export const serviceApp = async (
       return reply.code(503).send({ status: 'unavailable', reason: (error as Error).message })
     }
   })
+  const { readiness } = options
+  if (readiness) {
+    app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+      const answer = await readiness()
+      return reply
+        .code(answer.ready ? 200 : 503)
+        .send({ status: answer.ready ? 'ready' : 'degraded', ...answer })
+    })
+  }
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(registry.contentType).send(await registry.metrics()),
   )

@@ -9,6 +9,7 @@ import {
   type EventDefinitionInput,
   errors,
   eventCodeSlug,
+  HourglassError,
   type SessionStarted,
   type SourceCreated,
   type SourceKind,
@@ -16,7 +17,8 @@ import {
   type SourceSettingsChanged,
   type SourceTokenIssued,
 } from '@hourglass/schemas'
-import { mintApiToken, secretMatches } from '../accounts/apiTokens.ts'
+import { hashSecret, mintApiToken } from '../accounts/apiTokens.ts'
+import type { SourceQuotas } from '../settings/admissionConfig.ts'
 import type { Source } from '../source.ts'
 
 /** An event of a source's tracking plan. Its `eventCode` never changes. */
@@ -86,8 +88,11 @@ export type AppControlEvent = Extract<
 export interface AppControlDeps {
   readonly control: ControlStore
   refresh(): Promise<void>
+  /** `refresh` for telemetry: the followed view stands while the control store is away. */
+  catchUpOrKeep(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   findSource(sourceId: string): Promise<Source | null>
+  readonly quotas: SourceQuotas
 }
 
 /** Attempts at a tracking-plan append before a conflicting writer is reported as a 409. */
@@ -98,19 +103,42 @@ const sameAttributes = (a: readonly AttributeDefinition[], b: readonly Attribute
 
 const sessionKey = (sessionId: string) => createHash('sha256').update(sessionId).digest('hex').slice(0, 40)
 
-export function createAppControl({ control, refresh, lookup, findSource }: AppControlDeps): AppControl {
+export function createAppControl({
+  control,
+  refresh,
+  catchUpOrKeep,
+  lookup,
+  findSource,
+  quotas,
+}: AppControlDeps): AppControl {
   const settingsBySource = new Map<string, SourceSettings>()
-  const issuedTokens = new Map<string, string[]>()
+  /** sourceId → hashes of the tokens issued after its first. */
+  const issuedTokens = new Map<string, Set<string>>()
   /** sourceId → event name → definition. */
   const plans = new Map<string, Map<string, EventDefinition>>()
   const definitionsByCode = new Map<string, EventDefinition>()
   /** Last revision of each source's tracking-plan stream: the next definitions expect it. */
   const planRevisions = new Map<string, number>()
-  const sessions = new Map<string, { byId: Map<string, Session>; started: Session[] }>()
+  /** sourceId → session id → when it started, in the order they started (a Map keeps it; no object per session). */
+  const sessions = new Map<string, Map<string, number>>()
 
   const codeKey = (sourceId: string, eventCode: string) => `${sourceId}\u0000${eventCode}`
   const settingsOf = (sourceId: string) => settingsBySource.get(sourceId) ?? defaultSourceSettings
-  const sessionOf = (sourceId: string, sessionId: string) => sessions.get(sourceId)?.byId.get(sessionId)
+  const sessionOf = (sourceId: string, sessionId: string): Session | undefined => {
+    const startedAt = sessions.get(sourceId)?.get(sessionId)
+    return startedAt === undefined ? undefined : { sessionId, sourceId, startedAt }
+  }
+
+  /** A 429 once the source holds its quota (as of the log's latest record). */
+  const checkQuota = async (what: 'sessions' | 'tokens', held: () => number) => {
+    if (held() < quotas[what]) return
+    await refresh()
+    if (held() >= quotas[what])
+      throw new HourglassError(
+        'QUOTA_EXCEEDED',
+        `the source holds ${quotas[what]} ${what}, as many as it may`,
+      )
+  }
 
   const append = async (stream: string, events: readonly ControlEvent[], expected: ExpectedRevision) => {
     const outcome = await control.appendToStream(
@@ -129,7 +157,10 @@ export function createAppControl({ control, refresh, lookup, findSource }: AppCo
           settingsBySource.set(event.sourceId, event.settings)
           break
         case 'source.token-issued':
-          issuedTokens.set(event.sourceId, [...(issuedTokens.get(event.sourceId) ?? []), event.tokenHash])
+          issuedTokens.set(
+            event.sourceId,
+            (issuedTokens.get(event.sourceId) ?? new Set()).add(event.tokenHash),
+          )
           break
         case 'event.defined': {
           const definition: EventDefinition = {
@@ -148,14 +179,8 @@ export function createAppControl({ control, refresh, lookup, findSource }: AppCo
           break
         }
         case 'session.started': {
-          const session: Session = {
-            sessionId: event.sessionId,
-            sourceId: event.sourceId,
-            startedAt: event.at,
-          }
-          const ofSource = sessions.get(event.sourceId) ?? { byId: new Map<string, Session>(), started: [] }
-          if (!ofSource.byId.has(session.sessionId)) ofSource.started.push(session)
-          ofSource.byId.set(session.sessionId, session)
+          const ofSource = sessions.get(event.sourceId) ?? new Map<string, number>()
+          if (!ofSource.has(event.sessionId)) ofSource.set(event.sessionId, event.at)
           sessions.set(event.sourceId, ofSource)
           break
         }
@@ -184,6 +209,7 @@ export function createAppControl({ control, refresh, lookup, findSource }: AppCo
     },
 
     async issueApiToken(source) {
+      await checkQuota('tokens', () => issuedTokens.get(source.sourceId)?.size ?? 0)
       const { token, tokenHash } = mintApiToken(source.sourceId)
       const event: SourceTokenIssued = {
         type: 'source.token-issued',
@@ -197,8 +223,8 @@ export function createAppControl({ control, refresh, lookup, findSource }: AppCo
     },
 
     async issuedTokenMatches(source, secret) {
-      const matches = () =>
-        (issuedTokens.get(source.sourceId) ?? []).some((hash) => secretMatches(secret, hash))
+      const hash = hashSecret(secret)
+      const matches = () => issuedTokens.get(source.sourceId)?.has(hash) ?? false
       if (matches()) return true
       await refresh()
       return matches()
@@ -278,6 +304,7 @@ export function createAppControl({ control, refresh, lookup, findSource }: AppCo
       lookup(() => definitionsByCode.get(codeKey(sourceId, eventCode))),
 
     async startSession(source, sessionId = randomUUID()) {
+      await checkQuota('sessions', () => sessions.get(source.sourceId)?.size ?? 0)
       const event: SessionStarted = {
         type: 'session.started',
         sourceId: source.sourceId,
@@ -298,7 +325,11 @@ export function createAppControl({ control, refresh, lookup, findSource }: AppCo
 
     async listSessions(sourceId) {
       await refresh()
-      return sessions.get(sourceId)?.started ?? []
+      return [...(sessions.get(sourceId) ?? [])].map(([sessionId, startedAt]) => ({
+        sessionId,
+        sourceId,
+        startedAt,
+      }))
     },
 
     async ingestRules(source, events) {
@@ -312,7 +343,7 @@ export function createAppControl({ control, refresh, lookup, findSource }: AppCo
           (checksSessions && typeof session === 'string' && !sessionOf(sourceId, session))
         )
       })
-      if (unknown) await refresh()
+      if (unknown) await catchUpOrKeep()
       const plan = plans.get(sourceId)
       return {
         settings: settingsOf(sourceId),

@@ -1,11 +1,12 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { stampReadings } from '@hourglass/ingest'
 import { createEmbeddedLog, type EmbeddedLog } from '@hourglass/log'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPasswordHasher, type PasswordHasher } from '../accounts/passwords.ts'
 import { type ControlPlane, createControlPlane } from '../controlPlane.ts'
+import { createPersonKeyStore, type PersonKeyStore } from '../people/personalData.ts'
 import { type Device, ownerAt } from './deviceFleet.ts'
 
 const HOUR = 3600_000
@@ -14,6 +15,7 @@ const t0 = Date.UTC(2026, 5, 1)
 let dir: string
 let log: EmbeddedLog
 let passwords: PasswordHasher
+let keys: PersonKeyStore
 /** Two control planes over one control store: two ingest processes, each with its own folded state. */
 let one: ControlPlane
 let two: ControlPlane
@@ -25,8 +27,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hourglass-fleet-'))
   log = createEmbeddedLog({ path: dir })
   passwords = createPasswordHasher({ threads: 1, queue: 16 })
-  one = createControlPlane(log.control, { passwords })
-  two = createControlPlane(log.control, { passwords })
+  keys = createPersonKeyStore({
+    path: join(dir, 'keys'),
+    masterKey: randomBytes(32),
+    indexKey: randomBytes(32),
+  })
+  const quotas = { sessions: 10, tokens: 10 }
+  one = createControlPlane(log.control, { passwords, keys, quotas })
+  two = createControlPlane(log.control, { passwords, keys, quotas })
   await Promise.all([one.start(), two.start()])
   const { source } = await one.createSource('account-1', { kind: 'device', name: 'fleet' })
   fleet = source
@@ -35,6 +43,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await passwords.close()
+  await keys.close()
   await log.close()
   rmSync(dir, { recursive: true, force: true })
 })
@@ -74,29 +83,16 @@ describe('device fleets', () => {
     expect(device.revision).toBe(1)
   })
 
-  it('sees a binding another process made when stamping readings', async () => {
+  it('sees a binding another process made: the owner at each moment is the one bound then', async () => {
     await one.devices.bindDevice(fleet, 'moved', { userId: ana, effectiveFrom: t0 })
     await two.devices.findDevice(fleet.sourceId, 'moved')
     await one.devices.bindDevice(fleet, 'moved', { userId: ben, effectiveFrom: t0 + 3 * HOUR })
     const devices = await two.devices.currentDevices(fleet.sourceId, ['moved', 'ghost'])
     expect([...devices.keys()]).toEqual(['moved'])
-    const batch = stampReadings(
-      [
-        { deviceId: 'moved', timestamp: t0 + 3 * HOUR - 1, metrics: { t: 1 } },
-        { deviceId: 'moved', timestamp: t0 + 3 * HOUR, metrics: { t: 2 }, id: 'r-2' },
-        { deviceId: 'ghost', timestamp: t0, metrics: { t: 3 } },
-      ],
-      devices,
-      t0 + 10 * HOUR,
-    )
-    expect(batch.records.map((r) => (r.data as { userId: string }).userId)).toEqual([ana, ben])
-    expect(batch.records[1]).toMatchObject({ id: 'moved/r-2', type: 'device.reading' })
-    expect(batch.rejected).toEqual([
-      {
-        index: 2,
-        issues: [{ path: 'readings[2].deviceId', message: expect.stringMatching(/not registered/) }],
-      },
-    ])
+    const moved = devices.get('moved')!
+    expect(moved.revision).toBe(1)
+    expect(ownerAt(moved, t0 + 3 * HOUR - 1)).toBe(ana)
+    expect(ownerAt(moved, t0 + 3 * HOUR)).toBe(ben)
   })
 
   it('refuses a binding before the current one, and one to a user of another fleet', async () => {
@@ -112,7 +108,7 @@ describe('device fleets', () => {
   })
 
   it("checks a device user's own password, and takes each name once per fleet", async () => {
-    expect((await two.devices.checkUserPassword(ana, 'correct horse'))?.name).toBe('ana')
+    expect((await two.devices.checkUserPassword(ana, 'correct horse'))?.userId).toBe(ana)
     expect(await two.devices.checkUserPassword(ana, 'wrong horse')).toBeNull()
     expect(await two.devices.checkUserPassword('nobody', 'correct horse')).toBeNull()
     await expect(

@@ -9,13 +9,17 @@ import {
   HourglassError,
 } from '@hourglass/schemas'
 import type { PasswordHasher } from '../accounts/passwords.ts'
+import type { PersonKeyStore } from '../people/personalData.ts'
+import { nameLookup, sealIdentity } from '../people/sealedIdentity.ts'
 
-/** A user of a device fleet: owns devices, and may read their own summaries with their password. */
+/**
+ * A user of a device fleet: owns devices, and may read their own summaries with their password.
+ * Their name is sealed in the log and not kept here; it is known only when they are registered.
+ */
 export interface DeviceUser {
   readonly userId: string
   readonly accountId: string
   readonly sourceId: string
-  readonly name: string
   readonly passwordHash: string
   readonly createdAt: number
 }
@@ -58,8 +62,13 @@ export interface Fleet {
 /** Device users and device bindings: the control-plane state of device fleets. */
 export interface DeviceFleets {
   /** A new user of the fleet; a name the fleet already has is a 409. */
-  registerUser(fleet: Fleet, input: { name: string; password: string }): Promise<DeviceUser>
+  registerUser(
+    fleet: Fleet,
+    input: { name: string; password: string },
+  ): Promise<DeviceUser & { name: string }>
   findUser(sourceId: string, userId: string): Promise<DeviceUser | null>
+  /** Erases a user of the fleet (404 for none): their key is destroyed and they no longer sign in. */
+  eraseUser(fleet: Fleet, userId: string): Promise<void>
   /** The device user whose id and password these are, or null. */
   checkUserPassword(userId: string, password: string): Promise<DeviceUser | null>
   /**
@@ -96,9 +105,15 @@ export interface DeviceFleets {
 /** What the device fleets need of the control plane that folds them. */
 export interface DeviceFleetControl {
   refresh(): Promise<void>
+  /** `refresh` for readings: the followed bindings stand while the control store is away. */
+  catchUpOrKeep(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   append(stream: string, event: ControlEvent, expected?: ExpectedRevision): Promise<'appended' | 'conflict'>
   readonly passwords: PasswordHasher
+  readonly keys: PersonKeyStore
+  /** The revision a registration expects of a name's stream (a name of an erased user is free again). */
+  revisionToRegister(stream: string): Promise<ExpectedRevision>
+  eraseIdentity(kind: 'device-user', id: string): Promise<void>
 }
 
 /** Attempts at binding a device on a reading before a conflicting writer is reported as a 409. */
@@ -140,6 +155,7 @@ function bindingForReading(
   return { userId, effectiveFrom: timestamp }
 }
 
+/** The stream key of a name written in clear, before names were sealed. */
 const nameKey = (sourceId: string, name: string) =>
   createHash('sha256')
     .update(`${sourceId}\n${name.normalize('NFKC')}`)
@@ -149,9 +165,22 @@ const deviceKey = (sourceId: string, deviceId: string) => `${sourceId}/${deviceI
 /** Device fleets' state, folded from control records by the control plane (`apply`). */
 export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & {
   apply(event: DeviceUserRegistered | DeviceBound, record: ControlRecord): void
+  /** An erased user is no longer found, and their name is free again in the fleet. */
+  forgetUser(userId: string): void
 } {
   const users = new Map<string, DeviceUser>()
+  /** The names taken in each fleet: keyed hashes, or `nameKey` for names written in clear. */
+  const takenNames = new Set<string>()
+  /** The name each user took, to free it when they are erased. */
+  const nameOfUser = new Map<string, string>()
   const devices = new Map<string, Device>()
+
+  const nameTaken = async (sourceId: string, name: string, index: string) => {
+    const taken = () => takenNames.has(index) || takenNames.has(nameKey(sourceId, name))
+    if (taken()) return true
+    await control.refresh()
+    return taken()
+  }
 
   const findUser = async (sourceId: string, userId: string) => {
     const user = await control.lookup(() => users.get(userId))
@@ -187,10 +216,15 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
           userId: event.userId,
           accountId: event.accountId,
           sourceId: event.sourceId,
-          name: event.name,
           passwordHash: event.passwordHash,
           createdAt: event.at,
         })
+        const taken =
+          event.nameIndex ?? (event.name === undefined ? undefined : nameKey(event.sourceId, event.name))
+        if (taken !== undefined) {
+          takenNames.add(taken)
+          nameOfUser.set(event.userId, taken)
+        }
         return
       }
       const key = deviceKey(event.sourceId, event.deviceId)
@@ -208,24 +242,43 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
     },
 
     async registerUser(fleet, { name, password }) {
+      const taken = () => errors.conflict(`the fleet already has a user named "${name}"`)
+      const nameIndex = await nameLookup(control.keys, fleet.sourceId, name.normalize('NFKC'))
+      if (await nameTaken(fleet.sourceId, name, nameIndex)) throw taken()
+      const userId = randomUUID()
       const event: DeviceUserRegistered = {
         type: 'device-user.registered',
-        userId: randomUUID(),
+        userId,
         accountId: fleet.accountId,
         sourceId: fleet.sourceId,
-        name,
+        nameIndex,
+        sealed: await sealIdentity(control.keys, 'device-user', userId, { name }),
         passwordHash: await control.passwords.hash(password),
         at: Date.now(),
       }
-      const status = await control.append(
-        controlStreams.deviceUserByName(fleet.sourceId, nameKey(fleet.sourceId, name)),
-        event,
-      )
-      if (status === 'conflict') throw errors.conflict(`the fleet already has a user named "${name}"`)
-      return users.get(event.userId)!
+      const stream = controlStreams.deviceUserByName(fleet.sourceId, nameIndex)
+      const status = await control.append(stream, event, await control.revisionToRegister(stream))
+      if (status === 'conflict') {
+        await control.keys.destroy(userId)
+        throw taken()
+      }
+      return { ...users.get(userId)!, name }
     },
 
     findUser,
+
+    forgetUser(userId) {
+      users.delete(userId)
+      const taken = nameOfUser.get(userId)
+      if (taken !== undefined) takenNames.delete(taken)
+      nameOfUser.delete(userId)
+    },
+
+    async eraseUser(fleet, userId) {
+      if (!(await findUser(fleet.sourceId, userId)))
+        throw errors.notFound(`device user "${userId}" of this fleet`)
+      await control.eraseIdentity('device-user', userId)
+    },
 
     async checkUserPassword(userId, password) {
       const user = await control.lookup(() => users.get(userId))
@@ -258,7 +311,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
       const key = deviceKey(fleet.sourceId, deviceId)
       for (let attempt = 0; attempt < READING_BIND_ATTEMPTS; attempt++) {
         // The reading is stamped with the latest binding, wherever it was written.
-        await control.refresh()
+        await control.catchUpOrKeep()
         const device = devices.get(key)
         const binding = bindingForReading(device, userId, timestamp)
         if (!binding) return device!
@@ -268,7 +321,7 @@ export function createDeviceFleets(control: DeviceFleetControl): DeviceFleets & 
     },
 
     async currentDevices(sourceId, deviceIds) {
-      await control.refresh()
+      await control.catchUpOrKeep()
       const found = new Map<string, Device>()
       for (const deviceId of deviceIds) {
         const device = devices.get(deviceKey(sourceId, deviceId))

@@ -42,10 +42,9 @@ export const emailIndexOf = (indexKey: Buffer, storeId: string, email: string) =
  * The keys of personal data: a key per person, and the key of the e-mail index. Unlike the
  * log, this store is mutable: destroying a person's key is what makes their sealed fields
  * unreadable everywhere the log has been copied to. Embedded mode keeps it in the process
- * (`createPersonKeyStore`); distributed mode keeps it in one place every process reaches: the
- * control service over HTTP (`createHttpPersonKeyStore`) or PostgreSQL
- * (`createPostgresPersonKeyStore`), so every process sees one set of keys and an erasure
- * destroys the only copy.
+ * (`createPersonKeyStore`); distributed mode keeps it in PostgreSQL, which every process
+ * reaches (`createPostgresPersonKeyStore`), so every process sees one set of keys and an
+ * erasure destroys the only copy.
  */
 export interface PersonKeyStore {
   /** A new random key for a person who has none. */

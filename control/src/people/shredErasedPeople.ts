@@ -1,11 +1,19 @@
 import type { ControlRecord, ControlStore } from '@hourglass/log'
-import { PersonErased } from '@hourglass/schemas'
+import { IdentityErased, PersonErased } from '@hourglass/schemas'
 import type { PersonKeyStore } from './personalData.ts'
 
-/** The person a control-plane record erases, if it is an erasure of a whole person. */
+/**
+ * The person a control-plane record erases (whose key goes), if it is an erasure of a whole
+ * person: a store's person, or an account holder, member or device user.
+ */
 export const erasedPersonOf = (record: Pick<ControlRecord, 'type' | 'data'>): string | null => {
+  const data = { ...(record.data as object), type: record.type }
+  if (record.type === 'identity.erased') {
+    const parsed = IdentityErased.safeParse(data)
+    return parsed.success ? parsed.data.id : null
+  }
   if (record.type !== 'person.erased') return null
-  const parsed = PersonErased.safeParse({ ...(record.data as object), type: record.type })
+  const parsed = PersonErased.safeParse(data)
   return parsed.success ? parsed.data.personId : null
 }
 

@@ -82,6 +82,18 @@ export const admissionVariables = {
     100_000,
     'write requests per credential (API token, access or account token) in a window',
   ),
+  HOURGLASS_SESSIONS_PER_SOURCE: count(
+    1,
+    100_000_000,
+    1_000_000,
+    'sessions a source may start; past them a new session is answered 429 QUOTA_EXCEEDED',
+  ),
+  HOURGLASS_TOKENS_PER_SOURCE: count(
+    1,
+    10_000,
+    100,
+    'API tokens a source may be issued beyond its first; past them one more is answered 429 QUOTA_EXCEEDED',
+  ),
 }
 
 type HttpTimeoutEnv = { [K in keyof typeof httpTimeoutVariables]: number }
@@ -93,10 +105,22 @@ export const timeoutProblems = (env: HttpTimeoutEnv): string[] =>
     ? ['HOURGLASS_HEADERS_TIMEOUT_MS: must not be longer than HOURGLASS_REQUEST_TIMEOUT_MS']
     : []
 
+/** How much one source may hold: each session and token it has is kept in every process's memory. */
+export interface SourceQuotas {
+  readonly sessions: number
+  readonly tokens: number
+}
+
 export interface Admission {
   readonly passwords: PasswordHasherOptions
   readonly rateLimits: RateLimits
+  readonly quotas: SourceQuotas
 }
+
+export const sourceQuotasOf = (
+  env: Pick<AdmissionEnv, 'HOURGLASS_SESSIONS_PER_SOURCE' | 'HOURGLASS_TOKENS_PER_SOURCE'>,
+): SourceQuotas =>
+  Object.freeze({ sessions: env.HOURGLASS_SESSIONS_PER_SOURCE, tokens: env.HOURGLASS_TOKENS_PER_SOURCE })
 
 export const httpTimeoutsOf = (env: HttpTimeoutEnv): HttpTimeouts =>
   Object.freeze({
@@ -118,4 +142,5 @@ export const admissionOf = (env: AdmissionEnv): Admission =>
       creationsPerAccount: env.HOURGLASS_RATE_LIMIT_CREATIONS_PER_ACCOUNT,
       writesPerCredential: env.HOURGLASS_RATE_LIMIT_WRITES_PER_TOKEN,
     }),
+    quotas: sourceQuotasOf(env),
   })

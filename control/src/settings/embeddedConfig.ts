@@ -18,6 +18,7 @@ import {
   type LogLevel,
   Port,
   ProjectionBatchSize,
+  ReadyMaxLag,
   TokenTtlSeconds,
 } from './fields.ts'
 
@@ -72,6 +73,7 @@ export const EmbeddedConfigSchema = z.object({
       "how far the JS heap may grow past what is live before V8 collects, in per cent; 0: V8's default",
     ),
   HOURGLASS_ERASURE_WAIT_MS: ErasureWaitMs(30_000),
+  HOURGLASS_READY_MAX_LAG: ReadyMaxLag,
   ...httpTimeoutVariables,
   ...admissionVariables,
 })
@@ -97,6 +99,8 @@ export interface EmbeddedConfig {
   readonly heapGrowthPercent: number
   /** How long an erasure request waits for the projections to apply it before answering 202. */
   readonly erasureWaitMs: number
+  /** Records a projection may lag behind the log before /readyz reports degraded. */
+  readonly readyMaxLag: number
   readonly logLevel: z.infer<typeof LogLevel>
   readonly logRequests: boolean
   /** How long a client may take to send a request. */
@@ -137,6 +141,7 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined>): Emb
     projectionLingerMs: e.HOURGLASS_PROJECTION_LINGER_MS,
     heapGrowthPercent: e.HOURGLASS_HEAP_GROWTH_PERCENT,
     erasureWaitMs: e.HOURGLASS_ERASURE_WAIT_MS,
+    readyMaxLag: e.HOURGLASS_READY_MAX_LAG,
     logLevel: e.LOG_LEVEL,
     logRequests: e.HOURGLASS_LOG_REQUESTS === 'true',
     timeouts: httpTimeoutsOf(e),

@@ -48,6 +48,15 @@ export const ProjectionBatchSize = z.coerce
   .default(10_000)
   .describe('most log records per projection batch (one insert per table)')
 
+/** Records a projection may lag behind the log before `/readyz` reports the process degraded. */
+export const ReadyMaxLag = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .max(1_000_000_000)
+  .default(100_000)
+  .describe('records a projection may lag behind the log before /readyz answers 503 (degraded)')
+
 /** Longest wait of an erasure for the projections to report it before it answers 202 (pending). */
 export const ErasureWaitMs = (fallback: number) =>
   z.coerce

@@ -4,6 +4,7 @@ import { loadServiceConfig } from './serviceConfig.ts'
 
 const secret = 'x'.repeat(32)
 const key = Buffer.alloc(32, 7).toString('base64url')
+const postgres = 'postgres://hourglass@127.0.0.1:5432/hourglass'
 
 describe('distributed service configuration', () => {
   it('names every missing or wrong variable of a service, with the reason', () => {
@@ -16,40 +17,49 @@ describe('distributed service configuration', () => {
     expect(error).toBeInstanceOf(ConfigError)
     const message = (error as ConfigError).message
     expect(message).toContain('KAFKA_BROKERS: must be comma-separated host:port')
-    expect(message).toContain('HOURGLASS_CONTROL_URL')
-    expect(message).toContain('HOURGLASS_CONTROL_TOKEN: is required')
+    expect(message).toContain('HOURGLASS_POSTGRES_URL: is required')
+    expect(message).toContain('HOURGLASS_MASTER_KEY: is required')
     expect(message).toContain('HOURGLASS_JWT_SECRET: must be at least 32 characters')
     // Ingest reads the workers' erasure reports from the warehouse.
     expect(message).toContain('CLICKHOUSE_URL')
+    // No process reaches a control service: PostgreSQL is the control plane.
+    expect(message).not.toContain('HOURGLASS_CONTROL')
   })
 
-  it("requires the control service's keys of personal data, and the query service's broker", () => {
-    expect(() => loadServiceConfig('control', { HOURGLASS_CONTROL_TOKEN: secret })).toThrow(
-      /HOURGLASS_MASTER_KEY: is required[\s\S]*HOURGLASS_EMAIL_INDEX_KEY: is required/,
+  it("requires the master key of ingest and query, a postgres:// URL, and the query service's broker", () => {
+    const query = {
+      CLICKHOUSE_URL: 'http://ch:8123',
+      HOURGLASS_POSTGRES_URL: postgres,
+      HOURGLASS_JWT_SECRET: secret,
+      KAFKA_BROKERS: '127.0.0.1:9092',
+    }
+    expect(() => loadServiceConfig('query', { ...query, HOURGLASS_MASTER_KEY: 'too-short' })).toThrow(
+      /HOURGLASS_MASTER_KEY: must be 32 random bytes in base64url/,
     )
     expect(() =>
-      loadServiceConfig('control', {
-        HOURGLASS_CONTROL_TOKEN: secret,
-        HOURGLASS_MASTER_KEY: 'too-short',
-        HOURGLASS_EMAIL_INDEX_KEY: key,
+      loadServiceConfig('query', {
+        ...query,
+        HOURGLASS_MASTER_KEY: key,
+        HOURGLASS_POSTGRES_URL: 'http://pg',
       }),
-    ).toThrow(/HOURGLASS_MASTER_KEY: must be 32 random bytes in base64url/)
-    const query = { CLICKHOUSE_URL: 'http://ch:8123', HOURGLASS_CONTROL_URL: 'http://control:8090' }
+    ).toThrow(/HOURGLASS_POSTGRES_URL: must be a postgres:\/\/ URL/)
     expect(() =>
-      loadServiceConfig('query', { ...query, HOURGLASS_CONTROL_TOKEN: secret, HOURGLASS_JWT_SECRET: secret }),
+      loadServiceConfig('query', { ...query, KAFKA_BROKERS: undefined, HOURGLASS_MASTER_KEY: key }),
     ).toThrow(/KAFKA_BROKERS: is required/)
+    const config = loadServiceConfig('query', { ...query, HOURGLASS_MASTER_KEY: key })
+    expect(config.HOURGLASS_EMAIL_INDEX_KEY).toBeUndefined()
+    expect(config.HOURGLASS_POSTGRES_SCHEMA).toBe('hourglass')
   })
 
-  it('reads a valid configuration with its defaults, frozen', () => {
-    // Workers read event definitions and erasures from the control service.
+  it('reads a valid configuration with its defaults, frozen; a worker needs no master key', () => {
+    // Workers read event definitions and erasures from the control store in PostgreSQL.
     expect(() =>
       loadServiceConfig('project', { KAFKA_BROKERS: '127.0.0.1:9092', CLICKHOUSE_URL: 'http://ch:8123' }),
-    ).toThrow(/HOURGLASS_CONTROL_URL[\s\S]*HOURGLASS_CONTROL_TOKEN: is required/)
+    ).toThrow(/HOURGLASS_POSTGRES_URL: is required/)
     const config = loadServiceConfig('project', {
       KAFKA_BROKERS: '127.0.0.1:9092, kafka-2:9092',
       CLICKHOUSE_URL: 'http://127.0.0.1:8123',
-      HOURGLASS_CONTROL_URL: 'http://control:8090',
-      HOURGLASS_CONTROL_TOKEN: secret,
+      HOURGLASS_POSTGRES_URL: postgres,
     })
     expect(config).toMatchObject({
       KAFKA_BROKERS: ['127.0.0.1:9092', 'kafka-2:9092'],
@@ -58,16 +68,12 @@ describe('distributed service configuration', () => {
       KAFKA_GROUP_ID: 'hourglass-projections',
       CLICKHOUSE_DATABASE: 'hourglass',
       HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: 10_000,
+      HOURGLASS_POSTGRES_POOL_SIZE: 10,
     })
+    expect(config).not.toHaveProperty('HOURGLASS_MASTER_KEY')
     expect(Object.isFrozen(config)).toBe(true)
     expect(() => loadServiceConfig('query', { CLICKHOUSE_URL: 'http://ch:8123' })).toThrow(
       /HOURGLASS_JWT_SECRET/,
     )
-    const control = {
-      HOURGLASS_CONTROL_TOKEN: secret,
-      HOURGLASS_MASTER_KEY: key,
-      HOURGLASS_EMAIL_INDEX_KEY: key,
-    }
-    expect(loadServiceConfig('control', control).PORT).toBe(8090)
   })
 })

@@ -1,3 +1,4 @@
+import { postgresSettings } from '@hourglass/log/postgres'
 import { z } from 'zod'
 import { admissionVariables, httpTimeoutVariables, timeoutProblems } from './admissionConfig.ts'
 import { ConfigError } from './embeddedConfig.ts'
@@ -9,11 +10,12 @@ import {
   ErasureWaitMs,
   Port,
   ProjectionBatchSize,
+  ReadyMaxLag,
   TokenTtlSeconds,
 } from './fields.ts'
 
 /**
- * Configuration of the distributed services (`hourglass control|ingest|project|query`):
+ * Configuration of the distributed services (`hourglass ingest|project|query`):
  * one zod schema per service over environment variables, parsed once at start, frozen.
  */
 
@@ -61,12 +63,21 @@ const kafka = {
     .default(4)
     .describe('partitions the topic is created with when Hourglass creates it; do not change it afterwards'),
 }
-const control = {
-  HOURGLASS_CONTROL_URL: HttpUrl(
-    'http://127.0.0.1:8090',
-    'the control service, e.g. `http://127.0.0.1:8090`',
+/** The control plane: every service reads and appends its records in PostgreSQL itself. */
+const control = postgresSettings
+/**
+ * The keys of personal data, held by the processes that open or seal people's fields (ingest
+ * and query). Projection workers read neither: they are not given the master key.
+ */
+const personKeys = {
+  HOURGLASS_MASTER_KEY: Key(
+    'wraps the person keys kept in PostgreSQL; the same in every ingest and query process',
   ),
-  HOURGLASS_CONTROL_TOKEN: Secret('shared by the services to reach the control service'),
+  HOURGLASS_EMAIL_INDEX_KEY: Key('keys the index of e-mail addresses')
+    .optional()
+    .describe(
+      "an existing deployment's e-mail index key; unset: the one the first process made in PostgreSQL",
+    ),
 }
 const clickhouse = {
   CLICKHOUSE_URL: HttpUrl('http://clickhouse:8123', 'the ClickHouse server, e.g. `http://clickhouse:8123`'),
@@ -80,26 +91,13 @@ const accounts = {
 }
 
 export const serviceSchemas = {
-  control: z.object({
-    ...common,
-    PORT: Port(8090),
-    HOURGLASS_DATA_DIR: z
-      .string()
-      .min(1)
-      .default('./data')
-      .describe('the control log (`log/`) and the person keys (`keys/`)'),
-    HOURGLASS_CONTROL_TOKEN: control.HOURGLASS_CONTROL_TOKEN,
-    /** Wraps the per-person keys of personal data, which the control service keeps for every process. */
-    HOURGLASS_MASTER_KEY: Key('wraps the per-person keys of personal data'),
-    /** Keys the hash that finds a person by e-mail address without keeping the address. */
-    HOURGLASS_EMAIL_INDEX_KEY: Key('keys the index of e-mail addresses'),
-  }),
   ingest: z.object({
     ...common,
     // Password threads and rate limits, each process its own (see admissionControl.ts).
     ...admissionVariables,
     ...kafka,
     ...control,
+    ...personKeys,
     ...accounts,
     // Read only: the erasure reports of the projection workers.
     ...clickhouse,
@@ -127,6 +125,7 @@ export const serviceSchemas = {
       .default('hourglass-projections')
       .describe('the consumer group the projection workers share'),
     HOURGLASS_PROJECTION_BATCH_SIZE: ProjectionBatchSize,
+    HOURGLASS_READY_MAX_LAG: ReadyMaxLag,
     /** How long a silent worker keeps its partitions (Kafka's minimum is 6 s). */
     HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: z.coerce
       .number()
@@ -141,6 +140,7 @@ export const serviceSchemas = {
   query: z.object({
     ...common,
     ...control,
+    ...personKeys,
     ...clickhouse,
     ...accounts,
     ...kafka,

@@ -104,11 +104,13 @@ const erases = (erasure: Erasure, position: number) => position < erasure.before
 
 /**
  * Every record the log acknowledged, compared with the warehouse's raw tables by log position:
- * each is there once, unless an erasure of its person removed it.
+ * each is there once, unless an erasure of its person removed it or a projection quarantined it
+ * (`quarantined`: log positions).
  */
 export async function compareLogWithWarehouse(
   log: { telemetry: TelemetryLog; control: ControlStore },
   warehouse: Warehouse,
+  quarantined: ReadonlySet<number> = new Set(),
 ): Promise<ProjectedTable[]> {
   const expected = new Map<string, { position: number; person: string | null }[]>()
   const erasures = new Map<string, Erasure[]>()
@@ -140,7 +142,7 @@ export async function compareLogWithWarehouse(
     compared.push({
       table,
       expected: want.size,
-      missing: [...want].filter((position) => !have.has(position)),
+      missing: [...want].filter((position) => !have.has(position) && !quarantined.has(position)),
       unexpected: [...have].filter((position) => !want.has(position)),
     })
   }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadEmbeddedConfig } from '@hourglass/control'
+import { createQuarantineStore } from '@hourglass/projections'
 import { seededRandom } from '@hourglass/projections/seededRandom'
 import { startEmbedded } from '@hourglass/scripts'
 import type { FastifyInstance, InjectOptions } from 'fastify'
@@ -74,7 +75,9 @@ export interface FuzzReport {
   readonly findings: Readonly<Record<FindingKind, readonly Finding[]>>
   readonly stalled: readonly StalledProjection[]
   readonly tables: readonly ProjectedTable[]
-  /** Every projection caught up, every acknowledged record projected once. */
+  /** Records a projection set aside (it could not apply them); they count as accounted for, not as projected. */
+  readonly quarantined: number
+  /** `/readyz` answered 200, every projection caught up, every acknowledged record projected once or quarantined. */
   readonly ready: boolean
   readonly ok: boolean
 }
@@ -326,8 +329,15 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       runtime.worker,
       (options.settleSeconds ?? 120) * 1000,
     )
-    const tables = await compareLogWithWarehouse(runtime, runtime.warehouse)
+    const held = await createQuarantineStore(runtime.warehouse).list({ status: 'held' })
+    const tables = await compareLogWithWarehouse(
+      runtime,
+      runtime.warehouse,
+      new Set(held.map((record) => record.position)),
+    )
+    const readyz = await app.inject({ method: 'GET', url: '/readyz' })
     const ready =
+      readyz.statusCode === 200 &&
       stalled.length === 0 &&
       tables.every((table) => table.missing.length === 0 && table.unexpected.length === 0)
     return {
@@ -339,6 +349,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       findings,
       stalled,
       tables,
+      quarantined: held.length,
       ready,
       ok: ready && counts.serverErrors === 0 && counts.offShape === 0 && counts.unanswered === 0,
     }
@@ -359,6 +370,7 @@ export function summaryLine(report: FuzzReport): string {
     `${report.counts.serverErrors} responses 5xx`,
     `${report.counts.offShape} errors off the standard shape`,
     `${report.counts.unanswered} unanswered`,
+    `${report.quarantined} records quarantined`,
     `${report.stalled.length} projections stalled`,
     `${unprojected} records unprojected`,
     report.ready ? 'ready' : 'not ready',

@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type EmbeddedConfig, loadEmbeddedConfig } from '@hourglass/control'
-import { caughtUp, type EmbeddedRuntime, startEmbedded } from '@hourglass/scripts'
-import { type ApiCall, apiAnswer } from '@hourglass/scripts/distributed/apiClient.ts'
-import { localSecret } from '@hourglass/scripts/localSecrets.ts'
+import { caughtUp, type EmbeddedRuntime, localSecret, startEmbedded } from '@hourglass/scripts'
+import { type ApiCall, apiAnswer } from '@hourglass/scripts/distributed'
 import type { LightMyRequestResponse } from 'fastify'
-import { pino } from 'pino'
+import { type DestinationStream, pino } from 'pino'
 
 export interface TestHourglass {
   /** The running instance; replaced by `restart()`. */
@@ -43,10 +42,15 @@ export interface TestHourglass {
  * A real embedded Hourglass (LMDB log, chDB warehouse) in a temporary folder, driven through
  * `inject()`. chDB allows one data folder per process, so use one per test file.
  */
-export async function startTestHourglass(env: Record<string, string> = {}): Promise<TestHourglass> {
+export async function startTestHourglass(
+  env: Record<string, string> = {},
+  options: { logTo?: DestinationStream } = {},
+): Promise<TestHourglass> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-test-'))
   const config = loadEmbeddedConfig({ HOURGLASS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env })
-  const logger = pino({ level: config.logLevel })
+  const logger = options.logTo
+    ? pino({ level: config.logLevel }, options.logTo)
+    : pino({ level: config.logLevel })
   let runtime = await startEmbedded(config, logger, { listen: false })
   const request: TestHourglass['request'] = (method, url, options = {}) =>
     runtime.app.inject({

@@ -14,6 +14,7 @@ import {
 import {
   AttributeName,
   AttrType,
+  attributeNamesOnce,
   describeValueType,
   EventTime,
   errors,
@@ -82,19 +83,7 @@ const Message = z
     timestamp: EventTime.optional(),
     id: producerId(128).optional(),
   })
-  .check((ctx) => {
-    const seen = new Set<string>()
-    ctx.value.attrs.forEach((attr, index) => {
-      if (seen.has(attr.name))
-        ctx.issues.push({
-          code: 'custom',
-          path: ['attrs', index, 'name'],
-          message: `"${attr.name}" appears twice`,
-          input: attr.name,
-        })
-      seen.add(attr.name)
-    })
-  })
+  .check(attributeNamesOnce('appears twice'))
 
 /**
  * Metrica (seed 000), write side: users, apps, event definitions and the device service's

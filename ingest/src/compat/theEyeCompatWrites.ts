@@ -12,7 +12,7 @@ import {
   theEyeCredential,
   theEyeSourceId,
 } from '@hourglass/control'
-import { errors, freeFormObject, HourglassError, producerId } from '@hourglass/schemas'
+import { errors, freeFormObject, HourglassError, producerId, TheEyeEvent } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -96,16 +96,6 @@ const SessionView = z.object({ id: z.string(), created_at: z.string() })
 const sessionView = (session: Session) => ({
   id: session.sessionId,
   created_at: new Date(session.startedAt).toISOString(),
-})
-
-/** An event as The Eye shows it; `id` is the event's position in the log. */
-export const TheEyeEvent = z.object({
-  id: z.number(),
-  session_id: z.string(),
-  category: z.string(),
-  name: z.string(),
-  data: z.record(z.string(), z.unknown()),
-  timestamp: z.string(),
 })
 
 const EventBody = z.object({

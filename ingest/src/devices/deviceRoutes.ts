@@ -90,6 +90,25 @@ export const deviceRoutes: FastifyPluginAsync<DeviceWriteDeps> = async (
     },
   )
 
+  app.delete(
+    '/v1/sources/:id/device-users/:userId',
+    {
+      onRequest: account.onRequest,
+      schema: {
+        tags: ['devices'],
+        summary: 'Erase a user of a device fleet: their name becomes unreadable and they no longer sign in',
+        params: FleetParams.extend({ userId: z.string().min(1).max(64) }),
+        response: { 204: z.null() },
+      },
+    },
+    async (request, reply) => {
+      const fleet = await fleetOf(request, request.params.id)
+      await controlPlane.devices.eraseUser(fleet, request.params.userId)
+      request.log.info({ sourceId: fleet.sourceId, userId: request.params.userId }, 'device user erased')
+      return reply.code(204).send(null)
+    },
+  )
+
   app.put(
     '/v1/sources/:id/devices/:deviceId/owner',
     {

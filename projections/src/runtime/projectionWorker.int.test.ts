@@ -10,14 +10,13 @@ import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { countOf, storeEvent, telemetryEvent } from '../testing/rebuildFixture.ts'
+import { countOf, firstHour, fixtureEvent, storeEvent } from '../testing/workerFixtures.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { replayProjection } from './replay.ts'
 import { createSingleWriterWorker, EMBEDDED_LOG } from './workers.ts'
 
-const firstHour = Date.UTC(2026, 9, 1)
 const root = mkdtempSync(join(tmpdir(), 'hourglass-worker-'))
 const silent = pino({ level: 'silent' })
 let warehouse: Warehouse
@@ -51,7 +50,8 @@ async function given(projections: readonly Projection[], batchSize = 500) {
   return { db, log, telemetry, control, worker }
 }
 
-const event = telemetryEvent
+const event = fixtureEvent
+
 const count = countOf
 
 const caughtUp = async (

@@ -1,4 +1,9 @@
-import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/log'
+import {
+  LogUnavailableError,
+  type PartitionLease,
+  type TelemetryLog,
+  type TelemetryRecord,
+} from '@hourglass/log'
 import { telemetryStream } from '@hourglass/schemas'
 import type { Logger } from 'pino'
 import { personOf } from '../erasure.ts'
@@ -11,6 +16,8 @@ import type { ControlOrder } from './controlOrder.ts'
 import { type ControlRecordSource, createControlView } from './controlView.ts'
 import { createErasureSteps, type ErasingLane } from './erasureSteps.ts'
 import { buildingLane, laneKeysOf } from './generationLanes.ts'
+import { createQuarantineSteps, type RedriveOutcome, type RedriveRequest } from './quarantineSteps.ts'
+import { createQuarantineStore } from './quarantineStore.ts'
 import { acknowledgeReplay, loadReplayStates, type ReplayState } from './replay.ts'
 import { changeOf, EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
 
@@ -38,6 +45,12 @@ export interface ProjectionStatus {
   /** The next generation, while one is built beside the serving one. */
   readonly building: BuildingStatus | null
   readonly lastError: string | null
+  /** When the runtime's batches began to fail, without a success since (ISO time); null while they succeed. */
+  readonly stalledSince: string | null
+  /** Records set aside for this projection and not yet re-driven or dropped. */
+  readonly quarantined: number
+  /** Failed attempts at batches since the worker started. */
+  readonly failures: number
 }
 
 export interface ProjectionWorkerOptions {
@@ -88,6 +101,11 @@ export interface ProjectionWorker {
    * (this worker must hold them), or rejects when the signal aborts.
    */
   caughtUp(projection: string, heads: readonly number[], signal?: AbortSignal): Promise<void>
+  /**
+   * Applies quarantined records of the partitions this worker holds again (between two batches),
+   * each counted once; what still fails stays held.
+   */
+  redrive(request: RedriveRequest): Promise<RedriveOutcome[]>
   readonly lastError: string | null
 }
 
@@ -148,6 +166,10 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   let completedAt = Number.NEGATIVE_INFINITY
   const acknowledged = new Set<string>()
   let lastError: string | null = null
+  let stalledSince: number | null = null
+  let failures = 0
+  /** Re-drives asked for, run by the loop between two batches. */
+  const redrives: { request: RedriveRequest; settle: (outcome: Promise<RedriveOutcome[]>) => void }[] = []
   /** The next attempt at a batch follows a failed one, which may have written part of it. */
   let retrying = false
   let abort: AbortController | null = null
@@ -170,6 +192,35 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     changes: options.changes,
     logger: log_,
   })
+
+  const quarantineStore = createQuarantineStore(warehouse)
+  const quarantine = createQuarantineSteps({
+    warehouse,
+    store: quarantineStore,
+    projections,
+    view,
+    order,
+    topic: options.topic,
+    readRecord: async (partition, position) => {
+      const [record] = await lease.readPartition(partition, position, 1)
+      return record?.position === position ? record : null
+    },
+    laneOf: (partition, key) => partitions.get(partition)?.lanes.get(key) ?? null,
+    changes: options.changes,
+    logger: log_,
+  })
+
+  /** Runs the re-drives asked for since the last batch. */
+  const runRedrives = async () => {
+    for (const { request, settle } of redrives.splice(0)) {
+      const outcome = quarantine.redrive(request, [...partitions.keys()])
+      settle(outcome)
+      // A failure is the caller's to see; the loop goes on with its batches.
+      await outcome.catch((error: unknown) =>
+        log_.warn({ err: error }, 're-drive of quarantined records failed'),
+      )
+    }
+  }
 
   /** The generation each projection serves at: its lanes' here, else its latest replay's; null when stopped. */
   const servingGenerations = () => {
@@ -196,12 +247,30 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
 
   // --- Control records and replays -----------------------------------------------------------
 
-  /** Brings the control view up to date (at most once a second unless forced). */
+  /**
+   * Brings the control view up to date (at most once a second unless forced). While the control
+   * store does not answer, batches go on with the view as followed so far: its head is their cut,
+   * so whatever is read later (an erasure, say) comes after them, as if appended after them.
+   */
+  let controlAway = false
   const refreshControl = async (force: boolean) => {
     if (!force && performance.now() - controlReadAt < IDLE_REFRESH_MS) return view.head()
-    const head = await view.refresh()
-    controlReadAt = performance.now()
-    return head
+    try {
+      const head = await view.refresh()
+      controlReadAt = performance.now()
+      if (controlAway) log_.info('the control store answers again')
+      controlAway = false
+      return head
+    } catch (error) {
+      if (!(error instanceof LogUnavailableError)) throw error
+      if (!controlAway)
+        log_.warn(
+          { err: error },
+          'the control store does not answer; projecting with the control records read so far',
+        )
+      controlAway = true
+      return view.head()
+    }
   }
 
   const loadLane = async (state: PartitionState, projection: Projection): Promise<Lane> => {
@@ -440,12 +509,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         try {
           await allSettled(
             lane.map((l) =>
-              state.ledger.write(
-                l,
-                batch,
-                (insert) => l.projection.apply(kept, { insert, definitionOf }),
-                retrying,
-              ),
+              quarantine.writeLane(state.ledger, partition, l, batch, kept, definitionOf, retrying),
             ),
           )
         } finally {
@@ -526,12 +590,16 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           await turn(state, signal)
         }
         if (performance.now() - completedAt > IDLE_REFRESH_MS) await completeErasures()
+        await runRedrives()
         lastError = null
+        stalledSince = null
         retrying = false
         delay = RETRY_MIN_MS
       } catch (error) {
         if (signal.aborted) return
         lastError = error instanceof Error ? error.message : String(error)
+        stalledSince ??= Date.now()
+        failures++
         log_.error({ err: error, retryInMs: delay }, 'projection batch failed; retrying it')
         // Lanes are read again; a batch that failed half-way is written again over the same range.
         partitions.clear()
@@ -545,6 +613,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const status = async (): Promise<ProjectionStatus[]> => {
     const heads = await log.partitionHeads()
     const held = lease.assigned()
+    const quarantined = await quarantineStore.heldCounts()
     return Promise.all(
       projections.map(async (projection) => {
         const key = projectionKey(projection)
@@ -568,6 +637,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           running: loop !== null && !stopped(key),
           building: await buildingStatus(options.checkpoints, projection, replays.get(key), heads),
           lastError,
+          stalledSince: stalledSince === null ? null : new Date(stalledSince).toISOString(),
+          quarantined: quarantined.get(key) ?? 0,
+          failures,
         }
       }),
     )
@@ -600,6 +672,11 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     positions: () => positions,
     status,
     caughtUp,
+    redrive: (request) =>
+      new Promise<RedriveOutcome[]>((resolve, reject) => {
+        if (!loop) return reject(new Error('the projection worker is not running'))
+        redrives.push({ request, settle: (outcome) => outcome.then(resolve, reject) })
+      }),
     get lastError() {
       return lastError
     },
@@ -615,6 +692,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     async close() {
       abort?.abort()
       await loop
+      for (const { settle } of redrives.splice(0))
+        settle(Promise.reject(new Error('the projection worker stopped before the re-drive')))
       loop = null
       abort = null
       // Leave the positions where a restart (or `hourglass status`) will find them.

@@ -9,7 +9,7 @@ import { migrateWarehouse } from '../migrations.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { countOf, storeEvent, telemetryEvent } from '../testing/rebuildFixture.ts'
+import { countOf, fixtureEvent, storeEvent } from '../testing/workerFixtures.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import type { BuildingStatus } from './buildingStatus.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
@@ -82,7 +82,7 @@ const builtTablesLeft = (db: Warehouse) =>
 describe('rebuilding a projection beside its serving generation', () => {
   it('given a serving rollup and ingest that keeps appending, when the projection is replayed, then no reader sample is below the total acknowledged before, and the end equals the log', async () => {
     const { db, telemetry, worker: start, replay } = await given([eventsProjection], 500)
-    await telemetry.appendEvents(Array.from({ length: 20_000 }, (_, i) => telemetryEvent(i)))
+    await telemetry.appendEvents(Array.from({ length: 20_000 }, (_, i) => fixtureEvent(i)))
     const worker = start()
     await worker.start()
     await caughtUp(worker, telemetry, ['events'])
@@ -99,13 +99,13 @@ describe('rebuilding a projection beside its serving generation', () => {
     let appended = 20_000
     const ingest = (async () => {
       while (!done) {
-        await telemetry.appendEvents(Array.from({ length: 200 }, (_, i) => telemetryEvent(appended + i)))
+        await telemetry.appendEvents(Array.from({ length: 200 }, (_, i) => fixtureEvent(appended + i)))
         appended += 200
         await new Promise((resolve) => setTimeout(resolve, 10))
       }
     })()
     const result = await replay(eventsProjection)
-    await telemetry.appendEvents(Array.from({ length: 100 }, (_, i) => telemetryEvent(1_000_000 + i)))
+    await telemetry.appendEvents(Array.from({ length: 100 }, (_, i) => fixtureEvent(1_000_000 + i)))
     done = true
     await Promise.all([reader, ingest])
     await caughtUp(worker, telemetry, ['events'])
@@ -161,7 +161,7 @@ describe('rebuilding a projection beside its serving generation', () => {
 
   it('given a build under way, when it is cancelled, then the serving generation stays and the built tables go', async () => {
     const { db, telemetry, worker: start, replay } = await given([eventsProjection], 500)
-    await telemetry.appendEvents(Array.from({ length: 1_000 }, (_, i) => telemetryEvent(i)))
+    await telemetry.appendEvents(Array.from({ length: 1_000 }, (_, i) => fixtureEvent(i)))
     let worker = start()
     await worker.start()
     await caughtUp(worker, telemetry, ['events'])
@@ -173,7 +173,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     const result = await replayed
     worker = start()
     await worker.start()
-    await telemetry.appendEvents([telemetryEvent(5_000)])
+    await telemetry.appendEvents([fixtureEvent(5_000)])
     await caughtUp(worker, telemetry, ['events'])
     const status = await worker.status()
     await worker.close()
@@ -186,7 +186,7 @@ describe('rebuilding a projection beside its serving generation', () => {
 
   it('given version 1 serving, when version 2 is deployed, then it is built beside it while reads go on, and version 2 serves at the end', async () => {
     const { db, telemetry, control, worker: start } = await given([eventsProjection], 500)
-    await telemetry.appendEvents(Array.from({ length: 20_000 }, (_, i) => telemetryEvent(i)))
+    await telemetry.appendEvents(Array.from({ length: 20_000 }, (_, i) => fixtureEvent(i)))
     const v1 = start()
     await v1.start()
     await caughtUp(v1, telemetry, ['events'])
@@ -226,7 +226,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     })
     done = true
     await reader
-    await telemetry.appendEvents([telemetryEvent(50_000)])
+    await telemetry.appendEvents([fixtureEvent(50_000)])
     await caughtUp(worker, telemetry, ['events'])
     await worker.close()
 

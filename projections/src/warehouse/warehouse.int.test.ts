@@ -15,6 +15,20 @@ describeWarehouseContract('chDB in-process', {
   open: (database) => openWarehouse({ database, embeddedPath: join(dir, 'ch') }),
 })
 
+/** A ClickHouse server, where one is configured (CLICKHOUSE_URL): the same contract as chDB's. */
+const serverUrl = process.env.CLICKHOUSE_URL
+if (serverUrl) {
+  describeWarehouseContract(`ClickHouse server at ${serverUrl}`, {
+    open: (database) =>
+      openWarehouse({
+        url: serverUrl,
+        username: process.env.CLICKHOUSE_USER,
+        password: process.env.CLICKHOUSE_PASSWORD,
+        database,
+      }),
+  })
+}
+
 /** A port nothing listens on. */
 const closedPort = () =>
   new Promise<number>((resolve) => {

@@ -13,6 +13,14 @@ export interface WarehouseHarness {
 const ddl = (name: string, sql: (table: (name: string) => string) => string) =>
   defineStatement({ name, kind: 'schema', params: noParams, sql: (w) => sql((t) => w.table(t)) })
 
+/** A table of numbers that remembers the last 100 batches' deduplication tokens. */
+const numbersTable = (name: string) =>
+  ddl(
+    name,
+    (t) => `CREATE TABLE ${t(name)} (x UInt32) ENGINE = MergeTree ORDER BY x
+                 SETTINGS non_replicated_deduplication_window = 100`,
+  )
+
 const values = (table: string) =>
   defineQuery({
     name: `values of ${table}`,
@@ -44,19 +52,33 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
 
     it('given an insert under a deduplication token, then the next inserts do not inherit the token', async () => {
       const warehouse = await fresh()
-      await warehouse.run(
-        ddl(
-          't',
-          (t) => `CREATE TABLE ${t('t')} (x UInt32) ENGINE = MergeTree ORDER BY x
-                         SETTINGS non_replicated_deduplication_window = 100`,
-        ),
-        {},
-      )
+      await warehouse.run(numbersTable('t'), {})
       await warehouse.insert('t', [{ x: 1 }], { token: 'batch-1' })
       // Were the token kept for the session, these two would be dropped as duplicates of batch-1.
       await warehouse.insert('t', [{ x: 2 }])
       await warehouse.insert('t', [{ x: 3 }])
       expect((await warehouse.select(values('t'), {})).map((row) => row.x)).toEqual([1, 2, 3])
+    })
+
+    it('given a rewrite, which writes without deduplication, then the requests after it still deduplicate batches by their tokens', async () => {
+      const warehouse = await fresh()
+      await warehouse.run(numbersTable('r'), {})
+      const copy = defineStatement({
+        name: 'copy ones',
+        kind: 'rewrite',
+        params: noParams,
+        sql: (w) => `INSERT INTO ${w.table('r')} SELECT x + 10 FROM ${w.table('r')} WHERE x = 1`,
+      })
+      await warehouse.insert('r', [{ x: 1 }], { token: 'batch-1' })
+      await warehouse.run(copy, {})
+      // Were the rewrite's settings kept for the session, both of these would be written again.
+      await warehouse.insert('r', [{ x: 2 }], { token: 'batch-2' })
+      await warehouse.insert('r', [{ x: 2 }], { token: 'batch-2' })
+      await warehouse.insert('r', [{ x: 1 }], { token: 'batch-1' })
+      expect((await warehouse.select(values('r'), {})).map((row) => row.x)).toEqual([1, 2, 11])
+      // And a batch's token does not reach the rewrite after it: the rewrite writes its rows again.
+      await warehouse.run(copy, {})
+      expect((await warehouse.select(values('r'), {})).map((row) => row.x)).toEqual([1, 2, 11, 11])
     })
 
     it('given a table feeding a materialized view, when one batch is inserted twice under its token, then both tables hold it once', async () => {
@@ -132,14 +154,7 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
 
     it('waits for a mutation to finish, and writes a rewrite every time it runs', async () => {
       const warehouse = await fresh()
-      await warehouse.run(
-        ddl(
-          'm',
-          (t) => `CREATE TABLE ${t('m')} (x UInt32) ENGINE = MergeTree ORDER BY x
-                         SETTINGS non_replicated_deduplication_window = 100`,
-        ),
-        {},
-      )
+      await warehouse.run(numbersTable('m'), {})
       await warehouse.insert('m', [{ x: 1 }, { x: 2 }, { x: 3 }])
       const remove = defineStatement({
         name: 'remove',

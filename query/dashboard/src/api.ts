@@ -14,7 +14,16 @@ export interface Freshness {
   readonly lastReceivedAt: string | null
   readonly records: number
   readonly lag: number
-  readonly projections: readonly { readonly projection: string; readonly lag: number }[]
+  /** A projection is stalled: newer data waits. */
+  readonly heldUp: boolean
+  /** Records of this source set aside because a projection could not apply them. */
+  readonly quarantined: number
+  readonly projections: readonly {
+    readonly projection: string
+    readonly lag: number
+    readonly stalledSince: string | null
+    readonly quarantined: number
+  }[]
   readonly checkedAt: string
 }
 

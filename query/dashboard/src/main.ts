@@ -1,6 +1,6 @@
 import 'uplot/dist/uPlot.min.css'
 import './styles.css'
-import { type Api, ApiError, createApi, type Source } from './api.ts'
+import { type Api, ApiError, createApi, type Freshness, type Source } from './api.ts'
 import { field, h, notice, replaceChildren, select } from './dom.ts'
 import { loadPreferences, type Preferences, savePreferences, session } from './session.ts'
 import {
@@ -55,6 +55,18 @@ const preferences: Preferences = {
 const setPreference = (change: Partial<Preferences>) => {
   Object.assign(preferences, change)
   savePreferences(preferences)
+}
+
+/** What holds this source's data up, if anything: a stalled projection, records set aside. */
+function heldUpNote(fresh: Freshness): string {
+  const stalled = fresh.projections.filter((p) => p.stalledSince !== null).map((p) => p.projection)
+  const notes = [
+    ...(stalled.length > 0 ? [`held up: ${stalled.join(', ')} retrying`] : []),
+    ...(fresh.quarantined > 0
+      ? [`${fresh.quarantined} record${fresh.quarantined === 1 ? '' : 's'} held in quarantine`]
+      : []),
+  ]
+  return notes.map((note) => ` · ${note}`).join('')
 }
 
 function navigate(hash: string) {
@@ -273,9 +285,11 @@ function renderShell(source: Source | null, viewId: string | null) {
     try {
       const [, fresh] = await Promise.all([current.refresh(), api.freshness(sourceId)])
       const now = Date.now()
-      freshness.textContent = fresh.newestEventAt
-        ? `Newest event ${formatAge(Date.parse(fresh.newestEventAt), now)} · projection lag ${fresh.lag}`
-        : `No events yet · projection lag ${fresh.lag}`
+      freshness.textContent =
+        (fresh.newestEventAt
+          ? `Newest event ${formatAge(Date.parse(fresh.newestEventAt), now)} · projection lag ${fresh.lag}`
+          : `No events yet · projection lag ${fresh.lag}`) + heldUpNote(fresh)
+      freshness.classList.toggle('held-up', fresh.heldUp || fresh.quarantined > 0)
       freshness.title = fresh.newestEventAt ? formatDateTime(fresh.newestEventAt, preferences.zone) : ''
       updated.textContent = `Updated ${formatDateTime(now, preferences.zone)}`
       content.dataset.refreshes = String(++refreshes)

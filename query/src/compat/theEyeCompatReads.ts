@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { errors } from '@hourglass/schemas'
+import { errors, TheEyeEvent } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -32,15 +32,7 @@ export interface TheEyeReadDeps {
 
 const tags = ['compat: the-eye']
 
-const TheEyeEvent = z.object({
-  id: z.number(),
-  session_id: z.string(),
-  category: z.string(),
-  name: z.string(),
-  data: z.record(z.string(), z.unknown()),
-  timestamp: z.string(),
-})
-const toEyeEvent = (row: RawEventRow): z.infer<typeof TheEyeEvent> => ({
+const toEyeEvent = (row: RawEventRow): TheEyeEvent => ({
   id: row.position,
   session_id: row.session,
   category: row.category,

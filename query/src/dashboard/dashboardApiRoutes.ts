@@ -1,5 +1,5 @@
-import type { ProjectionProgress } from '@hourglass/projections'
-import { errors, type SourceKind } from '@hourglass/schemas'
+import { type ProjectionProgress, quarantinedOfStream } from '@hourglass/projections'
+import { errors, type SourceKind, telemetryStream } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -60,6 +60,9 @@ export const dashboardApiRoutes: FastifyPluginAsync<DashboardApiDeps> = async (f
           'of its kind) in the warehouse; `lastReceivedAt`: when the latest of them arrived; both null before the',
           'first. `lag`: log records not yet applied by the slowest projection (0 when every projection is caught',
           'up), and per projection. A record counts here once its projection has applied it.',
+          '`heldUp`: a projection is stalled (its batches fail and are retried), so newer data waits;',
+          '`quarantined`: records of this source that a projection could not apply and set aside (an operator',
+          're-drives or drops them); per projection, `stalledSince` and `quarantined` likewise.',
         ].join(' '),
         params: SourceParams,
         response: {
@@ -68,7 +71,16 @@ export const dashboardApiRoutes: FastifyPluginAsync<DashboardApiDeps> = async (f
             lastReceivedAt: z.string().nullable(),
             records: z.number(),
             lag: z.number(),
-            projections: z.array(z.object({ projection: z.string(), lag: z.number() })),
+            heldUp: z.boolean(),
+            quarantined: z.number(),
+            projections: z.array(
+              z.object({
+                projection: z.string(),
+                lag: z.number(),
+                stalledSince: z.string().nullable(),
+                quarantined: z.number(),
+              }),
+            ),
             checkedAt: z.string(),
           }),
         },
@@ -76,9 +88,10 @@ export const dashboardApiRoutes: FastifyPluginAsync<DashboardApiDeps> = async (f
     },
     async (request) => {
       const { accountId, sourceId, kind } = await owned(request, request.params.id)
-      const [rows, progress] = await Promise.all([
+      const [rows, progress, held] = await Promise.all([
         runQuery(deps.warehouse, freshnessQuery(kind), { accountId, sourceId }),
         deps.projectionProgress(),
+        runQuery(deps.warehouse, quarantinedOfStream, { stream: telemetryStream(sourceId) }),
       ])
       const row = rows[0] ?? { newest_ms: 0, received_ms: 0, records: 0 }
       return {
@@ -86,7 +99,14 @@ export const dashboardApiRoutes: FastifyPluginAsync<DashboardApiDeps> = async (f
         lastReceivedAt: row.records > 0 && row.received_ms > 0 ? iso(row.received_ms) : null,
         records: row.records,
         lag: Math.max(0, ...progress.map((p) => p.lag)),
-        projections: progress.map((p) => ({ projection: p.projection, lag: p.lag })),
+        heldUp: progress.some((p) => p.stalledSince !== null),
+        quarantined: held[0]?.held ?? 0,
+        projections: progress.map((p) => ({
+          projection: p.projection,
+          lag: p.lag,
+          stalledSince: p.stalledSince,
+          quarantined: p.quarantined,
+        })),
         checkedAt: iso(Date.now()),
       }
     },

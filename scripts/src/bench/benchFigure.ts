@@ -17,3 +17,14 @@ export interface BenchFigure {
  * and returns its figures. Phases report progress on stderr.
  */
 export type BenchPhase = (runtime: EmbeddedRuntime) => Promise<BenchFigure[]>
+
+/** Makes the figures of one phase: `figure(name, value, unit, { goal, meets })`. */
+export const phaseFigures =
+  (phase: string) =>
+  (name: string, value: number, unit: string, extra: Partial<BenchFigure> = {}): BenchFigure => ({
+    phase,
+    name,
+    value,
+    unit,
+    ...extra,
+  })

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Device } from '@hourglass/control'
 import { readingRecord } from '@hourglass/ingest'
 import { deviceReadingsProjection, tables } from '@hourglass/projections'
+import { MetricSummaries } from '@hourglass/query'
 import { z } from 'zod'
 import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
 import type { BenchFigure, BenchPhase } from './benchFigure.ts'
@@ -209,20 +210,7 @@ async function measureHttpIngest(
   ]
 }
 
-const SummaryAnswer = z.object({
-  metrics: z.record(
-    z.string(),
-    z.object({
-      count: z.number(),
-      min: z.number(),
-      max: z.number(),
-      mean: z.number(),
-      sum: z.number(),
-      median: z.number(),
-      p95: z.number(),
-    }),
-  ),
-})
+const SummaryAnswer = z.object({ metrics: MetricSummaries })
 
 const RawRow = z.object({
   metric: z.string(),

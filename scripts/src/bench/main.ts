@@ -30,6 +30,7 @@ import { receiptsBench } from './receiptsBench.ts'
 import { replayBench } from './replayBench.ts'
 import { medianBy, printReport, rate } from './report.ts'
 import { measureRollupQueries } from './rollupQueryPhase.ts'
+import { sessionChurnBench } from './sessionChurnBench.ts'
 import { theEyeFreshnessBench } from './theEyeFreshnessBench.ts'
 
 /** Sizes of every phase: about two minutes on an otherwise idle two-core machine; budgets bound a busy one. */
@@ -259,6 +260,7 @@ const FEATURE_PHASES: Record<string, BenchPhase> = {
   devices: devicesBench,
   admission: admissionBench,
   replay: replayBench,
+  sessions: sessionChurnBench,
 }
 const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'reads', 'distributed', 'control-store']
 

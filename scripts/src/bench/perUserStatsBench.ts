@@ -4,7 +4,7 @@ import { sourceIdOfAppCode, TELEMETRY_EVENT, type TelemetryEvent, telemetryStrea
 import { z } from 'zod'
 import type { EmbeddedRuntime } from '../embeddedRuntime.ts'
 import { caughtUp } from '../embeddedRuntime.ts'
-import type { BenchFigure, BenchPhase } from './benchFigure.ts'
+import { type BenchPhase, phaseFigures } from './benchFigure.ts'
 import { createLoopbackClient, type LoopbackClient } from './loopbackClient.ts'
 import { percentile } from './measures.ts'
 
@@ -247,18 +247,7 @@ export const createPerUserStatsBench =
       const groups = [...projected.values()].reduce((sum, values) => sum + values.size, 0)
       const httpP50 = percentile(httpLatencies, 50)
       const rawP50 = percentile(rawLatencies, 50)
-      const figure = (
-        name: string,
-        value: number,
-        unit: string,
-        extra: Partial<BenchFigure> = {},
-      ): BenchFigure => ({
-        phase: PHASE,
-        name,
-        value,
-        unit,
-        ...extra,
-      })
+      const figure = phaseFigures(PHASE)
       return [
         figure('events in the app source', plan.events, 'events'),
         figure('users in the answer', projected.size, 'users'),

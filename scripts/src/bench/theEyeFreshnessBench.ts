@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { BenchFigure, BenchPhase } from './benchFigure.ts'
+import { type BenchPhase, phaseFigures } from './benchFigure.ts'
 import { createLoopbackClient, sleep } from './loopbackClient.ts'
 import { percentile } from './measures.ts'
 
@@ -74,18 +74,7 @@ export const createTheEyeFreshnessBench =
         }
       }
       const p99 = percentile(latencies, 99)
-      const figure = (
-        name: string,
-        value: number,
-        unit: string,
-        extra: Partial<BenchFigure> = {},
-      ): BenchFigure => ({
-        phase: PHASE,
-        name,
-        value,
-        unit,
-        ...extra,
-      })
+      const figure = phaseFigures(PHASE)
       return [
         figure('events added, one at a time', events, 'events'),
         figure('listed by the first read after the 201', (100 * listedOnFirstRead) / events, '%'),

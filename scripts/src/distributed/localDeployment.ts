@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
+import { openPostgresPool } from '@hourglass/log/postgres'
+import { testPostgresUrl } from '@hourglass/log/postgres/testing'
 import {
   createWarehouseCheckpointStore,
   openWarehouse,
@@ -23,8 +25,9 @@ import {
 
 /**
  * Hourglass in distributed mode for tests: every service a real process started through the
- * CLI (`hourglass warehouse|control|ingest|project|query`), talking over loopback HTTP and a
- * real Kafka broker. Each instance has its own topic, consumer group and data folder.
+ * CLI (`hourglass ingest|project|query`, and the warehouse stand-in), talking over loopback
+ * HTTP, a real Kafka broker and a real PostgreSQL. Each instance has its own topic, consumer
+ * group, PostgreSQL schema and data folder.
  */
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
@@ -50,16 +53,19 @@ export interface DistributedOptions {
   readonly workers?: number
   readonly partitions?: number
   readonly batchSize?: number
+  /** The PostgreSQL of the control plane (default: the tests', see testPostgresUrl). */
+  readonly postgresUrl?: string
   /** Extra environment for every service. */
   readonly env?: Record<string, string>
 }
 
 export interface DistributedHourglass {
-  /** The data folder of the control service (its log and key store) and the warehouse. */
+  /** The data folder of the warehouse stand-in. */
   readonly dataDir: string
-  readonly control: ServiceProcess
-  /** HOURGLASS_CONTROL_TOKEN of this instance. */
-  readonly controlToken: string
+  /** Where the control plane is: the PostgreSQL and the schema of this instance. */
+  readonly postgres: { readonly url: string; readonly schema: string }
+  /** HOURGLASS_MASTER_KEY of this instance. */
+  readonly masterKey: string
   readonly topic: string
   readonly group: string
   readonly ingest: ServiceProcess[]
@@ -73,11 +79,13 @@ export interface DistributedHourglass {
     method: ApiMethod,
     path: string,
     options?: ApiRequestOptions & { timeoutMs?: number },
-  ): Promise<ApiAnswer & { ms: number }>
+  ): Promise<ApiAnswer & { ms: number; headers: Record<string, string> }>
   /** Requests to one service, for flows shared with embedded mode. */
   api(service: ServiceProcess): ApiCall
   signUp(via?: ServiceProcess): Promise<{ token: string; accountId: string; email: string; password: string }>
   createSource(token: string, via?: ServiceProcess, kind?: string): Promise<{ id: string; apiToken: string }>
+  /** Starts one more ingest process beside the others. */
+  startIngest(): Promise<ServiceProcess>
   /** Starts (again) worker `index`. */
   startWorker(index: number): Promise<ServiceProcess>
   /** SIGKILLs worker `index` and waits for it to be gone. */
@@ -160,11 +168,13 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
   const id = randomUUID().slice(0, 8)
   const topic = `analytics-data.raw.test-${id}`
   const group = `hourglass-projections-${id}`
-  const controlToken = randomBytes(32).toString('base64url')
   const jwtSecret = randomBytes(32).toString('base64url')
-  const keysEnv = {
-    HOURGLASS_MASTER_KEY: randomBytes(32).toString('base64url'),
-    HOURGLASS_EMAIL_INDEX_KEY: randomBytes(32).toString('base64url'),
+  const masterKey = randomBytes(32).toString('base64url')
+  const postgres = { url: options.postgresUrl ?? testPostgresUrl(), schema: `hg_test_${id}` }
+  const postgresEnv = {
+    HOURGLASS_POSTGRES_URL: postgres.url,
+    HOURGLASS_POSTGRES_SCHEMA: postgres.schema,
+    HOURGLASS_POSTGRES_POOL_SIZE: '4',
   }
   const all: ServiceProcess[] = []
   const workers: (ServiceProcess | null)[] = []
@@ -173,35 +183,26 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
     return service
   }
   try {
-    const [warehouseService, control] = (
-      await Promise.all([
-        startService('warehouse', { PORT: '0', HOURGLASS_DATA_DIR: dataDir, ...options.env }),
-        startService('control', {
-          PORT: '0',
-          HOURGLASS_DATA_DIR: dataDir,
-          HOURGLASS_CONTROL_TOKEN: controlToken,
-          ...keysEnv,
-          ...options.env,
-        }),
-      ])
-    ).map(keep) as [ServiceProcess, ServiceProcess]
+    const warehouseService = keep(
+      await startService('warehouse', { PORT: '0', HOURGLASS_DATA_DIR: dataDir, ...options.env }),
+    )
     const kafkaEnv = {
       KAFKA_BROKERS: options.brokers,
       KAFKA_TOPIC: topic,
       KAFKA_PARTITIONS: String(options.partitions ?? 4),
     }
+    // Ingest and query open people's fields: they hold the master key; workers do not.
     const accountsEnv = {
-      HOURGLASS_CONTROL_URL: control.url,
-      HOURGLASS_CONTROL_TOKEN: controlToken,
+      ...postgresEnv,
+      HOURGLASS_MASTER_KEY: masterKey,
       HOURGLASS_JWT_SECRET: jwtSecret,
     }
     const workerEnv = {
       ...kafkaEnv,
       PORT: '0',
       CLICKHOUSE_URL: warehouseService.url,
-      // Definitions and erasures come from the control service.
-      HOURGLASS_CONTROL_URL: control.url,
-      HOURGLASS_CONTROL_TOKEN: controlToken,
+      // Definitions and erasures come from the control store in PostgreSQL.
+      ...postgresEnv,
       KAFKA_GROUP_ID: group,
       HOURGLASS_PROJECTION_BATCH_SIZE: String(options.batchSize ?? 2000),
       HOURGLASS_KAFKA_SESSION_TIMEOUT_MS: '6000',
@@ -249,7 +250,11 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
         ...(requestOptions.body !== undefined ? { body: JSON.stringify(requestOptions.body) } : {}),
         signal: AbortSignal.timeout(requestOptions.timeoutMs ?? 30_000),
       })
-      return { ...apiAnswer(response.status, await response.text()), ms: performance.now() - started }
+      return {
+        ...apiAnswer(response.status, await response.text()),
+        headers: Object.fromEntries(response.headers),
+        ms: performance.now() - started,
+      }
     }
     const expectStatus = <T>(result: { status: number; body: unknown }, status: number) => {
       if (result.status !== status)
@@ -259,8 +264,8 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
 
     const instance: DistributedHourglass = {
       dataDir,
-      control,
-      controlToken,
+      postgres,
+      masterKey,
       topic,
       group,
       ingest,
@@ -287,6 +292,11 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
           }),
           201,
         )
+      },
+      async startIngest() {
+        const more = keep(await startService('ingest', ingestEnv))
+        ingest.push(more)
+        return more
       },
       async startWorker(index) {
         const worker = await startService('project', workerEnv)
@@ -327,13 +337,26 @@ export async function startDistributedHourglass(options: DistributedOptions): Pr
         for (const service of all.reverse()) await stopService(service)
         await telemetry.close()
         await warehouse.close()
+        await dropSchema(postgres)
         rmSync(dataDir, { recursive: true, force: true })
       },
     }
     return instance
   } catch (error) {
     for (const service of [...workers, ...all.reverse()]) await stopService(service)
+    await dropSchema(postgres).catch(() => undefined)
     rmSync(dataDir, { recursive: true, force: true })
     throw error
+  }
+}
+
+/** Drops the instance's schema: its control records and keys go with it. */
+async function dropSchema({ url, schema }: { url: string; schema: string }) {
+  const pool = openPostgresPool({ url, poolSize: 1 })
+  try {
+    // The schema name is checked by the pool's own rule (SCHEMA_NAME): it needs no quoting.
+    await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  } finally {
+    await pool.close()
   }
 }

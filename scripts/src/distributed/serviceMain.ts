@@ -1,4 +1,4 @@
-import { isServiceName, loadServiceConfig, type ServiceName, startControlService } from '@hourglass/control'
+import { isServiceName, loadServiceConfig, type ServiceName } from '@hourglass/control'
 import { startIngestService } from '@hourglass/ingest'
 import { isKafkaClientError } from '@hourglass/log/kafka'
 import { startProjectService } from '@hourglass/projections'
@@ -7,11 +7,11 @@ import type { RunningService } from '@hourglass/server'
 import { pino } from 'pino'
 
 export const distributedCommands = `
-Distributed mode (each a separate process, configured by environment variables; see deploy/):
-  hourglass ingest                 the write API; events to Kafka (KAFKA_BROKERS)
+Distributed mode (each a separate process, any number of each, configured by environment
+variables; every one reads and writes the control plane in PostgreSQL; see docs/distributed.md):
+  hourglass ingest                 the write API; events to Kafka (KAFKA_BROKERS, HOURGLASS_POSTGRES_URL)
   hourglass project                a projection worker of the consumer group (KAFKA_BROKERS, CLICKHOUSE_URL)
-  hourglass query                  the read API and the dashboard (CLICKHOUSE_URL)
-  hourglass control                accounts, sources, tokens and the keys of personal data (one process)`
+  hourglass query                  the read API and the dashboard (CLICKHOUSE_URL, HOURGLASS_POSTGRES_URL)`
 
 export const isDistributedCommand = (command: string): command is ServiceName => isServiceName(command)
 
@@ -32,9 +32,6 @@ export async function runService(name: ServiceName, env: Record<string, string |
   })
   let service: RunningService
   switch (name) {
-    case 'control':
-      service = await startControlService(loadServiceConfig('control', env), logger)
-      break
     case 'ingest':
       service = await startIngestService(loadServiceConfig('ingest', env), logger)
       break

@@ -22,13 +22,8 @@ const deployables: readonly Deployable[] = [
     schema: EmbeddedConfigSchema,
   },
   {
-    title: 'Distributed mode: `hourglass control`',
-    intro: 'The control service: accounts, sources, tokens and person keys, behind one process.',
-    schema: serviceSchemas.control,
-  },
-  {
     title: 'Distributed mode: `hourglass ingest`',
-    intro: 'The write API: appends telemetry to Kafka.',
+    intro: 'The write API: appends telemetry to Kafka, and reads and writes the control plane in PostgreSQL.',
     schema: serviceSchemas.ingest,
   },
   {
@@ -48,7 +43,8 @@ const deployables: readonly Deployable[] = [
   },
   {
     title: 'The PostgreSQL control store',
-    intro: 'Read by a process whose control plane is kept in PostgreSQL (`@hourglass/log/postgres`).',
+    intro:
+      'Read by every distributed process: the control plane is kept in PostgreSQL (`@hourglass/log/postgres`).',
     schema: z.object(postgresSettings),
   },
 ]

@@ -1,2 +1,3 @@
+export * from './privatePostgres.ts'
 export * from './scratchSchemas.ts'
 export * from './tcpRelay.ts'

@@ -5,10 +5,11 @@ import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
 
 const HOUR = 3600_000
-const firstHour = Date.UTC(2026, 9, 1)
+/** The hour the fixture events start in. */
+export const firstHour = Date.UTC(2026, 9, 1)
 
-/** Event `i` of source src-1: spread over five event-time hours, 25 subjects. */
-export const telemetryEvent = (i: number, overrides: Partial<TelemetryEvent> = {}): NewTelemetryRecord => {
+/** The `i`-th event of a test's series: one of two names, five hours, four skus, 25 users. */
+export const fixtureEvent = (i: number, overrides: Partial<TelemetryEvent> = {}): NewTelemetryRecord => {
   const data: TelemetryEvent = {
     id: `evt-${i}`,
     accountId: 'acct-1',
@@ -40,7 +41,7 @@ export const storeEvent = (i: number, personId: string): NewTelemetryRecord => (
   },
 })
 
-/** The number a test's read returns in its column `n` (0 for no row). */
+/** The number a test's `SELECT … AS n` answers (0 for no row). */
 export const countOf = (db: Warehouse, sql: string) =>
   db
     .select(

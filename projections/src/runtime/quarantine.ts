@@ -1,0 +1,71 @@
+import { CatalogedError, findJsonFault, type JsonRule, textIssue } from '@hourglass/schemas'
+import { InvalidLogRecordError } from '../invalidLogRecord.ts'
+import { WarehouseRejectedError } from '../warehouse/warehouseErrors.ts'
+import type { BatchInsert } from './batchLedger.ts'
+import { positionColumnOf } from './batchRepair.ts'
+
+/** Error codes that say a record itself cannot be applied: the same record fails the same way every time. */
+const RECORD_FAULT_CODES = new Set(['INVALID_LOG_RECORD', 'WAREHOUSE_REJECTED'])
+
+/**
+ * Whether a failed write may be the fault of the records it held, rather than of the engine:
+ * ClickHouse refused what it was sent (a value it cannot parse, a type it refuses), or a record
+ * does not match its schema. An engine that is away, slow or overloaded is never the records'
+ * fault: those failures are retried with backoff and never quarantine anything.
+ */
+export const isRecordFault = (error: unknown): boolean =>
+  error instanceof WarehouseRejectedError ||
+  (error instanceof CatalogedError && RECORD_FAULT_CODES.has(error.code) && !error.retryable)
+
+/** Longest error text kept with a quarantined record. */
+const MESSAGE_LIMIT = 2_000
+
+/** The stable code and the text an operator sees for the error that set a record aside. */
+export function faultOf(error: unknown): { code: string; message: string } {
+  const message = (error instanceof Error ? error.message : String(error)).slice(0, MESSAGE_LIMIT)
+  if (error instanceof WarehouseRejectedError) return { code: error.engineType, message }
+  if (error instanceof CatalogedError) return { code: error.code, message }
+  return { code: 'UNKNOWN', message }
+}
+
+/** What the warehouse can store faithfully: well-formed strings and keys, finite numbers. */
+const storableJson: JsonRule = {
+  string: (value) => textIssue(value, 'any'),
+  key: (key) => textIssue(key, 'any'),
+  number: (value) => (Number.isFinite(value) ? null : 'must be a finite number'),
+}
+
+/** A lone surrogate: with the `u` flag a well-formed pair is one code point, outside this class. */
+const LONE_SURROGATE = /\p{Cs}/u
+
+/** Whether a row value holds a string or key that is not well-formed, or a number that is not finite. */
+const unstorable = (value: unknown): boolean => {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value)
+  if (typeof value === 'number') return !Number.isFinite(value)
+  if (typeof value !== 'object' || value === null) return false
+  if (Array.isArray(value)) return value.some(unstorable)
+  for (const key in value) {
+    if (LONE_SURROGATE.test(key) || unstorable((value as Record<string, unknown>)[key])) return true
+  }
+  return false
+}
+
+/**
+ * Checks every row before it is sent: a row the warehouse cannot store faithfully is refused as
+ * its record's fault, the same way every time. (ClickHouse refuses a lone surrogate in some
+ * places of an insert and stores it as three invalid bytes in others.)
+ */
+export const checkedInsert =
+  (insert: BatchInsert): BatchInsert =>
+  async (table, rows) => {
+    for (const row of rows) {
+      if (!unstorable(row)) continue
+      const fault = findJsonFault(row, storableJson)
+      const position = (row as Record<string, unknown>)[positionColumnOf(table)]
+      throw new InvalidLogRecordError(
+        typeof position === 'number' ? position : -1,
+        `${table}.${fault?.path.join('.') ?? '?'} ${fault?.message ?? 'cannot be stored'}`,
+      )
+    }
+    await insert(table, rows)
+  }
