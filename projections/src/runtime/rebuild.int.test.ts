@@ -14,6 +14,7 @@ import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import type { BuildingStatus } from './buildingStatus.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { loadGenerationStates } from './generations.ts'
+import { createQuarantineStore } from './quarantineStore.ts'
 import { cancelReplay, replayProjection } from './replay.ts'
 import { prepareRebuilds } from './upgrades.ts'
 import { createSingleWriterWorker, EMBEDDED_LOG } from './workers.ts'
@@ -157,6 +158,36 @@ describe('rebuilding a projection beside its serving generation', () => {
     expect(await countOf(db, ana)).toBe(1)
     expect(await countOf(db, `SELECT sum(events) AS n FROM ${db.table(tables.storeHourly)}`)).toBe(22)
     expect(await builtTablesLeft(db)).toBe(0)
+  })
+
+  it('given records the projection cannot apply, when it is rebuilt, then the build sets them aside too, and after the switch they are held once for the serving generation', async () => {
+    const { db, telemetry, worker: start, replay } = await given([eventsProjection], 500)
+    const bad = new Set([7, 777])
+    await telemetry.appendEvents(
+      Array.from({ length: 1_000 }, (_, i) => fixtureEvent(i, bad.has(i) ? { name: 'cut\ud83d' } : {})),
+    )
+    const worker = start()
+    await worker.start()
+    await caughtUp(worker, telemetry, ['events'])
+    const before = await createQuarantineStore(db).list({ status: 'held' })
+    const result = await replay(eventsProjection)
+    await telemetry.appendEvents([fixtureEvent(5_000)])
+    await caughtUp(worker, telemetry, ['events'])
+    const status = await worker.status()
+    await worker.close()
+    const held = await createQuarantineStore(db).list({ status: 'held' })
+
+    expect(before.map((r) => [r.projection, r.generation, r.recordId])).toEqual([
+      ['events@v1', 0, 'evt-7'],
+      ['events@v1', 0, 'evt-777'],
+    ])
+    expect(result).toMatchObject({ generation: 1, switched: true })
+    expect(await totalOf(db)).toBe(999)
+    expect(held.map((r) => [r.projection, r.generation, r.recordId])).toEqual([
+      ['events@v1', 1, 'evt-7'],
+      ['events@v1', 1, 'evt-777'],
+    ])
+    expect(status.find((s) => s.projection === 'events')).toMatchObject({ generation: 1, quarantined: 2 })
   })
 
   it('given a build under way, when it is cancelled, then the serving generation stays and the built tables go', async () => {

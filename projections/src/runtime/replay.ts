@@ -15,6 +15,7 @@ import {
   recordGeneration,
   switchGeneration,
 } from './generations.ts'
+import { createQuarantineStore, handOverQuarantine } from './quarantineStore.ts'
 
 /**
  * Replay of a projection that a group of workers runs (one embedded worker, or the members of a
@@ -200,6 +201,11 @@ async function switchTo(options: ReplayOptions, key: string, state: GenerationSt
     const built = await checkpoints.load(building, partition)
     await checkpoints.save(key, { ...built, generation: state.generation }, partition)
   }
+  // What the build set aside is what the serving tables lack now.
+  await handOverQuarantine(createQuarantineStore(warehouse), building, {
+    key,
+    generation: state.generation,
+  })
   await recordGeneration(warehouse, key, { ...state, stage: 'serving' })
   await dropBuiltTables(warehouse, projection, state.generation)
 }
