@@ -113,10 +113,15 @@ export function createQuarantineSteps(options: {
       }
     }
 
+  /**
+   * A lane's write, with every row checked before it is sent: ClickHouse refuses a lone surrogate
+   * in some inserts and stores it as invalid bytes in others, so the batch's own write must not
+   * leave it to the warehouse, or such a record is counted instead of set aside.
+   */
   const applyWith =
     (lane: QuarantiningLane, records: readonly TelemetryRecord[], definitionOf: DefinitionLookup) =>
     (insert: BatchInsert) =>
-      lane.projection.apply(records, { insert, definitionOf })
+      lane.projection.apply(records, { insert: checkedInsert(insert), definitionOf })
 
   const erased = (partition: number, record: TelemetryRecord) => {
     const person = personOf(record)
