@@ -66,6 +66,5 @@ export const eventsProjection: Projection = {
   async erase(erasure, context) {
     await eraseFromRollup(context.warehouse, eventsRollup, erasure, context.ownsScope)
   },
-  tables: [tables.eventsRaw, tables.rollupHourly],
-  reset: (warehouse) => truncateTables(warehouse, eventsProjection.tables),
+  reset: (warehouse) => truncateTables(warehouse, [tables.eventsRaw, tables.rollupHourly]),
 }
