@@ -1,4 +1,10 @@
-import { CatalogedError, findJsonFault, type JsonRule, textIssue } from '@hourglass/schemas'
+import {
+  CatalogedError,
+  findJsonFault,
+  freeFormJson,
+  type JsonRule,
+  wellFormedJson,
+} from '@hourglass/schemas'
 import { InvalidLogRecordError } from '../invalidLogRecord.ts'
 import { WarehouseRejectedError } from '../warehouse/warehouseErrors.ts'
 import type { BatchInsert } from './batchLedger.ts'
@@ -29,11 +35,7 @@ export function faultOf(error: unknown): { code: string; message: string } {
 }
 
 /** What the warehouse can store faithfully: well-formed strings and keys, finite numbers. */
-const storableJson: JsonRule = {
-  string: (value) => textIssue(value, 'any'),
-  key: (key) => textIssue(key, 'any'),
-  number: (value) => (Number.isFinite(value) ? null : 'must be a finite number'),
-}
+const storableJson: JsonRule = { ...wellFormedJson, number: freeFormJson.number }
 
 /** A lone surrogate: with the `u` flag a well-formed pair is one code point, outside this class. */
 const LONE_SURROGATE = /\p{Cs}/u
