@@ -6,10 +6,38 @@ import {
   freeFormJson,
   freeText,
   identifier,
+  isWellFormed,
   textFault,
+  toWellFormed,
+  toWellFormedJson,
   trimmedName,
   wellFormedJson,
 } from './wellFormed.ts'
+
+describe('well-formed Unicode', () => {
+  it('tells a lone surrogate from a pair, wherever it stands', () => {
+    const cases: [string, boolean, string][] = [
+      ['plain', true, 'plain'],
+      ['pair \ud83d\ude00', true, 'pair \ud83d\ude00'],
+      ['cut \ud83d', false, 'cut \ufffd'],
+      ['low \ude00 first', false, 'low \ufffd first'],
+      ['reversed \ude00\ud83d', false, 'reversed \ufffd\ufffd'],
+      ['\ud800\ud800\udc00', false, '\ufffd\ud800\udc00'],
+    ]
+    for (const [value, wellFormed, made] of cases) {
+      expect([value, isWellFormed(value), toWellFormed(value)]).toEqual([value, wellFormed, made])
+    }
+  })
+
+  it('makes every string and key of a JSON value well-formed, leaving the rest as it is', () => {
+    const value = { 'k\ud83d': ['ok', '\udc00', 2, null, { deep: 'x\ud800', flag: true }], n: 1.5 }
+    expect(toWellFormedJson(value)).toEqual({
+      'k\ufffd': ['ok', '\ufffd', 2, null, { deep: 'x\ufffd', flag: true }],
+      n: 1.5,
+    })
+    expect(toWellFormedJson('\ud800')).toBe('\ufffd')
+  })
+})
 
 describe('the rule for text', () => {
   it('finds the first unit that breaks each class of field', () => {

@@ -21,6 +21,25 @@ import { keyIssueMessage } from './errors.ts'
  */
 export type TextClass = 'name' | 'text' | 'any'
 
+/** The ES2024 string methods Node has had since 20; the TypeScript lib here is ES2023, which lacks them. */
+type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string }
+
+/** Whether `value` is well-formed Unicode: no lone surrogate. Native, so cheap enough for every row. */
+export const isWellFormed = (value: string): boolean => (value as Es2024String).isWellFormed()
+
+/** `value` with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder writes it. */
+export const toWellFormed = (value: string): string => (value as Es2024String).toWellFormed()
+
+/** A JSON value with every string and key made well-formed (see `toWellFormed`). */
+export const toWellFormedJson = (value: unknown): unknown => {
+  if (typeof value === 'string') return toWellFormed(value)
+  if (Array.isArray(value)) return value.map(toWellFormedJson)
+  if (typeof value !== 'object' || value === null) return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, inner]) => [toWellFormed(key), toWellFormedJson(inner)]),
+  )
+}
+
 const isLineText = (code: number) => code === 0x09 || code === 0x0a || code === 0x0d
 
 /** Index of the first UTF-16 unit of `value` that breaks the rule of `kind`, or -1 when none does. */

@@ -2,6 +2,7 @@ import {
   CatalogedError,
   findJsonFault,
   freeFormJson,
+  isWellFormed,
   type JsonRule,
   wellFormedJson,
 } from '@hourglass/schemas'
@@ -37,17 +38,14 @@ export function faultOf(error: unknown): { code: string; message: string } {
 /** What the warehouse can store faithfully: well-formed strings and keys, finite numbers. */
 const storableJson: JsonRule = { ...wellFormedJson, number: freeFormJson.number }
 
-/** A lone surrogate: with the `u` flag a well-formed pair is one code point, outside this class. */
-const LONE_SURROGATE = /\p{Cs}/u
-
 /** Whether a row value holds a string or key that is not well-formed, or a number that is not finite. */
 const unstorable = (value: unknown): boolean => {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value)
+  if (typeof value === 'string') return !isWellFormed(value)
   if (typeof value === 'number') return !Number.isFinite(value)
   if (typeof value !== 'object' || value === null) return false
   if (Array.isArray(value)) return value.some(unstorable)
   for (const key in value) {
-    if (LONE_SURROGATE.test(key) || unstorable((value as Record<string, unknown>)[key])) return true
+    if (!isWellFormed(key) || unstorable((value as Record<string, unknown>)[key])) return true
   }
   return false
 }

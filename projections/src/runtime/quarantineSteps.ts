@@ -1,4 +1,5 @@
 import type { TelemetryRecord } from '@hourglass/log'
+import { toWellFormed, toWellFormedJson } from '@hourglass/schemas'
 import type { Logger } from 'pino'
 import { personOf } from '../erasure.ts'
 import { type Projection, projectionKey } from '../projection.ts'
@@ -58,24 +59,10 @@ export interface QuarantineSteps {
   redrive(request: RedriveRequest, held: readonly number[]): Promise<RedriveOutcome[]>
 }
 
-/** Every string of a JSON value made well-formed Unicode. */
-const wellFormedValue = (value: unknown): unknown => {
-  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\uFFFD')
-  if (Array.isArray(value)) return value.map(wellFormedValue)
-  if (typeof value !== 'object' || value === null) return value
-  return Object.fromEntries(
-    Object.entries(value).map(([key, inner]) => [
-      key.replace(LONE_SURROGATE, '\uFFFD'),
-      wellFormedValue(inner),
-    ]),
-  )
-}
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
-
 export const wellFormedRecord = (record: TelemetryRecord): TelemetryRecord => ({
   ...record,
-  id: record.id.replace(LONE_SURROGATE, '\uFFFD'),
-  data: wellFormedValue(record.data),
+  id: toWellFormed(record.id),
+  data: toWellFormedJson(record.data),
 })
 
 export function createQuarantineSteps(options: {
