@@ -11,7 +11,7 @@ import {
 } from '@hourglass/control'
 import type { TelemetryLog } from '@hourglass/log'
 import { awaitErasureReport, openWarehouse, warehouseConfigOf } from '@hourglass/projections'
-import { listen, newRegistry, type RunningService, serviceApp } from '@hourglass/server'
+import { newRegistry, type RunningService, runService, serviceApp } from '@hourglass/server'
 import type { Logger } from 'pino'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { registerWriteRoutes } from './writeRoutes.ts'
@@ -85,16 +85,5 @@ export async function startIngestService(
     erasureReport: (erasure) =>
       awaitErasureReport(warehouse, erasure, { timeoutMs: config.HOURGLASS_ERASURE_WAIT_MS, logger }),
   })
-  const url = await listen(app, config)
-  return {
-    url,
-    async close() {
-      await app.close()
-      await passwords.close()
-      await telemetry.close()
-      await keys.close()
-      await control.close()
-      await warehouse.close()
-    },
-  }
+  return runService(app, config, [passwords, telemetry, keys, control, warehouse])
 }

@@ -1,5 +1,5 @@
 import { httpTimeoutsOf, openControlStore, openTelemetryLog, type ServiceConfig } from '@hourglass/control'
-import { listen, newRegistry, type RunningService, serviceApp } from '@hourglass/server'
+import { newRegistry, type RunningService, runService, serviceApp } from '@hourglass/server'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { migrateWarehouse } from './migrations.ts'
@@ -72,15 +72,5 @@ export async function startProjectService(
     { readiness: async () => readinessOf(await worker.status(), { maxLag: config.HOURGLASS_READY_MAX_LAG }) },
   )
   await worker.start()
-  const url = await listen(app, config)
-  return {
-    url,
-    async close() {
-      await app.close()
-      await worker.close()
-      await log.close()
-      await control.close()
-      await warehouse.close()
-    },
-  }
+  return runService(app, config, [worker, log, control, warehouse])
 }

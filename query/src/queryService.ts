@@ -16,7 +16,7 @@ import {
   projections,
   warehouseConfigOf,
 } from '@hourglass/projections'
-import { listen, newRegistry, type RunningService, serviceApp } from '@hourglass/server'
+import { newRegistry, type RunningService, runService, serviceApp } from '@hourglass/server'
 import type { Logger } from 'pino'
 import { registerReadRoutes } from './readRoutes.ts'
 
@@ -63,16 +63,5 @@ export async function startQueryService(
     // The workers run in other processes: a read waits until they have applied the whole log.
     awaitProjected: (projection, _sourceId, timeoutMs) => progress.awaitProjected(projection, timeoutMs),
   })
-  const url = await listen(app, config)
-  return {
-    url,
-    async close() {
-      await app.close()
-      await passwords.close()
-      await telemetry.close()
-      await keys.close()
-      await control.close()
-      await warehouse.close()
-    },
-  }
+  return runService(app, config, [passwords, telemetry, keys, control, warehouse])
 }

@@ -66,3 +66,23 @@ export const newRegistry = (service: string) => {
 
 export const listen = async (app: FastifyInstance, config: { HOST: string; PORT: number }) =>
   app.listen({ host: config.HOST, port: config.PORT })
+
+/**
+ * Starts `app` listening and gives the running service. Closing it stops taking requests first,
+ * then closes what the service holds, in the order given (what serves the routes before what
+ * they read).
+ */
+export const runService = async (
+  app: FastifyInstance,
+  config: { HOST: string; PORT: number },
+  holds: readonly { close(): Promise<unknown> }[],
+): Promise<RunningService> => {
+  const url = await listen(app, config)
+  return {
+    url,
+    async close() {
+      await app.close()
+      for (const held of holds) await held.close()
+    },
+  }
+}
