@@ -3,10 +3,11 @@ import { LogUnavailableError } from '@hourglass/log'
 import { createPostgresControlStore, type PostgresControlStore } from '@hourglass/log/postgres'
 import { scratchSchemas, startTcpRelay, type TcpRelay } from '@hourglass/log/postgres/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPasswordHasher, type PasswordHasher } from './accounts/passwords.ts'
-import { type ControlPlane, createControlPlane } from './controlPlane.ts'
+import type { PasswordHasher } from './accounts/passwords.ts'
+import type { ControlPlane } from './controlPlane.ts'
 import type { PersonKeyStore } from './people/personalData.ts'
 import { createPostgresPersonKeyStore } from './people/postgresPersonKeyStore.ts'
+import { startControlPlanes } from './testing/controlPlanes.ts'
 
 /**
  * The control plane of one distributed process over PostgreSQL, reached through a relay that
@@ -29,13 +30,11 @@ beforeAll(async () => {
   through.hostname = '127.0.0.1'
   through.port = String(relay.port)
   store = await createPostgresControlStore(schemas.options({ url: through.toString() }))
-  passwords = createPasswordHasher({ threads: 1, queue: 16 })
   // Keys are reached directly: the relay cuts the control records only.
   keys = await createPostgresPersonKeyStore({ postgres: schemas.options(), masterKey: randomBytes(32) })
-  const quotas = { sessions: 100, tokens: 100 }
-  plane = createControlPlane(store, { passwords, keys, quotas })
-  other = createControlPlane(store, { passwords, keys, quotas })
-  await Promise.all([plane.start(), other.start()])
+  const started = await startControlPlanes(store, keys, { count: 2, quotas: { sessions: 100, tokens: 100 } })
+  passwords = started.passwords
+  ;[plane, other] = started.planes as [ControlPlane, ControlPlane]
 })
 afterAll(async () => {
   await store?.close()

@@ -1,39 +1,22 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createEmbeddedLog, type EmbeddedLog } from '@hourglass/log'
+import type { EmbeddedLog } from '@hourglass/log'
 import { AccountRegistered, controlStreams } from '@hourglass/schemas'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPasswordHasher, type PasswordHasher } from '../accounts/passwords.ts'
-import { type ControlPlane, createControlPlane } from '../controlPlane.ts'
-import { createPersonKeyStore, type PersonKeyStore } from './personalData.ts'
+import type { ControlPlane } from '../controlPlane.ts'
+import { type EmbeddedControlPlanes, embeddedControlPlanes } from '../testing/controlPlanes.ts'
+import type { PersonKeyStore } from './personalData.ts'
 import { emailLookup, openIdentity } from './sealedIdentity.ts'
 
-let dir: string
+let control: EmbeddedControlPlanes
 let log: EmbeddedLog
-let passwords: PasswordHasher
 let keys: PersonKeyStore
 let controlPlane: ControlPlane
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'hourglass-identity-'))
-  log = createEmbeddedLog({ path: join(dir, 'log') })
-  passwords = createPasswordHasher({ threads: 1, queue: 16 })
-  keys = createPersonKeyStore({
-    path: join(dir, 'keys'),
-    masterKey: randomBytes(32),
-    indexKey: randomBytes(32),
-  })
-  controlPlane = createControlPlane(log.control, { passwords, keys, quotas: { sessions: 10, tokens: 10 } })
-  await controlPlane.start()
+  control = await embeddedControlPlanes()
+  ;({ log, keys } = control)
+  controlPlane = control.planes[0]!
 })
-afterAll(async () => {
-  await passwords.close()
-  await keys.close()
-  await log.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => control?.close())
 
 describe("an account holder's personal data in the control log", () => {
   it('is sealed under their key, found by keyed hash, and unreadable once they are erased', async () => {
