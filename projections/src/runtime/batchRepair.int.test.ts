@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { migrateWarehouse } from '../migrations.ts'
 import { tables } from '../tables.ts'
+import { firstHour, purchaseDefined } from '../testing/workerFixtures.ts'
 import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
 import { openWarehouse } from '../warehouse/warehouse.ts'
 import { recomputeViewsOf } from './batchRepair.ts'
@@ -31,7 +32,6 @@ const workerScript = fileURLToPath(new URL('../testing/lostPartWorker.ts', impor
 const ACCOUNT = 'acct-shop'
 const SOURCES = ['src-web', 'src-app']
 const NAMES = ['app_open', 'purchase', 'product_view']
-const firstHour = Date.UTC(2026, 9, 1)
 
 /** Deterministic, varied events: three names, six hours, forty subjects. */
 function events(): NewTelemetryRecord[] {
@@ -137,22 +137,7 @@ beforeAll(async () => {
   const log = createEmbeddedLog({ path: logPath })
   const defined = await log.control.appendToStream(
     'trackingplan-src-web',
-    [
-      {
-        type: 'event.defined',
-        data: {
-          sourceId: 'src-web',
-          accountId: ACCOUNT,
-          eventCode: 'purchase-1',
-          name: 'purchase',
-          attrs: [
-            { name: 'sku', type: 'string' },
-            { name: 'quantity', type: 'integer' },
-          ],
-          at: firstHour,
-        },
-      },
-    ],
+    [purchaseDefined('src-web', ACCOUNT)],
     'no-stream',
   )
   expect(defined.status).toBe('appended')

@@ -1,54 +1,25 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
+import type { NewTelemetryRecord } from '@hourglass/log'
 import { STORE_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
-import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { countOf, firstHour, fixtureEvent } from '../testing/workerFixtures.ts'
+import { countOf, firstHour, fixtureEvent, purchaseDefined, workerCases } from '../testing/workerFixtures.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
-import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { replayProjection } from './replay.ts'
 import { createSingleWriterWorker, EMBEDDED_LOG } from './workers.ts'
 
-const root = mkdtempSync(join(tmpdir(), 'hourglass-worker-'))
+const cases = workerCases('worker')
 const silent = pino({ level: 'silent' })
-let warehouse: Warehouse
 
-beforeAll(async () => {
-  // One warehouse per process (chDB): each case has a database of its own.
-  warehouse = await openWarehouse({ database: 'worker_setup', embeddedPath: join(root, 'warehouse') })
-})
-afterAll(async () => {
-  await warehouse.close()
-  rmSync(root, { recursive: true, force: true })
-})
+beforeAll(cases.open)
+afterAll(cases.close)
 
-let cases = 0
 /** A fresh log and database, and the embedded worker over them (not started). */
-async function given(projections: readonly Projection[], batchSize = 500) {
-  cases++
-  const db = await openWarehouse({ database: `worker_${cases}`, embeddedPath: join(root, 'warehouse') })
-  await migrateWarehouse(db)
-  const log = createEmbeddedLog({ path: join(root, `log-${cases}`) })
-  const { telemetry, control } = log
-  const worker = () =>
-    createSingleWriterWorker({
-      log: telemetry,
-      control,
-      warehouse: db,
-      projections,
-      logger: silent,
-      batchSize,
-    })
-  return { db, log, telemetry, control, worker }
-}
+const given = cases.given
 
 const event = fixtureEvent
 
@@ -124,26 +95,7 @@ describe('the projection worker over the embedded log', () => {
   it('given a definition recorded between events, then per-user statistics count only the events after it', async () => {
     const { db, telemetry, control, worker: start } = await given([userStatsProjection])
     await telemetry.appendEvents(Array.from({ length: 30 }, (_, i) => event(i, { name: 'purchase' })))
-    await control.appendToStream(
-      'tracking-plan-src-1',
-      [
-        {
-          type: 'event.defined',
-          data: {
-            sourceId: 'src-1',
-            accountId: 'acct-1',
-            eventCode: 'purchase-1',
-            name: 'purchase',
-            attrs: [
-              { name: 'sku', type: 'string' },
-              { name: 'quantity', type: 'integer' },
-            ],
-            at: firstHour,
-          },
-        },
-      ],
-      'no-stream',
-    )
+    await control.appendToStream('tracking-plan-src-1', [purchaseDefined('src-1', 'acct-1')], 'no-stream')
     const after = Array.from({ length: 40 }, (_, i) => event(100 + i, { name: 'purchase' }))
     await telemetry.appendEvents(after)
     const worker = start()

@@ -1,36 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
-import { pino } from 'pino'
+import type { NewTelemetryRecord } from '@hourglass/log'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
-import { migrateWarehouse } from '../migrations.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import { tables } from '../tables.ts'
-import { countOf, fixtureEvent } from '../testing/workerFixtures.ts'
-import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
+import { countOf, fixtureEvent, workerCases } from '../testing/workerFixtures.ts'
+import type { Warehouse } from '../warehouse/warehouse.ts'
 import { WarehouseUnavailableError } from '../warehouse/warehouseErrors.ts'
 import { readinessOf } from './projectionHealth.ts'
 import type { ProjectionWorker } from './projectionWorker.ts'
 import { createQuarantineStore } from './quarantineStore.ts'
-import { createSingleWriterWorker } from './workers.ts'
 
-const root = mkdtempSync(join(tmpdir(), 'hourglass-quarantine-'))
-const silent = pino({ level: 'silent' })
+const cases = workerCases('quarantine')
 const EVENTS = projectionKey(eventsProjection)
-let warehouse: Warehouse
 
-beforeAll(async () => {
-  // One warehouse per process (chDB): each case has a database of its own.
-  warehouse = await openWarehouse({ database: 'quarantine_setup', embeddedPath: join(root, 'warehouse') })
-})
-afterAll(async () => {
-  await warehouse.close()
-  rmSync(root, { recursive: true, force: true })
-})
+beforeAll(cases.open)
+afterAll(cases.close)
 
-let cases = 0
 /**
  * A fresh log and database, with `events` appended, and the embedded worker over them, run until
  * it has caught up. `whileRunning` sees the worker before that.
@@ -40,19 +25,9 @@ async function given(
   events: readonly NewTelemetryRecord[],
   whileRunning?: (worker: ProjectionWorker) => Promise<void>,
 ) {
-  cases++
-  const db = await openWarehouse({ database: `quarantine_${cases}`, embeddedPath: join(root, 'warehouse') })
-  await migrateWarehouse(db)
-  const log = createEmbeddedLog({ path: join(root, `log-${cases}`) })
+  const { db, log, worker: start } = await cases.given([projection])
   await log.telemetry.appendEvents(events)
-  const worker = createSingleWriterWorker({
-    log: log.telemetry,
-    control: log.control,
-    warehouse: db,
-    projections: [projection],
-    logger: silent,
-    batchSize: 500,
-  })
+  const worker = start()
   await worker.start()
   await whileRunning?.(worker)
   await worker.caughtUp(projection.name, await log.telemetry.partitionHeads(), AbortSignal.timeout(60_000))

@@ -1,8 +1,15 @@
-import type { NewTelemetryRecord } from '@hourglass/log'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
 import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { pino } from 'pino'
 import { z } from 'zod'
+import { migrateWarehouse } from '../migrations.ts'
+import type { Projection } from '../projection.ts'
+import { createSingleWriterWorker } from '../runtime/workers.ts'
 import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
-import type { Warehouse } from '../warehouse/warehouse.ts'
+import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 
 const HOUR = 3600_000
 /** The hour the fixture events start in. */
@@ -24,6 +31,25 @@ export const fixtureEvent = (i: number, overrides: Partial<TelemetryEvent> = {})
   return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
 }
 
+/**
+ * A control record of the tracking plan: `purchase` defined for a source from `firstHour`, with a
+ * string `sku` and an integer `quantity` (per-user statistics count what is defined).
+ */
+export const purchaseDefined = (sourceId: string, accountId: string) => ({
+  type: 'event.defined',
+  data: {
+    sourceId,
+    accountId,
+    eventCode: 'purchase-1',
+    name: 'purchase',
+    attrs: [
+      { name: 'sku', type: 'string' },
+      { name: 'quantity', type: 'integer' },
+    ],
+    at: firstHour,
+  },
+})
+
 /** The number a test's `SELECT … AS n` answers (0 for no row). */
 export const countOf = (db: Warehouse, sql: string) =>
   db
@@ -37,3 +63,36 @@ export const countOf = (db: Warehouse, sql: string) =>
       {},
     )
     .then((rows) => rows[0]?.n ?? 0)
+
+/**
+ * The cases of a test file, each over a fresh log and database of its own, in one scratch folder.
+ * chDB allows one embedded warehouse a process: `open` opens it (before all cases), `close`
+ * closes it and removes the folder (after all).
+ */
+export function workerCases(name: string) {
+  const root = mkdtempSync(join(tmpdir(), `hourglass-${name}-`))
+  const embeddedPath = join(root, 'warehouse')
+  const logger = pino({ level: 'silent' })
+  let warehouse: Warehouse | undefined
+  let cases = 0
+  return {
+    async open() {
+      warehouse = await openWarehouse({ database: `${name}_setup`, embeddedPath })
+    },
+    async close() {
+      await warehouse?.close()
+      rmSync(root, { recursive: true, force: true })
+    },
+    /** A fresh, migrated database and a fresh log, and the embedded worker over them (not started). */
+    async given(projections: readonly Projection[], batchSize = 500) {
+      cases++
+      const db = await openWarehouse({ database: `${name}_${cases}`, embeddedPath })
+      await migrateWarehouse(db)
+      const log = createEmbeddedLog({ path: join(root, `log-${cases}`) })
+      const { telemetry, control } = log
+      const worker = () =>
+        createSingleWriterWorker({ log: telemetry, control, warehouse: db, projections, logger, batchSize })
+      return { db, log, telemetry, control, worker }
+    },
+  }
+}
