@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
-import { STORE_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { createEmbeddedLog } from '@hourglass/log'
+import type { TelemetryEvent } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
@@ -10,7 +10,7 @@ import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { countOf, firstHour, fixtureEvent } from '../testing/workerFixtures.ts'
+import { countOf, firstHour, fixtureEvent, storeEvent } from '../testing/workerFixtures.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
@@ -51,22 +51,6 @@ async function given(projections: readonly Projection[], batchSize = 500) {
 }
 
 const event = fixtureEvent
-
-const storeEvent = (i: number, personId: string): NewTelemetryRecord => ({
-  stream: telemetryStream('store-1'),
-  id: `store-evt-${i}`,
-  type: STORE_EVENT,
-  data: {
-    id: `store-evt-${i}`,
-    accountId: 'acct-1',
-    storeId: 'store-1',
-    personId,
-    type: 'visit',
-    timestamp: firstHour + i * 60_000,
-    receivedAt: firstHour,
-    data: {},
-  },
-})
 
 const count = countOf
 

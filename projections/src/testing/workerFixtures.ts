@@ -1,5 +1,5 @@
 import type { NewTelemetryRecord } from '@hourglass/log'
-import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { STORE_EVENT, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { z } from 'zod'
 import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
@@ -23,6 +23,23 @@ export const fixtureEvent = (i: number, overrides: Partial<TelemetryEvent> = {})
   }
   return { stream: telemetryStream(data.sourceId), id: data.id, type: TELEMETRY_EVENT, data }
 }
+
+/** Store event `i` of store-1, by a person. */
+export const storeEvent = (i: number, personId: string): NewTelemetryRecord => ({
+  stream: telemetryStream('store-1'),
+  id: `store-evt-${i}`,
+  type: STORE_EVENT,
+  data: {
+    id: `store-evt-${i}`,
+    accountId: 'acct-1',
+    storeId: 'store-1',
+    personId,
+    type: 'visit',
+    timestamp: firstHour + i * 60_000,
+    receivedAt: firstHour,
+    data: {},
+  },
+})
 
 /** The number a test's `SELECT … AS n` answers (0 for no row). */
 export const countOf = (db: Warehouse, sql: string) =>
