@@ -94,6 +94,7 @@ export const storeStatsProjection: Projection = {
   erase: eraseStoreEvents,
   erasureCompleted: writeReport,
   tables: [tables.storeEvents, tables.storeHourly, tables.storeErasures],
+  carriedOver: [tables.storeErasures],
   reset: (warehouse) => truncateTables(warehouse, storeStatsProjection.tables),
 }
 

@@ -26,6 +26,8 @@ export type GenerationStage = 'building' | 'switching' | 'serving' | 'cancelled'
 export interface GenerationPlan {
   /** The projection's tables holding rows (not its views), by their serving names. */
   readonly tables: readonly string[]
+  /** Those of `tables` whose serving rows the built generation lacks are carried over to it at the switch. */
+  readonly carriedOver: readonly string[]
   /** Each built table's UUID: a table whose serving name carries it has been exchanged already. */
   readonly builtUuids: Readonly<Record<string, string>>
   /** The projection's materialized views: their serving names and the statements that create them. */
@@ -44,6 +46,7 @@ export interface GenerationState {
 
 const GenerationPlanSchema = z.object({
   tables: z.array(z.string()),
+  carriedOver: z.array(z.string()).default([]),
   builtUuids: z.record(z.string(), z.string()),
   views: z.array(z.object({ name: z.string(), create: z.string() })),
 })
@@ -222,13 +225,35 @@ export async function createGeneration(
     if (!row) throw new Error(`table ${builtName(table, generation)} was not created`)
     builtUuids[table] = row.uuid
   }
-  return { tables: [...projection.tables], builtUuids, views }
+  return {
+    tables: [...projection.tables],
+    carriedOver: [...(projection.carriedOver ?? [])],
+    builtUuids,
+    views,
+  }
 }
+
+/**
+ * Copies into the built table the serving table's rows it does not hold yet. Nothing writes
+ * either while the switch runs, and a copy done again adds nothing.
+ */
+const carryOver = (warehouse: Warehouse, serving: string, built: string) =>
+  warehouse.run(
+    defineStatement({
+      name: `carry ${serving} over`,
+      kind: 'rewrite',
+      params: noParams,
+      sql: (w) => `INSERT INTO ${w.table(built)}
+                   SELECT * FROM ${w.table(serving)} EXCEPT DISTINCT SELECT * FROM ${w.table(built)}`,
+    }),
+    {},
+  )
 
 /**
  * Puts the built generation under the serving names. Runs while nothing writes the projection,
  * and is safe to run again from any point: a table whose serving name already carries the built
- * UUID is not exchanged twice. Views are bound to their tables by identity, not by name, so both
+ * UUID is not exchanged twice. Rows of the tables carried over are copied into their built twin
+ * just before it is exchanged. Views are bound to their tables by identity, not by name, so both
  * generations' views are dropped and the serving ones created again over the serving names.
  */
 export async function switchGeneration(warehouse: Warehouse, plan: GenerationPlan, generation: number) {
@@ -245,6 +270,7 @@ export async function switchGeneration(warehouse: Warehouse, plan: GenerationPla
   for (const table of plan.tables) {
     const serving = rows.find((row) => row.name === table)
     if (serving?.uuid === plan.builtUuids[table]) continue
+    if (plan.carriedOver.includes(table)) await carryOver(warehouse, table, builtName(table, generation))
     await runDdl(
       warehouse,
       `exchange ${table}`,

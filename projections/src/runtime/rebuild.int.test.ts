@@ -160,6 +160,35 @@ describe('rebuilding a projection beside its serving generation', () => {
     expect(await builtTablesLeft(db)).toBe(0)
   })
 
+  it('given an erasure completed before a rebuild, when the rebuild switches, then its report still answers once with the same count', async () => {
+    const { db, telemetry, control, worker: start, replay } = await given([storeStatsProjection], 10)
+    await telemetry.appendEvents(
+      Array.from({ length: 40 }, (_, i) => storeEvent(i, i % 2 === 0 ? 'ana' : 'bob')),
+    )
+    await control.appendToStream(
+      'people-store-1-ana',
+      [{ type: 'person.events-erased', data: { personId: 'ana', storeId: 'store-1', at: Date.now() } }],
+      'any',
+    )
+    const worker = start()
+    await worker.start()
+    await caughtUp(worker, telemetry, ['store-stats'])
+    const reports = `SELECT count() AS n FROM ${db.table(tables.storeErasures)}`
+    while ((await countOf(db, reports)) === 0) await new Promise((resolve) => setTimeout(resolve, 20))
+    const answer = `SELECT sum(events) AS n FROM ${db.table(tables.storeErasures)} WHERE person_id = 'ana'`
+    const before = await countOf(db, answer)
+    const result = await replay(storeStatsProjection)
+    await telemetry.appendEvents([storeEvent(100, 'bob')])
+    await caughtUp(worker, telemetry, ['store-stats'])
+    await worker.close()
+
+    expect(before).toBe(20)
+    expect(result).toMatchObject({ generation: 1, switched: true })
+    expect(await countOf(db, reports)).toBe(1)
+    expect(await countOf(db, answer)).toBe(before)
+    expect(await builtTablesLeft(db)).toBe(0)
+  })
+
   it('given records the projection cannot apply, when it is rebuilt, then the build sets them aside too, and after the switch they are held once for the serving generation', async () => {
     const { db, telemetry, worker: start, replay } = await given([eventsProjection], 500)
     const bad = new Set([7, 777])
