@@ -9,7 +9,13 @@ import { migrateWarehouse } from '../migrations.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { countOf, fixtureEvent, storeEvent } from '../testing/workerFixtures.ts'
+import {
+  anaAndBobStoreEvents,
+  countOf,
+  eraseStoreEventsOf,
+  fixtureEvent,
+  storeEvent,
+} from '../testing/workerFixtures.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 import type { BuildingStatus } from './buildingStatus.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
@@ -162,14 +168,8 @@ describe('rebuilding a projection beside its serving generation', () => {
 
   it('given an erasure completed before a rebuild, when the rebuild switches, then its report still answers once with the same count', async () => {
     const { db, telemetry, control, worker: start, replay } = await given([storeStatsProjection], 10)
-    await telemetry.appendEvents(
-      Array.from({ length: 40 }, (_, i) => storeEvent(i, i % 2 === 0 ? 'ana' : 'bob')),
-    )
-    await control.appendToStream(
-      'people-store-1-ana',
-      [{ type: 'person.events-erased', data: { personId: 'ana', storeId: 'store-1', at: Date.now() } }],
-      'any',
-    )
+    await telemetry.appendEvents(anaAndBobStoreEvents())
+    await eraseStoreEventsOf(control, 'ana')
     const worker = start()
     await worker.start()
     await caughtUp(worker, telemetry, ['store-stats'])

@@ -1,4 +1,4 @@
-import type { NewTelemetryRecord } from '@hourglass/log'
+import type { ControlStore, NewTelemetryRecord } from '@hourglass/log'
 import { STORE_EVENT, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { z } from 'zod'
 import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
@@ -54,3 +54,15 @@ export const countOf = (db: Warehouse, sql: string) =>
       {},
     )
     .then((rows) => rows[0]?.n ?? 0)
+
+/** Forty store events of store-1, every other one ana's, the rest bob's. */
+export const anaAndBobStoreEvents = () =>
+  Array.from({ length: 40 }, (_, i) => storeEvent(i, i % 2 === 0 ? 'ana' : 'bob'))
+
+/** Records the erasure of a person's events at store-1 so far. */
+export const eraseStoreEventsOf = (control: Pick<ControlStore, 'appendToStream'>, personId: string) =>
+  control.appendToStream(
+    `people-store-1-${personId}`,
+    [{ type: 'person.events-erased', data: { personId, storeId: 'store-1', at: Date.now() } }],
+    'any',
+  )
