@@ -163,6 +163,10 @@ describe('rebuilding a projection beside its serving generation', () => {
     const ana = `SELECT count() AS n FROM ${db.table(tables.storeEvents)} WHERE person_id = 'ana'`
     expect(await countOf(db, ana)).toBe(1)
     expect(await countOf(db, `SELECT sum(events) AS n FROM ${db.table(tables.storeHourly)}`)).toBe(22)
+    const reports = `SELECT count() AS n FROM ${db.table(tables.storeErasures)} WHERE person_id = 'ana'`
+    expect(await countOf(db, reports)).toBe(1)
+    const answer = `SELECT sum(events) AS n FROM ${db.table(tables.storeErasures)} WHERE person_id = 'ana'`
+    expect(await countOf(db, answer)).toBe(20)
     expect(await builtTablesLeft(db)).toBe(0)
   })
 

@@ -5,6 +5,7 @@ import { tables } from '../tables.ts'
 import { defineQuery } from '../warehouse/namedStatements.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
 import type { CheckpointStore } from './checkpointStore.ts'
+import { handOverErasureSteps } from './erasureSteps.ts'
 import {
   buildKey,
   createGeneration,
@@ -201,6 +202,7 @@ async function switchTo(options: ReplayOptions, key: string, state: GenerationSt
     const built = await checkpoints.load(building, partition)
     await checkpoints.save(key, { ...built, generation: state.generation }, partition)
   }
+  await handOverErasureSteps(warehouse, building, { key, generation: state.generation })
   // What the build set aside is what the serving tables lack now.
   await handOverQuarantine(createQuarantineStore(warehouse), building, {
     key,
