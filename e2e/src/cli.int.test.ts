@@ -99,7 +99,7 @@ describe('the hourglass command line', () => {
     const status = await run(['status'], { ...env, PORT: port })
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/log head: 27/)
-    expect(status.stdout).toMatch(/^projection +committed +lag +generation +quarantined +state$/m)
+    expect(status.stdout).toMatch(/^projection +committed +lag +serving generation +quarantined +state$/m)
     expect(status.stdout).toMatch(/^events@v1 +27 +0 +0 +0 +running$/m)
 
     expect((await fetch(`${url}/readyz`)).status).toBe(200)
@@ -120,6 +120,11 @@ describe('the hourglass command line', () => {
       await fetch(rollupUrl, { headers: { authorization: `Bearer ${token}` } })
     ).json()) as { rows: unknown[] }
     expect(again.rows).toEqual(rows)
+    const rebuilt = await run(['status'], { ...env, PORT: port })
+    expect(rebuilt.stdout).toMatch(/^events@v1 +27 +0 +1 +0 +running$/m)
+    const cancel = await run(['replay', '--cancel', 'events'], { ...env, PORT: port })
+    expect(cancel.code).toBe(0)
+    expect(cancel.stdout).toMatch(/no rebuild of events is under way/)
 
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
@@ -152,6 +157,7 @@ describe('the hourglass command line', () => {
     const help = await run(['--help'], {})
     expect(help.code).toBe(0)
     expect(help.stdout).toMatch(/hourglass replay <projection>/)
+    expect(help.stdout).toMatch(/hourglass replay --cancel <projection>/)
     const unknown = await run(['frobnicate'], { HOURGLASS_DATA_DIR: dataDir })
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/)

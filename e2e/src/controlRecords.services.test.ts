@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
+  buildKey,
   createWarehouseCheckpointStore,
   loadReplayStates,
   projectionKey,
@@ -541,10 +542,10 @@ describe('replay in distributed mode', () => {
       }
       if (projection === 'events') {
         // A worker killed once the rebuild is under way; it comes back after the rebalance.
-        for (let i = 0; i < 400 && (await loadReplayStates(hg.warehouse)).get(key)?.stage !== 'open'; i++)
+        for (let i = 0; i < 400 && (await loadReplayStates(hg.warehouse)).get(key)?.stage !== 'building'; i++)
           await sleep(50)
         await hg.killWorker(0)
-        rebuiltAtKill = await rebuilt(key)
+        rebuiltAtKill = await rebuilt(buildKey({ name: projection, version: 1 }, 1))
         await sleep(500)
         await hg.startWorker(0)
       }

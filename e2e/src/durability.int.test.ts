@@ -67,7 +67,9 @@ describe('idempotency, replay and restart', () => {
     const status = await replayEmbedded(hg.runtime, 'events', ({ committed }) => progress.push(committed))
     expect(status.committed).toBe(await hg.runtime.telemetry.head())
     expect(status.generation).toBe(1)
-    expect(progress.length).toBeGreaterThan(10)
+    // Progress is told as the rebuild advances (in bulk batches while it is behind), up to its end.
+    expect(progress.length).toBeGreaterThan(1)
+    expect(progress.at(-1)).toBe(status.committed)
     const after = await Promise.all(sources.map((s) => allRollups(token, s.id)))
     expect(after).toEqual(before)
 

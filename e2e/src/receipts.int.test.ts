@@ -162,9 +162,9 @@ describe('receipts: every figure to the cent', () => {
       const expected = expectedTotals(receipts.filter(inHour))
       expect(one.totals).toEqual(nativeFigures(expected.totals))
       expect(one.categories).toEqual(categoriesOf(expected))
-      // Every receipt is in the journal of analytics runs exactly once.
+      // Every receipt is in the journal of analytics runs exactly once (a rebuild's runs are larger).
       const runs = (await hg.request('GET', '/v1/receipts/runs?limit=1000', { token: admin.token })).json()
-      expect(runs.runs.length).toBeGreaterThan(1)
+      expect(runs.runs.length).toBeGreaterThan(0)
       expect(runs.runs.reduce((n: number, run: { receipts: number }) => n + run.receipts, 0)).toBe(
         receipts.length,
       )

@@ -49,10 +49,6 @@ export const deviceReadingsProjection: Projection = {
     const rows = records.filter((record) => record.type === DEVICE_READING).flatMap(toDeviceReadingRows)
     await insert(tables.deviceReadingsRaw, rows)
   },
-  reset: (warehouse) =>
-    truncateTables(warehouse, [
-      tables.deviceReadingsRaw,
-      tables.deviceReadingsHourly,
-      tables.deviceReadingsDaily,
-    ]),
+  tables: [tables.deviceReadingsRaw, tables.deviceReadingsHourly, tables.deviceReadingsDaily],
+  reset: (warehouse) => truncateTables(warehouse, deviceReadingsProjection.tables),
 }

@@ -66,5 +66,6 @@ export const eventsProjection: Projection = {
   async erase(erasure, context) {
     await eraseFromRollup(context.warehouse, eventsRollup, erasure, context.ownsScope)
   },
-  reset: (warehouse) => truncateTables(warehouse, [tables.eventsRaw, tables.rollupHourly]),
+  tables: [tables.eventsRaw, tables.rollupHourly],
+  reset: (warehouse) => truncateTables(warehouse, eventsProjection.tables),
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import { appAnalyticsMigrations } from './appAnalyticsMigrations.ts'
 import { deviceReadingsMigrations } from './deviceReadingsMigrations.ts'
+import { generationMigrations } from './generationMigrations.ts'
 import type { Migration } from './migration.ts'
 import { partitionedMigrations } from './partitionedMigrations.ts'
 import { receiptsMigrations } from './receiptsMigrations.ts'
@@ -74,6 +75,7 @@ export const migrations: readonly Migration[] = [
   ...deviceReadingsMigrations,
   ...partitionedMigrations,
   ...quarantineMigrations,
+  ...generationMigrations,
 ].sort((a, b) => a.version - b.version)
 
 const migrationsTable = defineStatement({
@@ -88,8 +90,8 @@ const migrationsTable = defineStatement({
 const appliedMigrations = defineQuery({
   name: 'applied migrations',
   params: noParams,
-  row: z.object({ version: z.coerce.number() }),
-  sql: (w) => `SELECT version FROM ${w.table(tables.migrations)}`,
+  row: z.object({ version: z.coerce.number(), name: z.string() }),
+  sql: (w) => `SELECT version, name FROM ${w.table(tables.migrations)}`,
 })
 
 /** One statement of a migration: its text names the database as `{db}`. */
@@ -101,13 +103,29 @@ const migrationStep = (migration: Migration, statement: string, database: string
     sql: () => statement.replaceAll('{db}', database),
   })
 
+/**
+ * Whether a migration already ran: recorded under its name (at any number), or recorded under its
+ * version with a name no migration has any more (a rename). Two lines of work once both took version 60
+ * (the quarantine kept it, generations moved to 61), so a warehouse that ran either 60 still gets the
+ * other; both only create what is missing.
+ */
+export function migrationApplied(
+  migration: Migration,
+  applied: readonly { version: number; name: string }[],
+): boolean {
+  const known = new Set(migrations.map((m) => m.name))
+  return applied.some(
+    (row) => row.name === migration.name || (row.version === migration.version && !known.has(row.name)),
+  )
+}
+
 /** Applies the migrations the warehouse has not seen, in order. Safe to run at every start. */
 export async function migrateWarehouse(warehouse: Warehouse, logger?: Logger): Promise<number[]> {
   await warehouse.run(migrationsTable, {})
-  const applied = new Set((await warehouse.select(appliedMigrations, {})).map((row) => row.version))
+  const applied = await warehouse.select(appliedMigrations, {})
   const done: number[] = []
   for (const migration of migrations) {
-    if (applied.has(migration.version)) continue
+    if (migrationApplied(migration, applied)) continue
     for (const statement of migration.statements) {
       await warehouse.run(migrationStep(migration, statement, warehouse.database), {})
     }

@@ -4,7 +4,9 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { migrateWarehouse } from './migrations.ts'
 import { projections } from './projections.ts'
+import { createWarehouseCheckpointStore } from './runtime/checkpointStore.ts'
 import { readinessOf, registerProjectionMetrics } from './runtime/projectionHealth.ts'
+import { prepareRebuilds } from './runtime/upgrades.ts'
 import { createGroupWorker } from './runtime/workers.ts'
 import { openWarehouse } from './warehouse/warehouse.ts'
 import { warehouseConfigOf } from './warehouse/warehouseSettings.ts'
@@ -71,6 +73,20 @@ export async function startProjectService(
     },
     { readiness: async () => readinessOf(await worker.status(), { maxLag: config.HOURGLASS_READY_MAX_LAG }) },
   )
+  // A projection deployed at a newer version takes over the serving one's checkpoints; the
+  // operator's `replay --distributed` builds it beside the serving tables and switches to it.
+  const due = await prepareRebuilds({
+    warehouse,
+    checkpoints: createWarehouseCheckpointStore(warehouse),
+    projections,
+    partitions: log.partitionCount(),
+  })
+  for (const projection of due) {
+    logger.warn(
+      { projection: projection.name, version: projection.version },
+      'a rebuild is due: run `hourglass replay --distributed` for this projection to build it beside the serving tables',
+    )
+  }
   await worker.start()
   return runService(app, config, [worker, log, control, warehouse])
 }

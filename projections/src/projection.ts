@@ -46,6 +46,17 @@ export interface ErasureReportContext {
 export interface Projection {
   readonly name: string
   readonly version: number
+  /**
+   * The tables holding its rows (not the materialized views between them): a rebuild creates the
+   * next generation of each beside it, and its views with them.
+   */
+  readonly tables: readonly string[]
+  /**
+   * Those of `tables` whose rows a rebuild from the log does not write again: answers already
+   * given once (an erasure's report, say). A switch carries the serving generation's rows the
+   * built one lacks over to it, so each answer stays, exactly once.
+   */
+  readonly carriedOver?: readonly string[]
   /** Must be deterministic: the same records always give the same inserts, in the same order. */
   apply(records: readonly TelemetryRecord[], context: BatchContext): Promise<void>
   /** Empties the projection's tables before a rebuild from the start of the log. */

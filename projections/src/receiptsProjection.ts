@@ -162,12 +162,12 @@ export const receiptsProjection: Projection = {
     const to = records[records.length - 1]!.position + 1
     await insert(tables.receiptRuns, toRunRows(from, to, receipts, Date.now()))
   },
-  reset: (warehouse) =>
-    truncateTables(warehouse, [
-      tables.receiptsRaw,
-      tables.receiptsHourly,
-      tables.receiptCategoriesHourly,
-      tables.receiptPlaces,
-      tables.receiptRuns,
-    ]),
+  tables: [
+    tables.receiptsRaw,
+    tables.receiptsHourly,
+    tables.receiptCategoriesHourly,
+    tables.receiptPlaces,
+    tables.receiptRuns,
+  ],
+  reset: (warehouse) => truncateTables(warehouse, receiptsProjection.tables),
 }

@@ -93,8 +93,9 @@ export const storeStatsProjection: Projection = {
   },
   erase: eraseStoreEvents,
   erasureCompleted: writeReport,
-  reset: (warehouse) =>
-    truncateTables(warehouse, [tables.storeEvents, tables.storeHourly, tables.storeErasures]),
+  tables: [tables.storeEvents, tables.storeHourly, tables.storeErasures],
+  carriedOver: [tables.storeErasures],
+  reset: (warehouse) => truncateTables(warehouse, storeStatsProjection.tables),
 }
 
 /**

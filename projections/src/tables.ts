@@ -17,6 +17,8 @@ export const tables = {
   projectionReplays: 'projection_replays',
   /** The workers that have stopped writing a projection's earlier generation. */
   projectionReplayAcks: 'projection_replay_acks',
+  /** Generations of each projection's tables: built beside the serving one, then switched to. */
+  projectionGenerations: 'projection_generations',
   /** Event definitions as the per-user statistics projection has seen them, with their log positions. */
   eventDefinitions: 'event_definitions',
   /** Per-user statistics of defined events: a sum per user, key (attribute value) and hour. */

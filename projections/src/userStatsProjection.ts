@@ -50,8 +50,8 @@ export const userStatsProjection: Projection = {
     await context.insert(tables.userStatsHourly, [...stats.values()])
   },
   erase: eraseUserStats,
-  reset: (warehouse) =>
-    truncateTables(warehouse, [tables.eventDefinitions, tables.userStatsHourly, tables.userStatsTotal]),
+  tables: [tables.eventDefinitions, tables.userStatsHourly, tables.userStatsTotal],
+  reset: (warehouse) => truncateTables(warehouse, userStatsProjection.tables),
 }
 
 const PersonParams = z.object({ personId: z.string() })

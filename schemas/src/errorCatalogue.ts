@@ -131,6 +131,11 @@ export const errorCatalogue = {
     retryable: false,
     means: 'the log no longer holds its first records: no rebuild',
   },
+  REPLAY_SWITCHING: {
+    status: 409,
+    retryable: false,
+    means: 'a rebuilt generation is being switched in: too late to cancel it',
+  },
   UNVERIFIABLE_TABLE: {
     status: 500,
     retryable: false,

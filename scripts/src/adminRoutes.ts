@@ -25,6 +25,8 @@ export interface AdminDeps {
     name: string,
     onProgress: (progress: { committed: number; target: number }) => void,
   ): Promise<{ committed: number; target: number }>
+  /** Abandons the projection's build beside its serving generation; false when none is building. */
+  cancelReplay(name: string): Promise<boolean>
   /** Records the projections set aside, and what an operator may do with them. */
   readonly quarantine: QuarantineOperations
   /** Operator token, kept in the data folder: whoever can read the data can operate. */
@@ -87,7 +89,7 @@ const tokensMatch = (given: string, expected: string) => {
 /** Operator endpoints used by `hourglass status` and `hourglass replay` against a running instance. */
 export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
   fastify,
-  { telemetry, projectionStatus, replayProjection, quarantine, adminToken },
+  { telemetry, projectionStatus, replayProjection, cancelReplay, quarantine, adminToken },
 ) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   let replay: ReplayState | null = null
@@ -170,6 +172,15 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
         },
       )
       return reply.code(202).send(replay)
+    },
+  )
+
+  app.delete(
+    '/v1/admin/projections/:name/replay',
+    { schema: { hide: true, params: z.object({ name: z.string() }) } },
+    async (request) => {
+      if (!projectionNamed(request.params.name)) throw errors.notFound(`projection "${request.params.name}"`)
+      return { projection: request.params.name, cancelled: await cancelReplay(request.params.name) }
     },
   )
 }

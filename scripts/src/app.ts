@@ -35,6 +35,7 @@ export async function buildApp(options: AppOptions, deps: AppDeps): Promise<Fast
     telemetry: deps.telemetry,
     projectionStatus: deps.projectionStatus,
     replayProjection: deps.replayProjection,
+    cancelReplay: deps.cancelReplay,
     quarantine: deps.quarantine,
     adminToken: deps.adminToken,
   })

@@ -1,6 +1,11 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, type EmbeddedConfig, loadEmbeddedConfig } from '@hourglass/control'
-import { projections, type QuarantinedRecord, type RedriveOutcome } from '@hourglass/projections'
+import {
+  type BuildingStatus,
+  projections,
+  type QuarantinedRecord,
+  type RedriveOutcome,
+} from '@hourglass/projections'
 import { SingleBar } from 'cli-progress'
 import { pino } from 'pino'
 import type { AdminStatus } from './adminRoutes.ts'
@@ -9,6 +14,7 @@ import { type Column, formatTable } from './cliOutput/table.ts'
 import { replayDistributed } from './distributed/distributedReplay.ts'
 import { distributedCommands, isDistributedCommand, runService } from './distributed/serviceMain.ts'
 import {
+  cancelEmbedded,
   openEmbeddedStorage,
   quarantineOperations,
   replayEmbedded,
@@ -21,7 +27,10 @@ const USAGE = `hourglass — event analytics on an immutable log
 Usage:
   hourglass start                  run ingest, projections and query on one port (embedded mode)
   hourglass status                 log head, and each projection's checkpoint and lag
-  hourglass replay <projection>    rebuild a projection from position 0 (projections: ${projections.map((p) => p.name).join(', ')})
+  hourglass replay <projection>    rebuild a projection from position 0 beside the serving tables, then switch
+                                   to it (projections: ${projections.map((p) => p.name).join(', ')})
+  hourglass replay --cancel <projection>
+                                   abandon a rebuild that has not begun to switch; the serving tables stay
   hourglass quarantine list|retry|drop [--projection <name@vN>] [--position <n>] [--repair]
                                    records a projection could not apply: list them, apply them again
                                    (--repair: make their strings well-formed first), or give them up
@@ -60,7 +69,7 @@ const STATUS_COLUMNS: readonly Column[] = [
   { header: 'projection' },
   { header: 'committed', align: 'right' },
   { header: 'lag', align: 'right' },
-  { header: 'generation', align: 'right' },
+  { header: 'serving generation', align: 'right' },
   { header: 'quarantined', align: 'right' },
   { header: 'state' },
 ]
@@ -78,6 +87,18 @@ const projectionRow = (p: AdminStatus['projections'][number]) => [
 function printStatus(status: AdminStatus) {
   out(`log head: ${status.log.head}`)
   for (const line of formatTable(STATUS_COLUMNS, status.projections.map(projectionRow))) out(line)
+  // A generation being built beside the serving one: where it stands, its rate and ETA.
+  for (const p of status.projections) if (p.building) out(`${p.key}  ${describeBuilding(p.building)}`)
+}
+
+/** A generation being built, as one line: where it stands, how fast it goes, when it will be done. */
+export function describeBuilding(building: BuildingStatus): string {
+  const percent = building.head === 0 ? 100 : Math.floor((100 * building.committed) / building.head)
+  const eta = building.etaSeconds === null ? 'unknown' : `${building.etaSeconds} s`
+  return (
+    `${building.stage} generation ${building.generation}: ${building.committed}/${building.head} records ` +
+    `(${percent}%)  ${building.rate} records/s  eta ${eta}`
+  )
 }
 
 /** Offline: the data folder opened by this command, for when no Hourglass runs on it. */
@@ -167,6 +188,24 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
   out(
     `replayed ${projection}: ${last.committed}/${last.target} records in ${seconds.toFixed(1)} s ` +
       `(${Math.round(last.committed / Math.max(seconds, 0.001))} records/s)`,
+  )
+}
+
+async function cancel(config: EmbeddedConfig, projection: string | undefined) {
+  if (!projection || !projections.some((p) => p.name === projection)) {
+    throw new Error(`name a projection to cancel: ${projections.map((p) => p.name).join(', ')}`)
+  }
+  let cancelled: boolean
+  try {
+    cancelled = await createOperatorClient(config).cancelReplay(projection)
+  } catch (error) {
+    if (!(error instanceof NotRunningError)) throw error
+    cancelled = await withStorage(config, (storage) => cancelEmbedded(storage, projection))
+  }
+  out(
+    cancelled
+      ? `cancelled the rebuild of ${projection}: the serving generation stays`
+      : `no rebuild of ${projection} is under way`,
   )
 }
 
@@ -264,6 +303,7 @@ async function main() {
     options: {
       help: { type: 'boolean', short: 'h' },
       distributed: { type: 'boolean' },
+      cancel: { type: 'boolean' },
       projection: { type: 'string' },
       position: { type: 'string' },
       repair: { type: 'boolean' },
@@ -280,7 +320,7 @@ async function main() {
     case 'status':
       return status(config)
     case 'replay':
-      return replay(config, rest[0])
+      return values.cancel ? cancel(config, rest[0]) : replay(config, rest[0])
     case 'quarantine':
       return quarantine(config, rest[0], {
         projection: values.projection,

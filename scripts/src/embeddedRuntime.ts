@@ -12,6 +12,7 @@ import {
 import { type ControlStore, createEmbeddedLog, type EmbeddedTelemetryLog } from '@hourglass/log'
 import {
   awaitErasureReport,
+  cancelReplay,
   createQuarantineStore,
   createSingleWriterWorker,
   createWarehouseCheckpointStore,
@@ -19,6 +20,7 @@ import {
   migrateWarehouse,
   openWarehouse,
   type ProjectionWorker,
+  prepareRebuilds,
   projectionNamed,
   projections,
   type ReplayResult,
@@ -90,13 +92,14 @@ export async function openEmbeddedStorage(config: EmbeddedConfig, logger: Logger
 }
 
 /**
- * Rebuilds a projection of the embedded log from position 0 through its running worker (the
- * protocol of replay.ts: the worker lets go of it, its tables are emptied, it is rebuilt).
+ * Rebuilds a projection of the embedded log from position 0 through its running worker, beside
+ * the generation that keeps serving (the protocol of replay.ts), and switches to it once caught up.
  */
 export function replayEmbedded(
   storage: Pick<EmbeddedStorage, 'telemetry' | 'warehouse'>,
   name: string,
   onProgress?: (progress: { committed: number; target: number }) => void,
+  signal?: AbortSignal,
 ): Promise<ReplayResult> {
   const projection = projectionNamed(name)
   if (!projection)
@@ -109,7 +112,36 @@ export function replayEmbedded(
     heads: () => storage.telemetry.partitionHeads(),
     starts: () => storage.telemetry.partitionStarts(),
     ...(onProgress ? { onProgress } : {}),
+    ...(signal ? { signal } : {}),
   })
+}
+
+/** Abandons a projection's build beside its serving generation (`hourglass replay --cancel`). */
+export function cancelEmbedded(storage: Pick<EmbeddedStorage, 'warehouse'>, name: string): Promise<boolean> {
+  const projection = projectionNamed(name)
+  if (!projection)
+    throw new Error(`name a projection to cancel: ${projections.map((p) => p.name).join(', ')}`)
+  return cancelReplay(storage.warehouse, projection)
+}
+
+/**
+ * Finishes a rebuild a stopped process left half-way, or builds a projection deployed at a newer
+ * version beside the serving one: the worker serves meanwhile, and the switch happens once caught up.
+ */
+function rebuildInBackground(
+  storage: Pick<EmbeddedStorage, 'telemetry' | 'warehouse'>,
+  name: string,
+  logger: Logger,
+  signal: AbortSignal,
+) {
+  logger.info({ projection: name }, 'rebuilding beside the serving generation')
+  replayEmbedded(storage, name, undefined, signal).then(
+    (result) => logger.info({ projection: name, ...result }, 'rebuild finished'),
+    (error: unknown) => {
+      if (!signal.aborted)
+        logger.error({ err: error, projection: name }, 'rebuild failed; it resumes at the next start')
+    },
+  )
 }
 
 /** What an operator may do with the records the projections set aside (the worker re-drives them). */
@@ -191,6 +223,7 @@ export async function startEmbedded(
         readCache: storage.readCache,
         projectionStatus: () => storage.worker.status(),
         replayProjection: (name, onProgress) => replayEmbedded(storage, name, onProgress),
+        cancelReplay: (name) => cancelEmbedded(storage, name),
         quarantine: quarantineOperations(storage),
         adminToken: localSecret(config.dataDir, 'admin-token'),
         registry,
@@ -209,13 +242,22 @@ export async function startEmbedded(
         },
       },
     )
+    const stopping = new AbortController()
+    const rebuilds = await prepareRebuilds({
+      warehouse: storage.warehouse,
+      checkpoints: createWarehouseCheckpointStore(storage.warehouse),
+      projections,
+      partitions: storage.telemetry.partitionCount(),
+    })
     await storage.worker.start()
+    for (const projection of rebuilds) rebuildInBackground(storage, projection.name, logger, stopping.signal)
     const url = options.listen === false ? '' : await app.listen({ port: config.port, host: config.host })
     return {
       ...storage,
       app,
       url,
       async close() {
+        stopping.abort()
         await app.close()
         await passwords.close()
         await storage.close()

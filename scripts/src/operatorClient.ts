@@ -9,6 +9,8 @@ import type { AdminStatus, ReplayState } from './adminRoutes.ts'
 export interface OperatorClient {
   status(): Promise<AdminStatus>
   startReplay(projection: string): Promise<ReplayState>
+  /** True when a build was abandoned, false when none was under way. */
+  cancelReplay(projection: string): Promise<boolean>
   quarantined(filter: { projection?: string; position?: number }): Promise<{ records: QuarantinedRecord[] }>
   retryQuarantined(request: RedriveRequest): Promise<{ outcomes: RedriveOutcome[] }>
   dropQuarantined(request: {
@@ -56,6 +58,13 @@ export function createOperatorClient(config: EmbeddedConfig): OperatorClient {
     status: () => call<AdminStatus>('GET', '/v1/admin/status'),
     startReplay: (projection) =>
       call<ReplayState>('POST', `/v1/admin/projections/${encodeURIComponent(projection)}/replay`),
+    cancelReplay: async (projection) =>
+      (
+        await call<{ cancelled: boolean }>(
+          'DELETE',
+          `/v1/admin/projections/${encodeURIComponent(projection)}/replay`,
+        )
+      ).cancelled,
     quarantined: (filter) => {
       const query = new URLSearchParams()
       if (filter.projection) query.set('projection', filter.projection)

@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { tables } from '../tables.ts'
 import { defineQuery, defineStatement } from '../warehouse/namedStatements.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
+import { servingName } from './generations.ts'
 
 /**
  * A batch written again after a crash (or after a failed attempt) cannot lean on insert
@@ -36,7 +37,7 @@ const POSITION_COLUMNS: Readonly<Record<string, string>> = {
   [tables.receiptRuns]: 'from_position',
 }
 
-export const positionColumnOf = (table: string): string => POSITION_COLUMNS[table] ?? 'position'
+export const positionColumnOf = (table: string): string => POSITION_COLUMNS[servingName(table)] ?? 'position'
 
 /** A table whose rows carry no log position: a batch written into it cannot be checked. */
 export class UnverifiableTableError extends CatalogedError {

@@ -65,6 +65,7 @@ type Calls = string[]
 const erasingProjection = (topic: string, calls: Calls): Projection => ({
   name: 'erasing',
   version: 1,
+  tables: [],
   apply: async () => {},
   reset: async () => {},
   async erase(erasure, context) {

@@ -36,6 +36,52 @@ const appliedSteps = defineQuery({
                  AND partition = {partition:UInt32} AND stage = 'applied'`,
 })
 
+interface Step {
+  readonly topic: string
+  readonly erasure_position: number
+  readonly projection_name: string
+  readonly generation: number
+  readonly partition: number
+  readonly stage: Stage
+  readonly events: number
+}
+
+/** Writes a step once: the same step written again (after a crash) is deduplicated. */
+const writeStep = (warehouse: Warehouse, step: Step) =>
+  warehouse.insert(tables.erasureSteps, [{ ...step, at: Date.now() }], {
+    token: `erasure:${step.topic}:${step.erasure_position}:${step.projection_name}:g${step.generation}:${step.partition}:${step.stage}`,
+  })
+
+const builtSteps = defineQuery({
+  name: 'erasure steps of a built generation',
+  params: z.object({ key: z.string() }),
+  row: z.object({
+    topic: z.string(),
+    erasure_position: z.coerce.number().int(),
+    partition: z.coerce.number().int(),
+    stage: z.enum(['counted', 'applied']),
+    events: z.coerce.number().int(),
+  }),
+  sql: (
+    w,
+  ) => `SELECT DISTINCT topic, erasure_position, partition, stage, events FROM ${w.table(tables.erasureSteps)}
+               WHERE projection_name = {key:String} AND stage IN ('counted', 'applied')`,
+})
+
+/**
+ * At a switch, the erasures the built generation applied (and what it counted) become the serving
+ * key's steps at that generation: the serving lanes resume where the built ones stand and do not
+ * apply them again, and an erasure not complete yet is reported with what the build counted.
+ */
+export async function handOverErasureSteps(
+  warehouse: Warehouse,
+  from: string,
+  to: { key: string; generation: number },
+): Promise<void> {
+  for (const step of await warehouse.select(builtSteps, { key: from }))
+    await writeStep(warehouse, { ...step, projection_name: to.key, generation: to.generation })
+}
+
 const StepRow = z.object({
   erasure_position: z.coerce.number().int(),
   projection_name: z.string(),
@@ -124,22 +170,15 @@ export function createErasureSteps(options: {
     stage: Stage,
     events: number,
   ): Promise<void> =>
-    warehouse.insert(
-      tables.erasureSteps,
-      [
-        {
-          topic,
-          erasure_position: erasure.position,
-          projection_name: key,
-          generation,
-          partition,
-          stage,
-          events,
-          at: Date.now(),
-        },
-      ],
-      { token: `erasure:${topic}:${erasure.position}:${key}:g${generation}:${partition}:${stage}` },
-    )
+    writeStep(warehouse, {
+      topic,
+      erasure_position: erasure.position,
+      projection_name: key,
+      generation,
+      partition,
+      stage,
+      events,
+    })
 
   return {
     async appliedIn(key, generation, partition) {

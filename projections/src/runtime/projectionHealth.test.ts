@@ -10,6 +10,7 @@ const status = (key: string, fields: Partial<ProjectionStatus> = {}): Projection
   head: 100,
   lag: 0,
   running: true,
+  building: null,
   lastError: null,
   stalledSince: null,
   quarantined: 0,

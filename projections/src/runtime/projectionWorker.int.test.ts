@@ -1,12 +1,11 @@
-import type { NewTelemetryRecord } from '@hourglass/log'
-import { STORE_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import type { TelemetryEvent } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
 import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { countOf, firstHour, fixtureEvent, purchaseDefined, workerCases } from '../testing/workerFixtures.ts'
+import { countOf, fixtureEvent, purchaseDefined, storeEvent, workerCases } from '../testing/workerFixtures.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { replayProjection } from './replay.ts'
@@ -22,22 +21,6 @@ afterAll(cases.close)
 const given = cases.given
 
 const event = fixtureEvent
-
-const storeEvent = (i: number, personId: string): NewTelemetryRecord => ({
-  stream: telemetryStream('store-1'),
-  id: `store-evt-${i}`,
-  type: STORE_EVENT,
-  data: {
-    id: `store-evt-${i}`,
-    accountId: 'acct-1',
-    storeId: 'store-1',
-    personId,
-    type: 'visit',
-    timestamp: firstHour + i * 60_000,
-    receivedAt: firstHour,
-    data: {},
-  },
-})
 
 const count = countOf
 

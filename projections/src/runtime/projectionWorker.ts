@@ -10,10 +10,12 @@ import { personOf } from '../erasure.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
 import type { BatchLedger, LaneKey, PartitionLedger } from './batchLedger.ts'
+import { type BuildingStatus, buildingStatus } from './buildingStatus.ts'
 import type { CheckpointStore } from './checkpointStore.ts'
 import type { ControlOrder } from './controlOrder.ts'
 import { type ControlRecordSource, createControlView } from './controlView.ts'
 import { createErasureSteps, type ErasingLane } from './erasureSteps.ts'
+import { buildingLane, laneKeysOf } from './generationLanes.ts'
 import { createQuarantineSteps, type RedriveOutcome, type RedriveRequest } from './quarantineSteps.ts'
 import { createQuarantineStore } from './quarantineStore.ts'
 import { acknowledgeReplay, loadReplayStates, type ReplayState } from './replay.ts'
@@ -40,6 +42,8 @@ export interface ProjectionStatus {
   readonly lag: number
   /** False while a replay has stopped it. */
   readonly running: boolean
+  /** The next generation, while one is built beside the serving one. */
+  readonly building: BuildingStatus | null
   readonly lastError: string | null
   /** When the runtime's batches began to fail, without a success since (ISO time); null while they succeed. */
   readonly stalledSince: string | null
@@ -68,6 +72,11 @@ export interface ProjectionWorkerOptions {
   readonly logger: Logger
   /** Most records per batch. */
   readonly batchSize?: number
+  /**
+   * Most records per batch of a lane behind the others (a generation being rebuilt): bulk work,
+   * with none of the freshness a live batch is for. At least `batchSize`.
+   */
+  readonly rebuildBatchSize?: number
   /**
    * A batch smaller than `batchSize` is held until its first record is this old (milliseconds
    * since the log recorded it), gathering what arrives meanwhile: fewer, larger inserts under
@@ -100,6 +109,8 @@ export interface ProjectionWorker {
   readonly lastError: string | null
 }
 
+/** Records per batch of a lane being rebuilt, unless told otherwise. */
+const REBUILD_BATCH_SIZE = 50_000
 const RETRY_MIN_MS = 200
 const RETRY_MAX_MS = 5_000
 /** How often an idle worker looks for new control records (erasures) and replay requests. */
@@ -142,6 +153,7 @@ interface ReadRecords {
 export function createProjectionWorker(options: ProjectionWorkerOptions): ProjectionWorker {
   const { log, lease, warehouse, projections, order, logger } = options
   const batchSize = options.batchSize ?? 10_000
+  const rebuildBatchSize = Math.max(batchSize, options.rebuildBatchSize ?? REBUILD_BATCH_SIZE)
   const lingerMs = options.lingerMs ?? 0
   const log_ = logger.child({ topic: options.topic })
   const view = createControlView(options.control)
@@ -166,7 +178,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const notify = () => {
     for (const listener of listeners) listener()
   }
-  const stopped = (key: string) => replays.get(key)?.stage === 'requested'
+  const stopped = (key: string) => replays.get(key)?.stage === 'switching'
 
   const erasures = createErasureSteps({
     warehouse,
@@ -219,7 +231,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         serving.set(key, null)
         continue
       }
-      let generation = replays.get(key)?.generation ?? 0
+      const replay = replays.get(key)
+      let generation = replay?.stage === 'serving' ? replay.generation : 0
       for (const state of partitions.values())
         generation = Math.max(generation, state.lanes.get(key)?.generation ?? 0)
       serving.set(key, generation)
@@ -272,45 +285,78 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     }
   }
 
+  /** Every table of the projection may have changed (a generation switched in or out). */
+  const everythingChanged = () => {
+    options.changes?.changing(EVERYTHING_CHANGES)
+    options.changes?.changed(EVERYTHING_CHANGES)
+  }
+
   /**
-   * Reads the replay requests (at most once a second). A projection whose replay is requested
-   * is dropped from every partition and acknowledged: this runs between two steps of the loop,
-   * so none of its writes is in flight. One whose new generation is open is loaded again.
+   * A projection about to switch generations: every lane's position is saved (the switch starts
+   * the serving generation where the built one stands), its lanes are dropped from every
+   * partition, and the worker acknowledges. This runs between two steps of the loop, so none of
+   * its writes is in flight.
+   */
+  const letGo = async (projection: Projection, replay: ReplayState) => {
+    const key = projectionKey(projection)
+    for (const state of partitions.values()) {
+      await state.ledger.flush()
+      for (const laneKey of laneKeysOf(projection, replay)) state.lanes.delete(laneKey)
+    }
+    const memberId = lease.memberId()
+    const ack = `${key}:${replay.generation}:${memberId}`
+    if (memberId && !acknowledged.has(ack)) {
+      await acknowledgeReplay(warehouse, key, replay.generation, memberId)
+      acknowledged.add(ack)
+      log_.info(
+        { projection: key, generation: replay.generation },
+        'generation switching: projection stopped',
+      )
+    }
+  }
+
+  /** Brings a partition's lanes of the projection in line with its generations. */
+  const alignLanes = async (state: PartitionState, projection: Projection, replay: ReplayState) => {
+    const key = projectionKey(projection)
+    const built = buildingLane(projection, replay)
+    for (const laneKey of [...state.lanes.keys()])
+      if (laneKey.startsWith(`${projection.name}~g`) && laneKey !== built?.key) state.lanes.delete(laneKey)
+    if (built && !state.lanes.has(built.key)) {
+      state.lanes.set(built.key, await loadLane(state, built.projection))
+      log_.info(
+        { projection: key, generation: replay.generation, partition: state.partition },
+        'building the next generation beside the serving one',
+      )
+    }
+    const lane = state.lanes.get(key)
+    if (lane && (replay.stage !== 'serving' || lane.generation >= replay.generation)) return
+    state.lanes.set(key, await loadLane(state, projection))
+    if (replay.stage === 'serving') {
+      everythingChanged()
+      log_.info(
+        { projection: key, generation: replay.generation, partition: state.partition },
+        'generation switched: the projection resumes from its new checkpoint',
+      )
+    }
+  }
+
+  /**
+   * Reads the generation states (at most once a second). A projection switching generations is
+   * let go of; one building its next generation gets a lane for it; one whose new generation
+   * serves is loaded again from its checkpoints.
    */
   const followReplays = async (force: boolean) => {
     if (!force && performance.now() - replaysReadAt < IDLE_REFRESH_MS) return
     replays = await loadReplayStates(warehouse)
     replaysReadAt = performance.now()
     for (const projection of projections) {
-      const key = projectionKey(projection)
-      const replay = replays.get(key)
+      const replay = replays.get(projectionKey(projection))
       if (!replay) continue
-      if (replay.stage === 'requested') {
-        for (const state of partitions.values()) state.lanes.delete(key)
-        // The projection's tables are about to be emptied and rebuilt.
-        options.changes?.changing(EVERYTHING_CHANGES)
-        options.changes?.changed(EVERYTHING_CHANGES)
-        const memberId = lease.memberId()
-        const ack = `${key}:${replay.generation}:${memberId}`
-        if (memberId && !acknowledged.has(ack)) {
-          await acknowledgeReplay(warehouse, key, replay.generation, memberId)
-          acknowledged.add(ack)
-          log_.info(
-            { projection: key, generation: replay.generation },
-            'replay requested: projection stopped',
-          )
-        }
+      if (replay.stage === 'switching') {
+        await letGo(projection, replay)
         continue
       }
-      for (const state of partitions.values()) {
-        const lane = state.lanes.get(key)
-        if (lane && lane.generation >= replay.generation) continue
-        state.lanes.set(key, await loadLane(state, projection))
-        log_.info(
-          { projection: key, generation: replay.generation, partition: state.partition },
-          'replay open: rebuilding the projection from its new checkpoint',
-        )
-      }
+      for (const state of partitions.values()) await alignLanes(state, projection, replay)
     }
   }
 
@@ -323,8 +369,11 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       lanes: new Map(),
     }
     for (const projection of projections) {
-      if (!stopped(projectionKey(projection)))
-        state.lanes.set(projectionKey(projection), await loadLane(state, projection))
+      const key = projectionKey(projection)
+      if (stopped(key)) continue
+      state.lanes.set(key, await loadLane(state, projection))
+      const built = buildingLane(projection, replays.get(key))
+      if (built) state.lanes.set(built.key, await loadLane(state, built.projection))
     }
     await order.load(partition)
     return state
@@ -342,8 +391,13 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   }
 
   /** Records at the frontier, through the lease; lingering for more when there are few. */
-  const pollLeading = async (partition: number, from: number, signal: AbortSignal): Promise<ReadRecords> => {
-    const waitMs = Math.ceil(POLL_WAIT_MS / Math.max(1, lease.assigned().length))
+  const pollLeading = async (
+    partition: number,
+    from: number,
+    signal: AbortSignal,
+    patient: boolean,
+  ): Promise<ReadRecords> => {
+    const waitMs = patient ? Math.ceil(POLL_WAIT_MS / Math.max(1, lease.assigned().length)) : 0
     const polled = await lease.poll(partition, from, batchSize, waitMs, signal)
     const first = polled.records[0]
     if (!first || lingerMs === 0 || polled.records.length >= batchSize) return polled
@@ -356,10 +410,10 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
 
   /** Records behind the frontier (a lane being rebuilt), read without moving the lease. */
   const readBehind = async (partition: number, from: number, frontierAt: number): Promise<ReadRecords> => {
-    const records = await log.readPartition(partition, from, batchSize)
+    const records = await log.readPartition(partition, from, rebuildBatchSize)
     const below = records.filter((record) => record.position < frontierAt)
     // The range up to the frontier is read out when less than a batch came back, or some of it lies beyond.
-    const exhausted = records.length < batchSize || below.length < records.length
+    const exhausted = records.length < rebuildBatchSize || below.length < records.length
     return { records: below, next: exhausted ? frontierAt : below[below.length - 1]!.position + 1 }
   }
 
@@ -394,12 +448,13 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     lane: readonly Lane[],
     from: number,
     signal: AbortSignal,
+    patient = true,
   ) => {
     const { partition } = state
     if (await erasures.applyDue(partition, lane, from)) await completeErasures()
     const leading = from >= frontier(state)
     const read = leading
-      ? await pollLeading(partition, from, signal)
+      ? await pollLeading(partition, from, signal, patient)
       : await readBehind(partition, from, frontier(state))
     if (signal.aborted) return false
     if (read.records.length === 0 && read.next <= from) {
@@ -497,7 +552,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       lanes = lanesOf(state)
     }
     const leading = lanes[lanes.length - 1]
-    if (leading && !signal.aborted) await projectBatch(state, leading[1], leading[0], signal)
+    // While a lane catches up, the leading one takes what there is without waiting for more.
+    if (leading && !signal.aborted)
+      await projectBatch(state, leading[1], leading[0], signal, lanes.length === 1)
     if (!positions.has(state.partition)) positions.set(state.partition, frontier(state))
   }
 
@@ -578,6 +635,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           head,
           lag: Math.max(0, head - committed),
           running: loop !== null && !stopped(key),
+          building: await buildingStatus(options.checkpoints, projection, replays.get(key), heads),
           lastError,
           stalledSince: stalledSince === null ? null : new Date(stalledSince).toISOString(),
           quarantined: quarantined.get(key) ?? 0,

@@ -76,7 +76,10 @@ export function createQuarantineSteps(options: {
   /** A record of a partition this worker holds, by position. */
   readRecord(partition: number, position: number): Promise<TelemetryRecord | null>
   /** Where a projection's lane stands in a partition now, if this worker runs it there. */
-  laneOf(partition: number, key: string): { generation: number; committed: number } | null
+  laneOf(
+    partition: number,
+    key: string,
+  ): { generation: number; committed: number; projection: Projection } | null
   /** Hears which hours a re-drive writes (a cache of answers drops what goes stale). */
   changes?: WarehouseChangeListener | undefined
   logger: Logger
@@ -137,8 +140,10 @@ export function createQuarantineSteps(options: {
 
   const redriveOne = async (entry: QuarantinedRecord, repair: boolean): Promise<RedriveOutcome> => {
     const at = { projection: entry.projection, partition: entry.partition, position: entry.position }
-    const projection = options.projections.find((p) => projectionKey(p) === entry.projection)
     const lane = options.laneOf(entry.partition, entry.projection)
+    // A generation being built has its own projection (its tables' names); others are found by key.
+    const projection =
+      lane?.projection ?? options.projections.find((p) => projectionKey(p) === entry.projection)
     const stored = await options.readRecord(entry.partition, entry.position)
     if (!projection || !lane || !stored) {
       return { ...at, status: 'held', error: 'the record or its projection is not in reach of this worker' }

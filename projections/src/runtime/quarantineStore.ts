@@ -221,3 +221,33 @@ export function createQuarantineStore(warehouse: Warehouse): QuarantineStore {
     heldCounts: () => quarantinedPerProjection(warehouse),
   }
 }
+
+/**
+ * At a generation's switch, the records its build set aside become the serving projection's: what
+ * the serving tables now lack. Records held for the generation switched out that the build applied
+ * are counted in the new tables, so they are closed (a re-drive would count them twice). Safe to
+ * run again: what was handed over is held at the new generation and stays so.
+ */
+export async function handOverQuarantine(
+  store: QuarantineStore,
+  from: string,
+  to: { key: string; generation: number },
+): Promise<void> {
+  const built = await store.list({ projection: from, status: 'held' })
+  const at = (r: QuarantinedRecord) => `${r.topic}/${r.partition}/${r.position}`
+  const handed = new Set(built.map(at))
+  for (const record of await store.list({ projection: to.key, status: 'held' })) {
+    if (record.generation >= to.generation || handed.has(at(record))) continue
+    await store.update(record, {
+      status: 'retried',
+      message: `applied by the rebuild of generation ${to.generation}`,
+    })
+  }
+  for (const record of built) {
+    await store.update({ ...record, projection: to.key, generation: to.generation }, { status: 'held' })
+    await store.update(record, {
+      status: 'dropped',
+      message: `held for ${to.key} since generation ${to.generation} serves`,
+    })
+  }
+}

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
-import { TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
+import { type ControlStore, createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
+import { STORE_EVENT, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { z } from 'zod'
 import { migrateWarehouse } from '../migrations.ts'
@@ -47,6 +47,23 @@ export const purchaseDefined = (sourceId: string, accountId: string) => ({
       { name: 'quantity', type: 'integer' },
     ],
     at: firstHour,
+  },
+})
+
+/** Store event `i` of store-1, by a person. */
+export const storeEvent = (i: number, personId: string): NewTelemetryRecord => ({
+  stream: telemetryStream('store-1'),
+  id: `store-evt-${i}`,
+  type: STORE_EVENT,
+  data: {
+    id: `store-evt-${i}`,
+    accountId: 'acct-1',
+    storeId: 'store-1',
+    personId,
+    type: 'visit',
+    timestamp: firstHour + i * 60_000,
+    receivedAt: firstHour,
+    data: {},
   },
 })
 
@@ -96,3 +113,15 @@ export function workerCases(name: string) {
     },
   }
 }
+
+/** Forty store events of store-1, every other one ana's, the rest bob's. */
+export const anaAndBobStoreEvents = () =>
+  Array.from({ length: 40 }, (_, i) => storeEvent(i, i % 2 === 0 ? 'ana' : 'bob'))
+
+/** Records the erasure of a person's events at store-1 so far. */
+export const eraseStoreEventsOf = (control: Pick<ControlStore, 'appendToStream'>, personId: string) =>
+  control.appendToStream(
+    `people-store-1-${personId}`,
+    [{ type: 'person.events-erased', data: { personId, storeId: 'store-1', at: Date.now() } }],
+    'any',
+  )

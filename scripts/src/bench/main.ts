@@ -27,6 +27,7 @@ import { createEventFactory, type EventTimes, eventTimes, toBaselineRow } from '
 import { createProducerPool } from './producerPool.ts'
 import { runReadsBench } from './readsBench.ts'
 import { receiptsBench } from './receiptsBench.ts'
+import { replayBench } from './replayBench.ts'
 import { medianBy, printReport, rate } from './report.ts'
 import { measureRollupQueries } from './rollupQueryPhase.ts'
 import { sessionChurnBench } from './sessionChurnBench.ts'
@@ -258,6 +259,7 @@ const FEATURE_PHASES: Record<string, BenchPhase> = {
   receipts: receiptsBench,
   devices: devicesBench,
   admission: admissionBench,
+  replay: replayBench,
   sessions: sessionChurnBench,
 }
 const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'reads', 'distributed', 'control-store']
