@@ -79,7 +79,12 @@ export async function readHourlyRollupJson(
     }
   }
   if (missingTo > missingFrom) {
-    const fresh = await readHours(reader, range, missingFrom, missingTo)
+    // Readers that miss the same hours at once (after a write) read them once.
+    const fresh = await cache.shared(
+      `${key}\u0000${missingFrom}-${missingTo}`,
+      scopeOf(range, missingFrom, missingTo),
+      () => readHours(reader, range, missingFrom, missingTo),
+    )
     for (let hour = missingFrom; hour < missingTo; hour += HOUR_MS) {
       const text = fresh.get(hour) ?? EMPTY
       known.set(hour, text)

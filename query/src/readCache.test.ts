@@ -101,4 +101,43 @@ describe('read cache', () => {
     // Without a cache every call reads.
     expect((await cachedAnswer(undefined, 'k', read)).toString()).toBe('{"n":3}')
   })
+
+  it('shares a read under way with readers of the same thing only while no write to its scope begins or ends', async () => {
+    const cache = createReadCache({ maxBytes: 1024 * 1024 })
+    const s1 = scope('s1', hourOf(0), hourOf(1))
+    let reads = 0
+    const pending: (() => void)[] = []
+    const read = () =>
+      new Promise<number>((resolve) => {
+        const n = ++reads
+        pending.push(() => resolve(n))
+      })
+    const finishAll = () => {
+      for (const finish of pending.splice(0)) finish()
+    }
+    // Given a read under way, a second reader of the same key shares it; another key reads apart.
+    const first = cache.shared('k', s1, read)
+    const joined = cache.shared('k', s1, read)
+    const apart = cache.shared('other', s1, read)
+    finishAll()
+    expect([await first, await joined, await apart]).toEqual([1, 1, 2])
+    // When a write to the source begins after a read began, a reader arriving then reads again.
+    const before = cache.shared('k', s1, read)
+    cache.changing(writes('acc-1', 's1', hourOf(9)))
+    const during = cache.shared('k', s1, read)
+    // And a read that began while the write was under way is shared with nobody.
+    const afterDuring = cache.shared('k', s1, read)
+    cache.changed(writes('acc-1', 's1', hourOf(9)))
+    // Nor does a reader arriving once it has ended share the read that began before it.
+    const afterEnd = cache.shared('k', s1, read)
+    finishAll()
+    expect([await before, await during, await afterDuring, await afterEnd]).toEqual([3, 4, 5, 6])
+    // While a write to another source does not stop readers sharing.
+    const again = cache.shared('k', s1, read)
+    cache.changing(writes('acc-1', 's2', hourOf(0)))
+    const sharing = cache.shared('k', s1, read)
+    cache.changed(writes('acc-1', 's2', hourOf(0)))
+    finishAll()
+    expect([await again, await sharing]).toEqual([7, 7])
+  })
 })

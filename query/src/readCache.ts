@@ -28,6 +28,12 @@ export interface ReadCache extends WarehouseChangeListener {
   mark(): number
   /** Keeps `value` unless a write to `scope` began or ended since `mark`, or is under way; says whether it did. */
   store(key: string, value: Buffer, scope: AnswerScope, mark: number): boolean
+  /**
+   * `read()`'s outcome, or that of the same read (same `key`) already under way when it began
+   * with no write to `scope` under way and none has begun or ended since: what it answers then
+   * is what a read starting now would. Concurrent readers of one thing ask the warehouse once.
+   */
+  shared<T>(key: string, scope: AnswerScope, read: () => Promise<T>): Promise<T>
 }
 
 interface Entry {
@@ -108,6 +114,10 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
   }
 
   const quiet = (a: Activity | undefined, mark: number) => !a || (a.pending === 0 && a.changedAt <= mark)
+  const quietSince = (scope: AnswerScope, mark: number) =>
+    quiet(everything, mark) && quiet(activity.get(scopeKey(scope.accountId, scope.sourceId)), mark)
+  /** Reads under way that others may share, by key, with the `mark` each began at. */
+  const underWay = new Map<string, { mark: number; outcome: Promise<unknown> }>()
 
   return {
     changing: (change) => apply(change, 1),
@@ -115,8 +125,7 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
     get: (key) => entries.get(key)?.value,
     mark: () => clock,
     store(key, value, scope, mark) {
-      if (!quiet(everything, mark) || !quiet(activity.get(scopeKey(scope.accountId, scope.sourceId)), mark))
-        return false
+      if (!quietSince(scope, mark)) return false
       const forScope = scopeKey(scope.accountId, scope.sourceId)
       const keys = byScope.get(forScope) ?? new Set<string>()
       byScope.set(forScope, keys)
@@ -124,6 +133,21 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
       // An answer larger than the whole cache is not kept.
       if (entries.has(key)) keys.add(key)
       return entries.has(key)
+    },
+    shared<T>(key: string, scope: AnswerScope, read: () => Promise<T>): Promise<T> {
+      const running = underWay.get(key)
+      if (running && quietSince(scope, running.mark)) return running.outcome as Promise<T>
+      const mark = clock
+      const outcome = read()
+      if (quietSince(scope, mark)) {
+        const entry = { mark, outcome }
+        underWay.set(key, entry)
+        const done = () => {
+          if (underWay.get(key) === entry) underWay.delete(key)
+        }
+        outcome.then(done, done)
+      }
+      return outcome
     },
   }
 }

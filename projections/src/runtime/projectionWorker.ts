@@ -101,6 +101,8 @@ export interface ProjectionWorker {
    * (this worker must hold them), or rejects when the signal aborts.
    */
   caughtUp(projection: string, heads: readonly number[], signal?: AbortSignal): Promise<void>
+  /** Whether `caughtUp` would resolve at once: a check that sets up no wait (no listener, no timer). */
+  hasApplied(projection: string, heads: readonly number[]): boolean
   /**
    * Applies quarantined records of the partitions this worker holds again (between two batches),
    * each counted once; what still fails stays held.
@@ -645,17 +647,23 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     )
   }
 
+  const applied = (key: string, heads: readonly number[]) =>
+    heads.every(
+      (head, partition) => head === 0 || (partitions.get(partition)?.lanes.get(key)?.committed ?? -1) >= head,
+    )
+
+  const hasApplied = (name: string, heads: readonly number[]) => {
+    const projection = projections.find((p) => p.name === name)
+    return projection !== undefined && applied(projectionKey(projection), heads)
+  }
+
   const caughtUp = (name: string, heads: readonly number[], signal?: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
       const projection = projections.find((p) => p.name === name)
       if (!projection) return reject(new Error(`this worker does not run projection "${name}"`))
       const key = projectionKey(projection)
       const check = () => {
-        const done = heads.every(
-          (head, partition) =>
-            head === 0 || (partitions.get(partition)?.lanes.get(key)?.committed ?? -1) >= head,
-        )
-        if (done) settle(resolve)
+        if (applied(key, heads)) settle(resolve)
         else if (signal?.aborted) settle(() => reject(signal.reason))
       }
       const settle = (then: () => void) => {
@@ -672,6 +680,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     positions: () => positions,
     status,
     caughtUp,
+    hasApplied,
     redrive: (request) =>
       new Promise<RedriveOutcome[]>((resolve, reject) => {
         if (!loop) return reject(new Error('the projection worker is not running'))

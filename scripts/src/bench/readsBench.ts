@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { loadEmbeddedConfig } from '@hourglass/control'
 import {
   deviceSummaryParams,
@@ -20,7 +21,14 @@ import { pino } from 'pino'
 import type { z } from 'zod'
 import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
 import { createLoopbackClient, inParallel, type LoopbackClient } from './loopbackClient.ts'
-import { meterPhase, type PhaseUsage, percentile, probeWarehouse, sampleRss } from './measures.ts'
+import {
+  meterPhase,
+  type PhaseUsage,
+  percentile,
+  probeWarehouse,
+  sampleRss,
+  type WarehouseProbe,
+} from './measures.ts'
 import { createEventFactory } from './producerEvents.ts'
 import { createProducerPool, type ProducerPool } from './producerPool.ts'
 import { EYE_RARE_CATEGORY, loadReadsDataset, READS_DATA, type ReadsDataset } from './readsDataset.ts'
@@ -65,6 +73,59 @@ interface Latency {
   readonly p99: number
   readonly reads: number
   readonly failures: number
+}
+
+/** Where an HTTP read's time went: its statements on chDB, per read measured. */
+interface Breakdown {
+  /** Statements on the route's tables per read: 0 when every read was answered from the cache. */
+  readonly statementsPerRead: number
+  /** Time in those statements per read, in ms (the chDB round trip, waiting for the connection included). */
+  readonly chdbMsPerRead: number
+}
+
+/** The tables a route's statements read: what its statements on the warehouse are told apart by. */
+const tablesOf = (route: ReadRoute) =>
+  new Set(route.direct.map((s) => `select ${/\b(?:FROM|INTO|TABLE)\s+([\w.]+)/i.exec(s.sql)?.[1] ?? ''}`))
+
+/** `measure`, with the statements it ran on the route's tables, per read. */
+async function withBreakdown(
+  probe: WarehouseProbe,
+  route: ReadRoute,
+  measure: () => Promise<Latency>,
+): Promise<Latency & Breakdown> {
+  const tables = tablesOf(route)
+  const tally = () => {
+    let statements = 0
+    let ms = 0
+    for (const [key, t] of probe.snapshot())
+      if (tables.has(key)) {
+        statements += t.statements
+        ms += t.ms
+      }
+    return { statements, ms }
+  }
+  const before = tally()
+  const latency = await measure()
+  const after = tally()
+  // The warm-up reads ran too: they count among the reads.
+  const reads = latency.reads + PLAN.warmupReads
+  return {
+    ...latency,
+    statementsPerRead: (after.statements - before.statements) / reads,
+    chdbMsPerRead: (after.ms - before.ms) / reads,
+  }
+}
+
+/** The main thread's event-loop delay over a phase: how long a ready read waited for other work. */
+function loopDelay() {
+  const histogram = monitorEventLoopDelay({ resolution: 5 })
+  histogram.enable()
+  return {
+    stop() {
+      histogram.disable()
+      return { p50: histogram.percentile(50) / 1e6, p99: histogram.percentile(99) / 1e6 }
+    },
+  }
 }
 
 function readRoutes(runtime: EmbeddedRuntime, data: ReadsDataset): ReadRoute[] {
@@ -241,10 +302,12 @@ function startIngest(producers: ProducerPool, data: ReadsDataset): IngestLoad {
 interface RouteFigures {
   readonly route: ReadRoute
   readonly readers: number
-  readonly http: Latency
+  readonly http: Latency & Breakdown
   readonly direct: Latency
-  readonly loaded: Latency
+  readonly loaded: Latency & Breakdown
 }
+
+type LoopDelay = ReturnType<ReturnType<typeof loopDelay>['stop']>
 
 const ms = (value: number) =>
   !Number.isFinite(value) ? 'n/a' : value >= 100 ? value.toFixed(0) : value.toFixed(1)
@@ -252,7 +315,7 @@ const times = (value: number) =>
   Number.isFinite(value) ? `${(Math.floor(value * 100) / 100).toFixed(2)}×` : 'n/a'
 const mark = (meets: boolean) => (meets ? '✓' : '✗')
 
-function usageRow(name: string, usage: PhaseUsage) {
+function usageRow(name: string, usage: PhaseUsage, delay: LoopDelay) {
   return [
     name,
     `${(usage.wallMs / 1000).toFixed(1)} s`,
@@ -260,12 +323,14 @@ function usageRow(name: string, usage: PhaseUsage) {
     Number.isFinite(usage.producerCores) ? usage.producerCores.toFixed(2) : '?',
     Number.isFinite(usage.otherCores) ? usage.otherCores.toFixed(2) : '?',
     `${Math.round(usage.eventLoopBusy * 100)} %`,
+    `${ms(delay.p50)} / ${ms(delay.p99)}`,
   ]
 }
 
 function printReads(
   figures: readonly RouteFigures[],
   usage: { quiet: PhaseUsage; loaded: PhaseUsage },
+  delay: { quiet: LoopDelay; loaded: LoopDelay },
   ingest: { rate: number; failures: number },
 ) {
   const out: string[] = ['', '== reads ==', '']
@@ -311,9 +376,36 @@ function printReads(
     `Ingest achieved ${Math.round(ingest.rate).toLocaleString('en-US')} events/s during the loaded reads (${ingest.failures} failed batches); failed reads: ${failures}.`,
     '',
     table([
-      ['phase', 'wall', 'CPU', 'producers', 'others', 'loop'],
-      usageRow('quiet reads (HTTP and direct)', usage.quiet),
-      usageRow(`reads under ${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s`, usage.loaded),
+      ['phase', 'wall', 'CPU', 'producers', 'others', 'loop', 'loop delay p50 / p99'],
+      usageRow('quiet reads (HTTP and direct)', usage.quiet, delay.quiet),
+      usageRow(
+        `reads under ${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s`,
+        usage.loaded,
+        delay.loaded,
+      ),
+    ]),
+    '',
+    "Where the HTTP reads' time went: statements on chDB per read (0: every read answered from the read cache),",
+    'and their time per read in ms (waiting for the read connection included); the rest is HTTP, authentication,',
+    "the event loop and the answer's bytes.",
+    '',
+    table([
+      [
+        'route',
+        'readers',
+        'quiet: statements/read',
+        'chDB ms/read',
+        'ingest: statements/read',
+        'chDB ms/read',
+      ],
+      ...figures.map((f) => [
+        f.route.name,
+        String(f.readers),
+        f.http.statementsPerRead.toFixed(2),
+        ms(f.http.chdbMsPerRead),
+        f.loaded.statementsPerRead.toFixed(2),
+        ms(f.loaded.chdbMsPerRead),
+      ]),
     ]),
     '',
   )
@@ -352,30 +444,41 @@ export async function runReadsBench(): Promise<void> {
     const data = await loadReadsDataset(runtime, note)
     const routes = readRoutes(runtime, data)
     const probe = probeWarehouse(runtime.warehouse)
-    const results: { route: ReadRoute; readers: number; http: Latency; direct: Latency }[] = []
+    const results: { route: ReadRoute; readers: number; http: Latency & Breakdown; direct: Latency }[] = []
     const quiet = meterPhase(probe, rss, producers.cpuSeconds)
+    const quietDelay = loopDelay()
     for (const route of routes) {
       for (const n of PLAN.readers) {
-        const http = await timedReads(n, httpRead(readers, route))
+        const http = await withBreakdown(probe, route, () => timedReads(n, httpRead(readers, route)))
         const direct = await timedReads(n, directRead(session, route))
         note(`${route.name}, ${n} reader(s): HTTP p50 ${ms(http.p50)} ms, direct p50 ${ms(direct.p50)} ms`)
         results.push({ route, readers: n, http, direct })
       }
     }
     const quietUsage = quiet.stop()
+    const quietLoop = quietDelay.stop()
     note(`ingesting ${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s into the app source`)
     const ingest = startIngest(producers, data)
     await new Promise((resolve) => setTimeout(resolve, PLAN.ingest.rampMs))
     const loadedPhase = meterPhase(probe, rss, producers.cpuSeconds)
+    const loadedDelay = loopDelay()
     const figures: RouteFigures[] = []
     for (const result of results) {
-      const loaded = await timedReads(result.readers, httpRead(readers, result.route))
+      const loaded = await withBreakdown(probe, result.route, () =>
+        timedReads(result.readers, httpRead(readers, result.route)),
+      )
       note(`${result.route.name}, ${result.readers} reader(s), under ingest: HTTP p50 ${ms(loaded.p50)} ms`)
       figures.push({ ...result, loaded })
     }
     const loadedUsage = loadedPhase.stop()
+    const loadedLoop = loadedDelay.stop()
     const ingested = await ingest.stop()
-    printReads(figures, { quiet: quietUsage, loaded: loadedUsage }, ingested)
+    printReads(
+      figures,
+      { quiet: quietUsage, loaded: loadedUsage },
+      { quiet: quietLoop, loaded: loadedLoop },
+      ingested,
+    )
   } finally {
     session.close()
     rss.stop()
