@@ -1,24 +1,21 @@
-import {
-  LogUnavailableError,
-  type PartitionLease,
-  type TelemetryLog,
-  type TelemetryRecord,
-} from '@hourglass/log'
+import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/log'
 import { telemetryStream } from '@hourglass/schemas'
 import type { Logger } from 'pino'
 import { personOf } from '../erasure.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
-import type { BatchLedger, LaneKey, PartitionLedger } from './batchLedger.ts'
+import type { BatchLedger } from './batchLedger.ts'
 import { type BuildingStatus, buildingStatus } from './buildingStatus.ts'
 import type { CheckpointStore } from './checkpointStore.ts'
+import { followControl, IDLE_REFRESH_MS } from './controlFollower.ts'
 import type { ControlOrder } from './controlOrder.ts'
 import { type ControlRecordSource, createControlView } from './controlView.ts'
-import { createErasureSteps, type ErasingLane } from './erasureSteps.ts'
-import { buildingLane, laneKeysOf } from './generationLanes.ts'
+import { createErasureSteps } from './erasureSteps.ts'
+import { createLaneReader, POLL_WAIT_MS, sleep } from './laneReader.ts'
+import { frontier, type Lane, lanesOf, type PartitionState } from './lanes.ts'
 import { createQuarantineSteps, type RedriveOutcome, type RedriveRequest } from './quarantineSteps.ts'
 import { createQuarantineStore } from './quarantineStore.ts'
-import { acknowledgeReplay, loadReplayStates, type ReplayState } from './replay.ts'
+import { createReplayFollower } from './replayFollower.ts'
 import { changeOf, EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
 
 export interface BatchReport {
@@ -115,29 +112,8 @@ export interface ProjectionWorker {
 const REBUILD_BATCH_SIZE = 50_000
 const RETRY_MIN_MS = 200
 const RETRY_MAX_MS = 5_000
-/** How often an idle worker looks for new control records (erasures) and replay requests. */
-const IDLE_REFRESH_MS = 1_000
 /** Longest a partition's turn spends on lanes being rebuilt before the leading one goes. */
 const CATCH_UP_MS = 500
-/** Longest a poll of the leading lane waits for records, shared among the partitions held. */
-const POLL_WAIT_MS = 200
-
-/** One projection at one generation, where it stands in one partition. */
-interface Lane extends ErasingLane, LaneKey {
-  committed: number
-}
-
-interface PartitionState {
-  readonly partition: number
-  readonly ledger: PartitionLedger
-  /** By projection key; a projection whose replay is requested has none (it is stopped). */
-  readonly lanes: Map<string, Lane>
-}
-
-interface ReadRecords {
-  readonly records: readonly TelemetryRecord[]
-  readonly next: number
-}
 
 /**
  * The one projection runtime, for every log. A worker holds a share of the log's partitions (the
@@ -149,8 +125,9 @@ interface ReadRecords {
  *
  * What differs between logs sits behind two interfaces: the ledger (how a batch is made
  * exactly-once) and the control order (where definitions and erasures fall among a partition's
- * records). Erasures are applied by the erasure steps (erasureSteps.ts); replays follow the
- * protocol of replay.ts.
+ * records). Erasures are applied by the erasure steps (erasureSteps.ts); replays are followed
+ * by replayFollower.ts; records are read by laneReader.ts. What is left here is the loop: turns
+ * of the partitions held, one batch at a time, and the retry of a failed batch.
  */
 export function createProjectionWorker(options: ProjectionWorkerOptions): ProjectionWorker {
   const { log, lease, warehouse, projections, order, logger } = options
@@ -162,11 +139,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const partitions = new Map<number, PartitionState>()
   const positions = new Map<number, number>()
   const listeners = new Set<() => void>()
-  let replays = new Map<string, ReplayState>()
-  let replaysReadAt = Number.NEGATIVE_INFINITY
-  let controlReadAt = Number.NEGATIVE_INFINITY
   let completedAt = Number.NEGATIVE_INFINITY
-  const acknowledged = new Set<string>()
   let lastError: string | null = null
   let stalledSince: number | null = null
   let failures = 0
@@ -180,7 +153,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const notify = () => {
     for (const listener of listeners) listener()
   }
-  const stopped = (key: string) => replays.get(key)?.stage === 'switching'
+  const reader = createLaneReader({ log, lease, batchSize, rebuildBatchSize, lingerMs })
+  const refreshControl = followControl(view, log_)
 
   const erasures = createErasureSteps({
     warehouse,
@@ -224,55 +198,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     }
   }
 
-  /** The generation each projection serves at: its lanes' here, else its latest replay's; null when stopped. */
-  const servingGenerations = () => {
-    const serving = new Map<string, number | null>()
-    for (const projection of projections) {
-      const key = projectionKey(projection)
-      if (stopped(key)) {
-        serving.set(key, null)
-        continue
-      }
-      const replay = replays.get(key)
-      let generation = replay?.stage === 'serving' ? replay.generation : 0
-      for (const state of partitions.values())
-        generation = Math.max(generation, state.lanes.get(key)?.generation ?? 0)
-      serving.set(key, generation)
-    }
-    return serving
-  }
-
   const completeErasures = async () => {
     completedAt = performance.now()
-    await erasures.complete(servingGenerations())
-  }
-
-  // --- Control records and replays -----------------------------------------------------------
-
-  /**
-   * Brings the control view up to date (at most once a second unless forced). While the control
-   * store does not answer, batches go on with the view as followed so far: its head is their cut,
-   * so whatever is read later (an erasure, say) comes after them, as if appended after them.
-   */
-  let controlAway = false
-  const refreshControl = async (force: boolean) => {
-    if (!force && performance.now() - controlReadAt < IDLE_REFRESH_MS) return view.head()
-    try {
-      const head = await view.refresh()
-      controlReadAt = performance.now()
-      if (controlAway) log_.info('the control store answers again')
-      controlAway = false
-      return head
-    } catch (error) {
-      if (!(error instanceof LogUnavailableError)) throw error
-      if (!controlAway)
-        log_.warn(
-          { err: error },
-          'the control store does not answer; projecting with the control records read so far',
-        )
-      controlAway = true
-      return view.head()
-    }
+    await erasures.complete(replays.servingGenerations())
   }
 
   const loadLane = async (state: PartitionState, projection: Projection): Promise<Lane> => {
@@ -293,74 +221,16 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     options.changes?.changed(EVERYTHING_CHANGES)
   }
 
-  /**
-   * A projection about to switch generations: every lane's position is saved (the switch starts
-   * the serving generation where the built one stands), its lanes are dropped from every
-   * partition, and the worker acknowledges. This runs between two steps of the loop, so none of
-   * its writes is in flight.
-   */
-  const letGo = async (projection: Projection, replay: ReplayState) => {
-    const key = projectionKey(projection)
-    for (const state of partitions.values()) {
-      await state.ledger.flush()
-      for (const laneKey of laneKeysOf(projection, replay)) state.lanes.delete(laneKey)
-    }
-    const memberId = lease.memberId()
-    const ack = `${key}:${replay.generation}:${memberId}`
-    if (memberId && !acknowledged.has(ack)) {
-      await acknowledgeReplay(warehouse, key, replay.generation, memberId)
-      acknowledged.add(ack)
-      log_.info(
-        { projection: key, generation: replay.generation },
-        'generation switching: projection stopped',
-      )
-    }
-  }
-
-  /** Brings a partition's lanes of the projection in line with its generations. */
-  const alignLanes = async (state: PartitionState, projection: Projection, replay: ReplayState) => {
-    const key = projectionKey(projection)
-    const built = buildingLane(projection, replay)
-    for (const laneKey of [...state.lanes.keys()])
-      if (laneKey.startsWith(`${projection.name}~g`) && laneKey !== built?.key) state.lanes.delete(laneKey)
-    if (built && !state.lanes.has(built.key)) {
-      state.lanes.set(built.key, await loadLane(state, built.projection))
-      log_.info(
-        { projection: key, generation: replay.generation, partition: state.partition },
-        'building the next generation beside the serving one',
-      )
-    }
-    const lane = state.lanes.get(key)
-    if (lane && (replay.stage !== 'serving' || lane.generation >= replay.generation)) return
-    state.lanes.set(key, await loadLane(state, projection))
-    if (replay.stage === 'serving') {
-      everythingChanged()
-      log_.info(
-        { projection: key, generation: replay.generation, partition: state.partition },
-        'generation switched: the projection resumes from its new checkpoint',
-      )
-    }
-  }
-
-  /**
-   * Reads the generation states (at most once a second). A projection switching generations is
-   * let go of; one building its next generation gets a lane for it; one whose new generation
-   * serves is loaded again from its checkpoints.
-   */
-  const followReplays = async (force: boolean) => {
-    if (!force && performance.now() - replaysReadAt < IDLE_REFRESH_MS) return
-    replays = await loadReplayStates(warehouse)
-    replaysReadAt = performance.now()
-    for (const projection of projections) {
-      const replay = replays.get(projectionKey(projection))
-      if (!replay) continue
-      if (replay.stage === 'switching') {
-        await letGo(projection, replay)
-        continue
-      }
-      for (const state of partitions.values()) await alignLanes(state, projection, replay)
-    }
-  }
+  const replays = createReplayFollower({
+    warehouse,
+    projections,
+    partitions: () => partitions.values(),
+    loadLane,
+    memberId: () => lease.memberId(),
+    onSwitched: everythingChanged,
+    logger: log_,
+  })
+  const stopped = replays.stopped
 
   // --- Batches -------------------------------------------------------------------------------
 
@@ -370,68 +240,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       ledger: await options.ledger.open(partition),
       lanes: new Map(),
     }
-    for (const projection of projections) {
-      const key = projectionKey(projection)
-      if (stopped(key)) continue
-      state.lanes.set(key, await loadLane(state, projection))
-      const built = buildingLane(projection, replays.get(key))
-      if (built) state.lanes.set(built.key, await loadLane(state, built.projection))
-    }
+    await replays.open(state)
     await order.load(partition)
     return state
-  }
-
-  const frontier = (state: PartitionState) =>
-    Math.max(0, ...[...state.lanes.values()].map((lane) => lane.committed))
-
-  /** The lanes of a partition grouped by where they stand, furthest behind first. */
-  const lanesOf = (state: PartitionState): [number, Lane[]][] => {
-    const byPosition = new Map<number, Lane[]>()
-    for (const lane of state.lanes.values())
-      byPosition.set(lane.committed, [...(byPosition.get(lane.committed) ?? []), lane])
-    return [...byPosition].sort(([a], [b]) => a - b)
-  }
-
-  /** Records at the frontier, through the lease; lingering for more when there are few. */
-  const pollLeading = async (
-    partition: number,
-    from: number,
-    signal: AbortSignal,
-    patient: boolean,
-  ): Promise<ReadRecords> => {
-    const waitMs = patient ? Math.ceil(POLL_WAIT_MS / Math.max(1, lease.assigned().length)) : 0
-    const polled = await lease.poll(partition, from, batchSize, waitMs, signal)
-    const first = polled.records[0]
-    if (!first || lingerMs === 0 || polled.records.length >= batchSize) return polled
-    const wait = lingerMs - (Date.now() - first.recordedAt)
-    if (wait <= 0) return polled
-    await sleep(Math.min(wait, lingerMs), signal)
-    const more = await lease.poll(partition, polled.next, batchSize - polled.records.length, 0, signal)
-    return { records: [...polled.records, ...more.records], next: more.next }
-  }
-
-  /** Records behind the frontier (a lane being rebuilt), read without moving the lease. */
-  const readBehind = async (partition: number, from: number, frontierAt: number): Promise<ReadRecords> => {
-    const records = await log.readPartition(partition, from, rebuildBatchSize)
-    const below = records.filter((record) => record.position < frontierAt)
-    // The range up to the frontier is read out when less than a batch came back, or some of it lies beyond.
-    const exhausted = records.length < rebuildBatchSize || below.length < records.length
-    return { records: below, next: exhausted ? frontierAt : below[below.length - 1]!.position + 1 }
-  }
-
-  /** Every record of a held partition at positions [from, to), through the lease's own connection. */
-  const readRange = async (partition: number, from: number, to: number) => {
-    const out: TelemetryRecord[] = []
-    let next = from
-    while (next < to) {
-      const page = (await lease.readPartition(partition, next, Math.min(batchSize, to - next))).filter(
-        (record) => record.position < to,
-      )
-      if (page.length === 0) break
-      out.push(...page)
-      next = page[page.length - 1]!.position + 1
-    }
-    return out
   }
 
   /** Settles every lane's write, then fails with the first failure: no write is left running behind a retry. */
@@ -456,8 +267,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     if (await erasures.applyDue(partition, lane, from)) await completeErasures()
     const leading = from >= frontier(state)
     const read = leading
-      ? await pollLeading(partition, from, signal, patient)
-      : await readBehind(partition, from, frontier(state))
+      ? await reader.atFrontier(partition, from, signal, patient)
+      : await reader.behind(partition, from, frontier(state))
     if (signal.aborted) return false
     if (read.records.length === 0 && read.next <= from) {
       // Nothing new: the moment for a ledger that defers saving positions to save them.
@@ -494,7 +305,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           throw new Error(`the control store ends at ${view.head()}, before the cut ${batch.cut} of a batch`)
       }
       const records = read.records.filter((record) => record.position < batch.to)
-      if (batch.to > read.next) records.push(...(await readRange(partition, read.next, batch.to)))
+      if (batch.to > read.next) records.push(...(await reader.range(partition, read.next, batch.to)))
       const fresh = await state.ledger.fresh(batch, records, batch.to > frontier(state))
       const erased = erasures.erasedPeople(partition, from)
       kept =
@@ -567,7 +378,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     let first = true
     while (!signal.aborted) {
       try {
-        await followReplays(first)
+        await replays.follow(first)
         first = false
         const current = lease.assigned()
         if (current !== assignment) {
@@ -637,7 +448,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           head,
           lag: Math.max(0, head - committed),
           running: loop !== null && !stopped(key),
-          building: await buildingStatus(options.checkpoints, projection, replays.get(key), heads),
+          building: await buildingStatus(options.checkpoints, projection, replays.replayOf(key), heads),
           lastError,
           stalledSince: stalledSince === null ? null : new Date(stalledSince).toISOString(),
           quarantined: quarantined.get(key) ?? 0,
@@ -721,14 +532,3 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     },
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })

@@ -1,0 +1,91 @@
+import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/log'
+
+/** Longest a poll of the leading lane waits for records, shared among the partitions held. */
+export const POLL_WAIT_MS = 200
+
+export interface ReadRecords {
+  readonly records: readonly TelemetryRecord[]
+  /** Where the next read starts. */
+  readonly next: number
+}
+
+export interface LaneReaderOptions {
+  /** The log, read directly behind the frontier (without moving the lease). */
+  readonly log: Pick<TelemetryLog, 'readPartition'>
+  /** The worker's share of the partitions, read at the frontier. */
+  readonly lease: Pick<PartitionLease, 'poll' | 'readPartition' | 'assigned'>
+  /** Most records per batch of the leading lane. */
+  readonly batchSize: number
+  /** Most records per batch of a lane behind the others. */
+  readonly rebuildBatchSize: number
+  /** A short batch at the frontier waits until its first record is this old (0: never). */
+  readonly lingerMs: number
+}
+
+/**
+ * How the lanes of a partition get their records: the leading lane polls the lease (and lingers
+ * for more when there are few), a lane behind the others (a generation being rebuilt) reads the
+ * log in large ranges up to the frontier, and a batch settled longer than what was read is
+ * completed from the lease's own connection.
+ */
+export function createLaneReader(options: LaneReaderOptions) {
+  const { log, lease, batchSize, rebuildBatchSize, lingerMs } = options
+
+  /** Records at the frontier, through the lease; lingering for more when there are few. */
+  const atFrontier = async (
+    partition: number,
+    from: number,
+    signal: AbortSignal,
+    patient: boolean,
+  ): Promise<ReadRecords> => {
+    const waitMs = patient ? Math.ceil(POLL_WAIT_MS / Math.max(1, lease.assigned().length)) : 0
+    const polled = await lease.poll(partition, from, batchSize, waitMs, signal)
+    const first = polled.records[0]
+    if (!first || lingerMs === 0 || polled.records.length >= batchSize) return polled
+    const wait = lingerMs - (Date.now() - first.recordedAt)
+    if (wait <= 0) return polled
+    await sleep(Math.min(wait, lingerMs), signal)
+    const more = await lease.poll(partition, polled.next, batchSize - polled.records.length, 0, signal)
+    return { records: [...polled.records, ...more.records], next: more.next }
+  }
+
+  /** Records behind the frontier (a lane being rebuilt), read without moving the lease. */
+  const behind = async (partition: number, from: number, frontierAt: number): Promise<ReadRecords> => {
+    const records = await log.readPartition(partition, from, rebuildBatchSize)
+    const below = records.filter((record) => record.position < frontierAt)
+    // The range up to the frontier is read out when less than a batch came back, or some of it lies beyond.
+    const exhausted = records.length < rebuildBatchSize || below.length < records.length
+    return { records: below, next: exhausted ? frontierAt : below[below.length - 1]!.position + 1 }
+  }
+
+  /** Every record of a held partition at positions [from, to), through the lease's own connection. */
+  const range = async (partition: number, from: number, to: number) => {
+    const out: TelemetryRecord[] = []
+    let next = from
+    while (next < to) {
+      const page = (await lease.readPartition(partition, next, Math.min(batchSize, to - next))).filter(
+        (record) => record.position < to,
+      )
+      if (page.length === 0) break
+      out.push(...page)
+      next = page[page.length - 1]!.position + 1
+    }
+    return out
+  }
+
+  return { atFrontier, behind, range }
+}
+
+export type LaneReader = ReturnType<typeof createLaneReader>
+
+/** Waits `ms`, or less when the signal aborts. */
+export const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
