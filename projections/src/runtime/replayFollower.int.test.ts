@@ -42,7 +42,7 @@ const projectionOfCase = (): Projection => ({
   reset: async () => {},
 })
 
-const noTables = { tables: [], builtUuids: {}, views: [] }
+const noTables = { tables: [], carriedOver: [], builtUuids: {}, views: [] }
 
 /** One partition holding the serving lane at `serving`, and the follower of a worker whose member id is given. */
 async function given(serving: number, memberId: string | null = 'member-a') {
