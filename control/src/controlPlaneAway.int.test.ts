@@ -32,7 +32,7 @@ beforeAll(async () => {
   passwords = createPasswordHasher({ threads: 1, queue: 16 })
   // Keys are reached directly: the relay cuts the control records only.
   keys = await createPostgresPersonKeyStore({ postgres: schemas.options(), masterKey: randomBytes(32) })
-  const quotas = { sessions: 100, tokens: 100 }
+  const quotas = { sessions: 100, tokens: 100, sessionLifetimeMs: 3_600_000, tokenLifetimeMs: 3_600_000 }
   plane = createControlPlane(store, { passwords, keys, quotas })
   other = createControlPlane(store, { passwords, keys, quotas })
   await Promise.all([plane.start(), other.start()])

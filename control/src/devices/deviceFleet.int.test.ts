@@ -1,21 +1,12 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createEmbeddedLog, type EmbeddedLog } from '@hourglass/log'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createPasswordHasher, type PasswordHasher } from '../accounts/passwords.ts'
-import { type ControlPlane, createControlPlane } from '../controlPlane.ts'
-import { createPersonKeyStore, type PersonKeyStore } from '../people/personalData.ts'
+import type { ControlPlane } from '../controlPlane.ts'
+import { type EmbeddedControl, openEmbeddedControl } from '../testing/embeddedControl.ts'
 import { type Device, ownerAt } from './deviceFleet.ts'
 
 const HOUR = 3600_000
 const t0 = Date.UTC(2026, 5, 1)
 
-let dir: string
-let log: EmbeddedLog
-let passwords: PasswordHasher
-let keys: PersonKeyStore
+let control: EmbeddedControl
 /** Two control planes over one control store: two ingest processes, each with its own folded state. */
 let one: ControlPlane
 let two: ControlPlane
@@ -24,29 +15,14 @@ let ana: string
 let ben: string
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'hourglass-fleet-'))
-  log = createEmbeddedLog({ path: dir })
-  passwords = createPasswordHasher({ threads: 1, queue: 16 })
-  keys = createPersonKeyStore({
-    path: join(dir, 'keys'),
-    masterKey: randomBytes(32),
-    indexKey: randomBytes(32),
-  })
-  const quotas = { sessions: 10, tokens: 10 }
-  one = createControlPlane(log.control, { passwords, keys, quotas })
-  two = createControlPlane(log.control, { passwords, keys, quotas })
-  await Promise.all([one.start(), two.start()])
+  control = openEmbeddedControl('fleet')
+  ;[one, two] = await Promise.all([control.plane(), control.plane()])
   const { source } = await one.createSource('account-1', { kind: 'device', name: 'fleet' })
   fleet = source
   ana = (await one.devices.registerUser(fleet, { name: 'ana', password: 'correct horse' })).userId
   ben = (await one.devices.registerUser(fleet, { name: 'ben', password: 'correct horse' })).userId
 })
-afterAll(async () => {
-  await passwords.close()
-  await keys.close()
-  await log.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => control.close())
 
 describe('device fleets', () => {
   it('finds the owner at a moment: the latest binding in force then, nobody before the first', () => {
