@@ -510,4 +510,23 @@ describe('an unauthenticated caller', () => {
     const real = await signUp()
     expect((await send('GET', '/v1/sources', { authorization: bearer(real.token) })).statusCode).toBe(200)
   })
+
+  it('with a token of an account since deleted is refused, whichever kind of token it is', async () => {
+    // Given an account with a source, and a The Eye token from its e-mail and password.
+    const { token, email, password } = await signUp()
+    const app = await createSource(token, 'app')
+    const eye = await send('POST', '/compat/the-eye/api-token-auth/', { body: { username: email, password } })
+    expect(eye.statusCode, eye.body).toBe(200)
+    const eyeToken = `Token ${eye.json().token}`
+    expect((await send('GET', '/compat/the-eye/sessions/', { authorization: eyeToken })).statusCode).toBe(200)
+    // When the account is deleted.
+    expect((await send('DELETE', '/v1/account', { authorization: bearer(token) })).statusCode).toBe(204)
+    // Then its account token, its source's API token and its The Eye token are each a 401.
+    const answers = [
+      await send('GET', '/v1/sources', { authorization: bearer(token) }),
+      await send('POST', '/v1/sessions', { authorization: bearer(app.apiToken), body: {} }),
+      await send('GET', '/compat/the-eye/sessions/', { authorization: eyeToken }),
+    ]
+    expect(answers.map((answer) => answer.statusCode)).toEqual([401, 401, 401])
+  })
 })
