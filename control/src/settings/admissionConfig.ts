@@ -86,13 +86,13 @@ export const admissionVariables = {
     1,
     100_000_000,
     1_000_000,
-    'sessions a source may start; past them a new session is answered 429 QUOTA_EXCEEDED',
+    'live sessions a source may hold; past them a new session is answered 429 QUOTA_EXCEEDED',
   ),
   HOURGLASS_TOKENS_PER_SOURCE: count(
     1,
     10_000,
     100,
-    'API tokens a source may be issued beyond its first; past them one more is answered 429 QUOTA_EXCEEDED',
+    'live API tokens a source may hold beyond its first; past them one more is answered 429 QUOTA_EXCEEDED',
   ),
   HOURGLASS_SESSION_LIFETIME_SECONDS: count(
     1,
