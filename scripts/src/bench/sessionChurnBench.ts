@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { BenchFigure, BenchPhase } from './benchFigure.ts'
 import { createLoopbackClient, type LoopbackClient } from './loopbackClient.ts'
+import { type RssMakeUp, rssMakeUp } from './measures.ts'
 
 /** Sizes of the session-churn phase: ten minutes by default, as the figure is defined. */
 const PLAN = {
@@ -91,10 +92,10 @@ async function churn(
   await Promise.all(Array.from({ length: PLAN.concurrency }, worker))
 }
 
-/** The live heap and RSS at one moment of the run, and how many sessions had started by then. */
+/** The live heap and the resident set at one moment of the run, and how many sessions had started by then. */
 interface Mark {
   readonly heap: number | null
-  readonly rss: number
+  readonly resident: RssMakeUp
   readonly started: number
 }
 
@@ -103,7 +104,21 @@ const growthFigures = (label: string, from: Mark, to: Mark): BenchFigure[] => {
   const started = to.started - from.started
   const perSession = (bytes: number) => (started > 0 ? bytes / started : 0)
   return [
-    figure(`RSS growth per session started, ${label}`, perSession(to.rss - from.rss), 'bytes'),
+    figure(
+      `RSS growth per session started, ${label}`,
+      perSession(to.resident.rss - from.resident.rss),
+      'bytes',
+    ),
+    figure(
+      `  of it anonymous (heaps, native), ${label}`,
+      perSession(to.resident.anonymous - from.resident.anonymous),
+      'bytes',
+    ),
+    figure(
+      `  of it file pages (the mapped log), ${label}`,
+      perSession(to.resident.file - from.resident.file),
+      'bytes',
+    ),
     ...(from.heap === null || to.heap === null
       ? []
       : [
@@ -127,7 +142,7 @@ export const sessionChurnBench: BenchPhase = async (runtime) => {
   const answers = new Map<number, number>()
   const mark = (): Mark => ({
     heap: liveHeap(),
-    rss: process.memoryUsage.rss(),
+    resident: rssMakeUp(),
     started: answers.get(201) ?? 0,
   })
   try {
@@ -137,11 +152,8 @@ export const sessionChurnBench: BenchPhase = async (runtime) => {
       `[bench] sessions: ${PLAN.seconds} s of churn, sessions living ${PLAN.sessionLifetimeSeconds} s\n`,
     )
     const until = performance.now() + PLAN.seconds * 1000
-    const samples: number[] = []
-    const sampler = setInterval(
-      () => samples.push(process.memoryUsage.rss()),
-      (PLAN.seconds * 1000) / PLAN.samples,
-    )
+    const samples: RssMakeUp[] = []
+    const sampler = setInterval(() => samples.push(rssMakeUp()), (PLAN.seconds * 1000) / PLAN.samples)
     let halfway: Mark | null = null
     const marker = setTimeout(
       () => {
@@ -155,11 +167,17 @@ export const sessionChurnBench: BenchPhase = async (runtime) => {
     })
     const end = mark()
     return [
-      figure('RSS before the churn (baseline)', before.rss / MB, 'MB'),
-      ...samples.map((rss, i) =>
-        figure(`RSS after ${Math.round(((i + 1) * PLAN.seconds) / PLAN.samples)} s`, rss / MB, 'MB'),
-      ),
-      figure('RSS at the end', end.rss / MB, 'MB'),
+      figure('RSS before the churn (baseline)', before.resident.rss / MB, 'MB'),
+      figure('  of it anonymous', before.resident.anonymous / MB, 'MB'),
+      ...samples.flatMap((resident, i) => {
+        const at = Math.round(((i + 1) * PLAN.seconds) / PLAN.samples)
+        return [
+          figure(`RSS after ${at} s`, resident.rss / MB, 'MB'),
+          figure('  of it anonymous', resident.anonymous / MB, 'MB'),
+        ]
+      }),
+      figure('RSS at the end', end.resident.rss / MB, 'MB'),
+      figure('  of it anonymous', end.resident.anonymous / MB, 'MB'),
       ...(before.heap === null || end.heap === null
         ? []
         : [
