@@ -97,7 +97,7 @@ export interface ControlPlane extends SourceDirectory {
   readonly devices: DeviceFleets
   /** Tracking plans, settings, extra API tokens and sessions of sources (apps, sites). */
   readonly apps: AppControl
-  /** The Eye's tokens (seed 002), which live until revoked. */
+  /** The Eye's tokens (seed 002), which live until revoked or expired. */
   readonly theEyeTokens: TheEyeTokens
 }
 
@@ -115,9 +115,15 @@ const inClear = <T extends string | undefined>(name: T) =>
  */
 export function createControlPlane(
   control: ControlStore,
-  options: { passwords: PasswordHasher; keys: PersonKeyStore; quotas: SourceQuotas },
+  options: {
+    passwords: PasswordHasher
+    keys: PersonKeyStore
+    quotas: SourceQuotas
+    /** The clock sessions and tokens expire by (epoch ms); the system's unless a test sets one. */
+    now?: () => number
+  },
 ): ControlPlane {
-  const { passwords, keys, quotas } = options
+  const { passwords, keys, quotas, now = Date.now } = options
   const accounts = new Map<string, Account>()
   /** By keyed hash of the e-mail address, or by the address itself for records written before sealing. */
   const accountsByEmail = new Map<string, Account>()
@@ -264,7 +270,10 @@ export function createControlPlane(
     revisionToRegister,
     eraseIdentity,
   })
-  const theEyeTokens = createTheEyeTokens({ refresh, append: appendControl })
+  const theEyeTokens = createTheEyeTokens(
+    { refresh, append: appendControl, readStream: (stream) => control.readStream(stream) },
+    { lifetimeMs: quotas.tokenLifetimeMs, now },
+  )
   /** The account of an e-mail address, sealed or (written before sealing) in clear. */
   const accountByEmail = async (email: string) => {
     const index = await emailLookup(keys, 'accounts', email)
@@ -295,6 +304,7 @@ export function createControlPlane(
     lookup,
     findSource: (sourceId) => lookup(() => sources.get(sourceId)),
     quotas,
+    now,
   })
 
   return {

@@ -32,7 +32,8 @@ beforeAll(async () => {
   store = await createPostgresControlStore(schemas.options({ url: through.toString() }))
   // Keys are reached directly: the relay cuts the control records only.
   keys = await createPostgresPersonKeyStore({ postgres: schemas.options(), masterKey: randomBytes(32) })
-  const started = await startControlPlanes(store, keys, { count: 2, quotas: { sessions: 100, tokens: 100 } })
+  const quotas = { sessions: 100, tokens: 100, sessionLifetimeMs: 3_600_000, tokenLifetimeMs: 3_600_000 }
+  const started = await startControlPlanes(store, keys, { count: 2, quotas })
   passwords = started.passwords
   ;[plane, other] = started.planes as [ControlPlane, ControlPlane]
 })

@@ -101,8 +101,8 @@ export const authenticateMetricaUser = async (
 }
 
 /**
- * Who a The Eye request speaks for: a token from `/api-token-auth/` (which lives until revoked,
- * and whose member must still hold a role in the account), or an account token of the native
+ * Who a The Eye request speaks for: a token from `/api-token-auth/` (which lives until revoked or
+ * expired, whose account must still exist and whose member must still hold a role in it), or an account token of the native
  * API; sent as `Authorization: Token <token>` or `Bearer <token>`.
  */
 export const authenticateTheEye = async (
@@ -115,6 +115,8 @@ export const authenticateTheEye = async (
   if (!isEyeToken(token)) return deps.userTokens.verify(token)
   const principal = await deps.controlPlane.theEyeTokens.verify(token)
   if (!principal) throw errors.unauthenticated('the token is not valid: unknown or revoked')
+  if (!(await deps.controlPlane.findAccount(principal.accountId)))
+    throw errors.unauthenticated('the account of this token does not exist')
   if (
     principal.memberId !== null &&
     !(await deps.controlPlane.analystAccounts(principal.memberId)).includes(principal.accountId)

@@ -351,28 +351,40 @@ describe('a switched-off store', () => {
   })
 })
 
+let listening: Promise<string> | undefined
+/** A raw connection to the server (listening from the first call on): what it received once the server closed it. */
+async function rawExchange(written: string): Promise<string> {
+  listening ??= hg.runtime.app.listen({ host: '127.0.0.1', port: 0 })
+  const url = new URL(await listening)
+  const socket = connect(Number(url.port), url.hostname)
+  const received: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => received.push(chunk))
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+  await new Promise<void>((resolve) => socket.on('connect', () => resolve()))
+  socket.write(written)
+  // The test's own timeout bounds the wait.
+  await closed
+  return Buffer.concat(received).toString('latin1')
+}
+
 describe('a slow client', () => {
   it('that declares a body and sends only part of it is answered 408 and its connection closed', async () => {
-    // Given the server listening on a port.
-    const url = new URL(await hg.runtime.app.listen({ host: '127.0.0.1', port: 0 }))
-    const socket = connect(Number(url.port), url.hostname)
-    const received: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => received.push(chunk))
-    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
-    await new Promise<void>((resolve) => socket.on('connect', () => resolve()))
-
     // When a request declares 1,000 bytes and sends 10, then nothing more.
-    socket.write(
+    const answer = await rawExchange(
       'POST /v1/auth/signin HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"email":"',
     )
-
-    // Then the server answers 408 and closes the connection (the test's own timeout bounds the wait).
-    await closed
-    const answer = Buffer.concat(received).toString('latin1')
+    // Then the server answers 408 and closes the connection.
     expect(answer).toMatch(/^HTTP\/1\.1 408 /)
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
       error: { code: 'REQUEST_TIMEOUT', message: expect.any(String) },
     })
+  })
+
+  it('that sends part of its headers and then nothing is cut off', async () => {
+    // When a request sends its first header lines and never ends them.
+    const answer = await rawExchange('POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: appl')
+    // Then the connection is closed, with a 408 or nothing at all (the route was never known).
+    expect(answer === '' || /^HTTP\/1\.1 408 /.test(answer), answer).toBe(true)
   })
 })
 
@@ -509,5 +521,24 @@ describe('an unauthenticated caller', () => {
     )
     const real = await signUp()
     expect((await send('GET', '/v1/sources', { authorization: bearer(real.token) })).statusCode).toBe(200)
+  })
+
+  it('with a token of an account since deleted is refused, whichever kind of token it is', async () => {
+    // Given an account with a source, and a The Eye token from its e-mail and password.
+    const { token, email, password } = await signUp()
+    const app = await createSource(token, 'app')
+    const eye = await send('POST', '/compat/the-eye/api-token-auth/', { body: { username: email, password } })
+    expect(eye.statusCode, eye.body).toBe(200)
+    const eyeToken = `Token ${eye.json().token}`
+    expect((await send('GET', '/compat/the-eye/sessions/', { authorization: eyeToken })).statusCode).toBe(200)
+    // When the account is deleted.
+    expect((await send('DELETE', '/v1/account', { authorization: bearer(token) })).statusCode).toBe(204)
+    // Then its account token, its source's API token and its The Eye token are each a 401.
+    const answers = [
+      await send('GET', '/v1/sources', { authorization: bearer(token) }),
+      await send('POST', '/v1/sessions', { authorization: bearer(app.apiToken), body: {} }),
+      await send('GET', '/compat/the-eye/sessions/', { authorization: eyeToken }),
+    ]
+    expect(answers.map((answer) => answer.statusCode)).toEqual([401, 401, 401])
   })
 })

@@ -129,7 +129,8 @@ export const SessionStarted = z.object({
 })
 
 /**
- * A token of The Eye's API (seed 002): like Django REST framework's, it lives until revoked. It
+ * A token of The Eye's API (seed 002): like Django REST framework's, it lives until revoked (or it
+ * expires, HOURGLASS_ISSUED_TOKEN_LIFETIME_SECONDS after `at`). It
  * speaks for an account, through one of its members when `memberId` is set; only its SHA-256 is kept.
  */
 export const EyeTokenIssued = z.object({

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { errors } from '@hourglass/schemas'
 
 /**
  * Source API tokens: `hg_<sourceId>_<secret>`. The id finds the source; only a SHA-256 of
@@ -31,3 +32,6 @@ export function credentialFrom(header: string | undefined, scheme = 'Bearer'): s
   if (rest.length > 0 || !value || given?.toLowerCase() !== scheme.toLowerCase()) return null
   return value
 }
+
+/** A token that was issued and has outlived its lifetime: told apart from a wrong one, so its holder knows to ask again. */
+export const tokenExpired = () => errors.unauthenticated('the token has expired; ask for a new one')

@@ -17,7 +17,8 @@ import {
   type SourceSettingsChanged,
   type SourceTokenIssued,
 } from '@hourglass/schemas'
-import { hashSecret, mintApiToken } from '../accounts/apiTokens.ts'
+import { hashSecret, mintApiToken, tokenExpired } from '../accounts/apiTokens.ts'
+import { expiringGroups } from '../expiringEntries.ts'
 import type { SourceQuotas } from '../settings/admissionConfig.ts'
 import type { Source } from '../source.ts'
 
@@ -54,9 +55,12 @@ export interface AppControl {
     accountId: string,
     input: { sourceId: string; kind: SourceKind; name: string; settings?: SourceSettings },
   ): Promise<{ source: Source; apiToken: string } | null>
-  /** A new API token for the source, shown once; its earlier tokens stay valid. */
+  /** A new API token for the source, shown once; its earlier tokens stay valid until they expire. */
   issueApiToken(source: Source): Promise<string>
-  /** Whether a token secret is one of the tokens issued after the source's first. */
+  /**
+   * Whether a token secret is one of the live tokens issued after the source's first; a 401
+   * when it was one that has expired.
+   */
   issuedTokenMatches(source: Source, secret: string): Promise<boolean>
   settings(sourceId: string): Promise<SourceSettings>
   changeSettings(source: Source, change: Partial<SourceSettings>): Promise<SourceSettings>
@@ -67,10 +71,14 @@ export interface AppControl {
   defineEvents(source: Source, events: readonly EventDefinitionInput[]): Promise<EventDefinition[]>
   listDefinitions(sourceId: string): Promise<EventDefinition[]>
   findDefinition(sourceId: string, eventCode: string): Promise<EventDefinition | null>
-  /** A new session of the source, with a random id unless one is given; a taken id is a 409. */
+  /**
+   * A new session of the source, with a random id unless one is given; a taken id is a 409 (an
+   * expired session's id stays taken: its stream holds it).
+   */
   startSession(source: Source, sessionId?: string): Promise<Session>
+  /** A live session: null when unknown or expired. */
   findSession(sourceId: string, sessionId: string): Promise<Session | null>
-  /** Sessions of a source in the order they were started. */
+  /** Live sessions of a source in the order they were started. */
   listSessions(sourceId: string): Promise<readonly Session[]>
   /**
    * The rules for a batch of events: brought up to date from the log first when the batch
@@ -93,6 +101,8 @@ export interface AppControlDeps {
   lookup<T>(find: () => T | undefined): Promise<T | null>
   findSource(sourceId: string): Promise<Source | null>
   readonly quotas: SourceQuotas
+  /** The clock sessions and tokens expire by (epoch ms). */
+  readonly now: () => number
 }
 
 /** Attempts at a tracking-plan append before a conflicting writer is reported as a 409. */
@@ -100,6 +110,9 @@ const PLAN_APPEND_ATTEMPTS = 5
 
 const sameAttributes = (a: readonly AttributeDefinition[], b: readonly AttributeDefinition[]) =>
   a.length === b.length && a.every((attr, i) => attr.name === b[i]!.name && attr.type === b[i]!.type)
+
+/** Expired entries are looked for at most this often (and at least once per lifetime). */
+const sweepEvery = (lifetimeMs: number) => Math.min(lifetimeMs, 60_000)
 
 const sessionKey = (sessionId: string) => createHash('sha256').update(sessionId).digest('hex').slice(0, 40)
 
@@ -110,22 +123,31 @@ export function createAppControl({
   lookup,
   findSource,
   quotas,
+  now,
 }: AppControlDeps): AppControl {
   const settingsBySource = new Map<string, SourceSettings>()
-  /** sourceId → hashes of the tokens issued after its first. */
-  const issuedTokens = new Map<string, Set<string>>()
+  /** sourceId → hashes of the live tokens issued after its first → when each was issued. */
+  const issuedTokens = expiringGroups<string, number>(
+    { lifetimeMs: quotas.tokenLifetimeMs, now },
+    (at) => at,
+    sweepEvery(quotas.tokenLifetimeMs),
+  )
   /** sourceId → event name → definition. */
   const plans = new Map<string, Map<string, EventDefinition>>()
   const definitionsByCode = new Map<string, EventDefinition>()
   /** Last revision of each source's tracking-plan stream: the next definitions expect it. */
   const planRevisions = new Map<string, number>()
-  /** sourceId → session id → when it started, in the order they started (a Map keeps it; no object per session). */
-  const sessions = new Map<string, Map<string, number>>()
+  /** sourceId → live session id → when it started, in the order they started (no object per session). */
+  const sessions = expiringGroups<string, number>(
+    { lifetimeMs: quotas.sessionLifetimeMs, now },
+    (at) => at,
+    sweepEvery(quotas.sessionLifetimeMs),
+  )
 
   const codeKey = (sourceId: string, eventCode: string) => `${sourceId}\u0000${eventCode}`
   const settingsOf = (sourceId: string) => settingsBySource.get(sourceId) ?? defaultSourceSettings
   const sessionOf = (sourceId: string, sessionId: string): Session | undefined => {
-    const startedAt = sessions.get(sourceId)?.get(sessionId)
+    const startedAt = sessions.of(sourceId)?.get(sessionId)
     return startedAt === undefined ? undefined : { sessionId, sourceId, startedAt }
   }
 
@@ -157,10 +179,7 @@ export function createAppControl({
           settingsBySource.set(event.sourceId, event.settings)
           break
         case 'source.token-issued':
-          issuedTokens.set(
-            event.sourceId,
-            (issuedTokens.get(event.sourceId) ?? new Set()).add(event.tokenHash),
-          )
+          issuedTokens.add(event.sourceId, event.tokenHash, event.at)
           break
         case 'event.defined': {
           const definition: EventDefinition = {
@@ -178,12 +197,9 @@ export function createAppControl({
           planRevisions.set(event.sourceId, record.revision)
           break
         }
-        case 'session.started': {
-          const ofSource = sessions.get(event.sourceId) ?? new Map<string, number>()
-          if (!ofSource.has(event.sessionId)) ofSource.set(event.sessionId, event.at)
-          sessions.set(event.sourceId, ofSource)
+        case 'session.started':
+          sessions.add(event.sourceId, event.sessionId, event.at)
           break
-        }
       }
     },
 
@@ -209,13 +225,13 @@ export function createAppControl({
     },
 
     async issueApiToken(source) {
-      await checkQuota('tokens', () => issuedTokens.get(source.sourceId)?.size ?? 0)
+      await checkQuota('tokens', () => issuedTokens.of(source.sourceId)?.size() ?? 0)
       const { token, tokenHash } = mintApiToken(source.sourceId)
       const event: SourceTokenIssued = {
         type: 'source.token-issued',
         sourceId: source.sourceId,
         tokenHash,
-        at: Date.now(),
+        at: now(),
       }
       // Tokens only add up, so concurrent issues need no expected revision.
       await append(controlStreams.source(source.sourceId), [event], 'any')
@@ -224,10 +240,16 @@ export function createAppControl({
 
     async issuedTokenMatches(source, secret) {
       const hash = hashSecret(secret)
-      const matches = () => issuedTokens.get(source.sourceId)?.has(hash) ?? false
+      const matches = () => issuedTokens.of(source.sourceId)?.get(hash) !== undefined
       if (matches()) return true
       await refresh()
-      return matches()
+      if (matches()) return true
+      // Expired tokens are forgotten here; the source's stream still tells them from wrong ones.
+      const issued = await control.readStream(controlStreams.source(source.sourceId))
+      const wasIssued = (record: ControlRecord) =>
+        record.type === 'source.token-issued' && (record.data as { tokenHash?: unknown }).tokenHash === hash
+      if (issued.some(wasIssued)) throw tokenExpired()
+      return false
     },
 
     async settings(sourceId) {
@@ -304,13 +326,13 @@ export function createAppControl({
       lookup(() => definitionsByCode.get(codeKey(sourceId, eventCode))),
 
     async startSession(source, sessionId = randomUUID()) {
-      await checkQuota('sessions', () => sessions.get(source.sourceId)?.size ?? 0)
+      await checkQuota('sessions', () => sessions.of(source.sourceId)?.size() ?? 0)
       const event: SessionStarted = {
         type: 'session.started',
         sourceId: source.sourceId,
         accountId: source.accountId,
         sessionId,
-        at: Date.now(),
+        at: now(),
       }
       const status = await append(
         controlStreams.session(source.sourceId, sessionKey(sessionId)),
@@ -325,7 +347,7 @@ export function createAppControl({
 
     async listSessions(sourceId) {
       await refresh()
-      return [...(sessions.get(sourceId) ?? [])].map(([sessionId, startedAt]) => ({
+      return (sessions.of(sourceId)?.live() ?? []).map(([sessionId, startedAt]) => ({
         sessionId,
         sourceId,
         startedAt,

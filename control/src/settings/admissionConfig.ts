@@ -86,13 +86,25 @@ export const admissionVariables = {
     1,
     100_000_000,
     1_000_000,
-    'sessions a source may start; past them a new session is answered 429 QUOTA_EXCEEDED',
+    'live sessions a source may hold; past them a new session is answered 429 QUOTA_EXCEEDED',
   ),
   HOURGLASS_TOKENS_PER_SOURCE: count(
     1,
     10_000,
     100,
-    'API tokens a source may be issued beyond its first; past them one more is answered 429 QUOTA_EXCEEDED',
+    'live API tokens a source may hold beyond its first; past them one more is answered 429 QUOTA_EXCEEDED',
+  ),
+  HOURGLASS_SESSION_LIFETIME_SECONDS: count(
+    1,
+    30 * 86_400,
+    86_400,
+    'seconds a session lives after it starts; then its events are refused and it is forgotten',
+  ),
+  HOURGLASS_ISSUED_TOKEN_LIFETIME_SECONDS: count(
+    1,
+    365 * 86_400,
+    30 * 86_400,
+    "seconds an API token issued beyond a source's first, or a The Eye token, lives; then it is answered 401",
   ),
 }
 
@@ -105,10 +117,16 @@ export const timeoutProblems = (env: HttpTimeoutEnv): string[] =>
     ? ['HOURGLASS_HEADERS_TIMEOUT_MS: must not be longer than HOURGLASS_REQUEST_TIMEOUT_MS']
     : []
 
-/** How much one source may hold: each session and token it has is kept in every process's memory. */
+/**
+ * How much one source may hold, and how long: each live session and token is kept in every
+ * process's memory, and forgotten once it has expired.
+ */
 export interface SourceQuotas {
   readonly sessions: number
   readonly tokens: number
+  readonly sessionLifetimeMs: number
+  /** Of API tokens issued beyond a source's first, and of The Eye tokens. */
+  readonly tokenLifetimeMs: number
 }
 
 export interface Admission {
@@ -118,9 +136,20 @@ export interface Admission {
 }
 
 export const sourceQuotasOf = (
-  env: Pick<AdmissionEnv, 'HOURGLASS_SESSIONS_PER_SOURCE' | 'HOURGLASS_TOKENS_PER_SOURCE'>,
+  env: Pick<
+    AdmissionEnv,
+    | 'HOURGLASS_SESSIONS_PER_SOURCE'
+    | 'HOURGLASS_TOKENS_PER_SOURCE'
+    | 'HOURGLASS_SESSION_LIFETIME_SECONDS'
+    | 'HOURGLASS_ISSUED_TOKEN_LIFETIME_SECONDS'
+  >,
 ): SourceQuotas =>
-  Object.freeze({ sessions: env.HOURGLASS_SESSIONS_PER_SOURCE, tokens: env.HOURGLASS_TOKENS_PER_SOURCE })
+  Object.freeze({
+    sessions: env.HOURGLASS_SESSIONS_PER_SOURCE,
+    tokens: env.HOURGLASS_TOKENS_PER_SOURCE,
+    sessionLifetimeMs: env.HOURGLASS_SESSION_LIFETIME_SECONDS * 1000,
+    tokenLifetimeMs: env.HOURGLASS_ISSUED_TOKEN_LIFETIME_SECONDS * 1000,
+  })
 
 export const httpTimeoutsOf = (env: HttpTimeoutEnv): HttpTimeouts =>
   Object.freeze({

@@ -15,18 +15,42 @@ export interface StartedControlPlanes {
   readonly passwords: PasswordHasher
 }
 
+const HOUR = 3_600_000
+
+/** What a test's control planes are given: limits of their own, and a clock the test sets. */
+export interface PlaneOptions {
+  readonly quotas?: SourceQuotas
+  readonly now?: () => number
+}
+
+const quotasForTests: SourceQuotas = {
+  sessions: 10,
+  tokens: 10,
+  sessionLifetimeMs: HOUR,
+  tokenLifetimeMs: HOUR,
+}
+
+const startPlane = async (
+  store: ControlStore,
+  keys: PersonKeyStore,
+  passwords: PasswordHasher,
+  { quotas = quotasForTests, now }: PlaneOptions,
+) => {
+  const plane = createControlPlane(store, { passwords, keys, quotas, ...(now ? { now } : {}) })
+  await plane.start()
+  return plane
+}
+
 /** `count` control planes over `store`, as `count` processes have, each started. */
 export async function startControlPlanes(
   store: ControlStore,
   keys: PersonKeyStore,
-  options: { count?: number; quotas?: SourceQuotas } = {},
+  options: PlaneOptions & { count?: number } = {},
 ): Promise<StartedControlPlanes> {
   const passwords = createPasswordHasher({ threads: 1, queue: 16 })
-  const quotas = options.quotas ?? { sessions: 10, tokens: 10 }
-  const planes = Array.from({ length: options.count ?? 1 }, () =>
-    createControlPlane(store, { passwords, keys, quotas }),
+  const planes = await Promise.all(
+    Array.from({ length: options.count ?? 1 }, () => startPlane(store, keys, passwords, options)),
   )
-  await Promise.all(planes.map((plane) => plane.start()))
   return { planes, passwords }
 }
 
@@ -34,13 +58,15 @@ export async function startControlPlanes(
 export interface EmbeddedControlPlanes extends StartedControlPlanes {
   readonly log: EmbeddedLog
   readonly keys: PersonKeyStore
+  /** One more started control plane over the same log: a process that folds it afresh. */
+  plane(options?: PlaneOptions): Promise<ControlPlane>
   /** Closes all and removes the folder. */
   close(): Promise<void>
 }
 
 /** `count` control planes (one by default) over a fresh embedded control log, each started. */
 export async function embeddedControlPlanes(
-  options: { count?: number } = {},
+  options: PlaneOptions & { count?: number } = {},
 ): Promise<EmbeddedControlPlanes> {
   const dir = mkdtempSync(join(tmpdir(), 'hourglass-control-'))
   const log = createEmbeddedLog({ path: join(dir, 'log') })
@@ -54,6 +80,7 @@ export async function embeddedControlPlanes(
     ...started,
     log,
     keys,
+    plane: (planeOptions = {}) => startPlane(log.control, keys, started.passwords, planeOptions),
     async close() {
       await started.passwords.close()
       await keys.close()

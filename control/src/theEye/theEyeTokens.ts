@@ -7,7 +7,8 @@ import {
   type EyeTokenRevoked,
   errors,
 } from '@hourglass/schemas'
-import { hashSecret } from '../accounts/apiTokens.ts'
+import { hashSecret, tokenExpired } from '../accounts/apiTokens.ts'
+import { expiringEntries, type Lifetime } from '../expiringEntries.ts'
 
 /** Whom a The Eye token speaks for: an account, through one of its members or not. */
 export interface EyePrincipal {
@@ -18,12 +19,13 @@ export interface EyePrincipal {
 
 /**
  * The Eye's tokens, as Django REST framework's `TokenAuthentication` has them: 40 hexadecimal
- * characters that stay valid until revoked. Only their SHA-256 is kept, in the control plane.
+ * characters that stay valid until revoked, or until they expire (a lifetime the seed does not
+ * have, so that memory stays bounded). Only their SHA-256 is kept, in the control plane.
  */
 export interface TheEyeTokens {
   /** A new token, shown once; the principal's earlier tokens stay valid. */
   issue(principal: EyePrincipal): Promise<string>
-  /** Whom a token speaks for as of the log's latest record; null when unknown or revoked. */
+  /** Whom a token speaks for as of the log's latest record; null when unknown or revoked, a 401 when expired. */
   verify(token: string): Promise<EyePrincipal | null>
   /** Revokes a token at once, everywhere; false when it was unknown or revoked already. */
   revoke(token: string): Promise<boolean>
@@ -33,6 +35,8 @@ export interface TheEyeTokens {
 export interface TheEyeTokenControl {
   refresh(): Promise<void>
   append(stream: string, event: ControlEvent, expected?: ExpectedRevision): Promise<'appended' | 'conflict'>
+  /** The records of a token's stream: an expired token is forgotten here but still told from a wrong one there. */
+  readStream(stream: string): Promise<readonly { readonly type: string }[]>
 }
 
 const TOKEN = /^[0-9a-f]{40}$/
@@ -41,19 +45,29 @@ const TOKEN = /^[0-9a-f]{40}$/
 export const isEyeToken = (credential: string) => TOKEN.test(credential)
 
 interface KnownToken extends EyePrincipal {
+  readonly issuedAt: number
   revoked: boolean
 }
 
 /** The Eye's tokens, folded from control records by the control plane (`apply`). */
-export function createTheEyeTokens(control: TheEyeTokenControl): TheEyeTokens & {
+export function createTheEyeTokens(
+  control: TheEyeTokenControl,
+  lifetime: Lifetime,
+): TheEyeTokens & {
   apply(event: EyeTokenIssued | EyeTokenRevoked): void
 } {
-  const tokens = new Map<string, KnownToken>()
+  /** Live tokens by hash, in the order they were issued. */
+  const tokens = expiringEntries<string, KnownToken>(lifetime, (token) => token.issuedAt)
 
   return {
     apply(event) {
       if (event.type === 'eye-token.issued') {
-        tokens.set(event.tokenHash, { accountId: event.accountId, memberId: event.memberId, revoked: false })
+        tokens.add(event.tokenHash, {
+          accountId: event.accountId,
+          memberId: event.memberId,
+          issuedAt: event.at,
+          revoked: false,
+        })
         return
       }
       const token = tokens.get(event.tokenHash)
@@ -68,7 +82,7 @@ export function createTheEyeTokens(control: TheEyeTokenControl): TheEyeTokens & 
         tokenHash,
         accountId,
         memberId,
-        at: Date.now(),
+        at: lifetime.now(),
       }
       // 160 random bits cannot collide in practice; if they did, the token would be refused, not shared.
       const status = await control.append(controlStreams.eyeToken(tokenHash), event, 'no-stream')
@@ -80,8 +94,13 @@ export function createTheEyeTokens(control: TheEyeTokenControl): TheEyeTokens & 
       if (!isEyeToken(token)) return null
       // A revocation written by another process counts at once.
       await control.refresh()
-      const known = tokens.get(hashSecret(token))
-      return known && !known.revoked ? { accountId: known.accountId, memberId: known.memberId } : null
+      const tokenHash = hashSecret(token)
+      const known = tokens.get(tokenHash)
+      if (known) return known.revoked ? null : { accountId: known.accountId, memberId: known.memberId }
+      const records = await control.readStream(controlStreams.eyeToken(tokenHash))
+      if (records.length > 0 && !records.some((record) => record.type === 'eye-token.revoked'))
+        throw tokenExpired()
+      return null
     },
 
     async revoke(token) {

@@ -272,7 +272,7 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       onRequest: account.onRequest,
       schema: {
         tags: ['sessions'],
-        summary: 'Sessions of the source in the order they started, a page at a time',
+        summary: 'Live sessions of the source in the order they started, a page at a time',
         description:
           'Pass `nextCursor` from one page as `cursor` to get the next; it is null on the last page.',
         params: SourceParams,

@@ -63,7 +63,10 @@ export function checkAgainstPlan(event: PlannedEvent, rules: IngestRules, prefix
     rules.settings.unknownSessions === 'reject' &&
     !rules.sessionKnown(event.session)
   ) {
-    issues.push({ path: at('session'), message: 'is not a session of this source: create the session first' })
+    issues.push({
+      path: at('session'),
+      message: 'is not a live session of this source (sessions expire): start a session first',
+    })
   }
   return issues
 }

@@ -141,13 +141,14 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
       config: credentialsRoute(accountInBody('account', 'username')),
       schema: {
         tags,
-        summary: 'Exchange a username and password for a token that lives until revoked',
+        summary: 'Exchange a username and password for a token that lives until revoked or expired',
         description: [
           'The username is the account e-mail address, or the username of a member whom the account admin granted',
           'a role (PUT /v1/account/analysts/<username>); a member with roles in several accounts names one in',
           '`account`. The token is 40 hexadecimal characters, as Django REST framework issues them, and stays',
           'valid until revoked with DELETE /compat/the-eye/api-token-auth/ (a member token also ends when the',
-          'role is revoked). Each sign-in issues a new token; earlier ones stay valid.',
+          'role is revoked), or until it expires (HOURGLASS_ISSUED_TOKEN_LIFETIME_SECONDS, 30 days by default; then',
+          'it is answered 401). Each sign-in issues a new token; earlier ones stay valid.',
         ].join(' '),
         body: z.object({
           username: z.string().min(1).max(254),
@@ -211,7 +212,11 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     '/sessions/',
     {
       onRequest: caller.onRequest,
-      schema: { tags, summary: 'List the sessions, oldest first', response: { 200: z.array(SessionView) } },
+      schema: {
+        tags,
+        summary: 'List the live sessions, oldest first',
+        response: { 200: z.array(SessionView) },
+      },
     },
     async (request) => {
       const source = await callerSource(request)

@@ -30,7 +30,7 @@ import { receiptsBench } from './receiptsBench.ts'
 import { replayBench } from './replayBench.ts'
 import { medianBy, printReport, rate } from './report.ts'
 import { measureRollupQueries } from './rollupQueryPhase.ts'
-import { sessionChurnBench } from './sessionChurnBench.ts'
+import { sessionChurnBench, sessionChurnSettings } from './sessionChurnBench.ts'
 import { theEyeFreshnessBench } from './theEyeFreshnessBench.ts'
 
 /** Sizes of every phase: about two minutes on an otherwise idle two-core machine; budgets bound a busy one. */
@@ -262,11 +262,18 @@ const FEATURE_PHASES: Record<string, BenchPhase> = {
   replay: replayBench,
   sessions: sessionChurnBench,
 }
+/** Settings a feature phase's Hourglass runs with, beside the defaults. */
+const PHASE_SETTINGS: Record<string, Record<string, string>> = { sessions: sessionChurnSettings }
 const SECTIONS = ['core', ...Object.keys(FEATURE_PHASES), 'reads', 'distributed', 'control-store']
 
 async function runFeaturePhase(name: string, phase: BenchPhase): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `hourglass-bench-${name}-`))
-  const config = loadEmbeddedConfig({ HOURGLASS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' })
+  const config = loadEmbeddedConfig({
+    HOURGLASS_DATA_DIR: dataDir,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    ...PHASE_SETTINGS[name],
+  })
   const runtime = await startEmbedded(config, pino({ level: 'warn' }))
   try {
     process.stderr.write(`[bench] ${name}: started\n`)
