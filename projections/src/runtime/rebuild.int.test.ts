@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createEmbeddedLog } from '@hourglass/log'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
-import { migrateWarehouse } from '../migrations.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
@@ -15,8 +10,9 @@ import {
   eraseStoreEventsOf,
   fixtureEvent,
   storeEvent,
+  workerCases,
 } from '../testing/workerFixtures.ts'
-import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
+import type { Warehouse } from '../warehouse/warehouse.ts'
 import type { BuildingStatus } from './buildingStatus.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { loadGenerationStates } from './generations.ts'
@@ -25,35 +21,14 @@ import { cancelReplay, replayProjection } from './replay.ts'
 import { prepareRebuilds } from './upgrades.ts'
 import { createSingleWriterWorker, EMBEDDED_LOG } from './workers.ts'
 
-const root = mkdtempSync(join(tmpdir(), 'hourglass-rebuild-'))
 const silent = pino({ level: 'silent' })
-let warehouse: Warehouse
+const cases = workerCases('rebuild')
+beforeAll(cases.open)
+afterAll(cases.close)
 
-beforeAll(async () => {
-  // One warehouse per process (chDB): each case has a database of its own.
-  warehouse = await openWarehouse({ database: 'rebuild_setup', embeddedPath: join(root, 'warehouse') })
-})
-afterAll(async () => {
-  await warehouse.close()
-  rmSync(root, { recursive: true, force: true })
-})
-
-let cases = 0
-/** A fresh log and database, and the embedded worker over them (not started). */
+/** A fresh log and database, the embedded worker over them (not started), and a replay of one projection. */
 async function given(projections: readonly Projection[], batchSize = 500) {
-  cases++
-  const db = await openWarehouse({ database: `rebuild_${cases}`, embeddedPath: join(root, 'warehouse') })
-  await migrateWarehouse(db)
-  const { telemetry, control } = createEmbeddedLog({ path: join(root, `log-${cases}`) })
-  const worker = () =>
-    createSingleWriterWorker({
-      log: telemetry,
-      control,
-      warehouse: db,
-      projections,
-      logger: silent,
-      batchSize,
-    })
+  const { db, telemetry, control, worker } = await cases.given(projections, batchSize)
   const replay = (projection: Projection, signal?: AbortSignal) =>
     replayProjection({
       warehouse: db,
