@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
@@ -108,16 +108,22 @@ const jsonLines = (rows: readonly object[]) => {
 }
 
 /**
- * Inserts through files in a folder of its own: `INSERT INTO t SELECT * FROM file(…)` takes the
+ * Inserts through files in a folder of their own: `INSERT INTO t SELECT * FROM file(…)` takes the
  * table's own structure for the file's JSONEachRow, so values, defaults and deduplication are
- * those of the inline insert (one block per insert, under the same token).
+ * those of the inline insert (one block per insert, under the same token). Beside an on-disk
+ * chDB folder the folder is `<folder>-inserts`, emptied at open: what a killed process left there
+ * goes with the next start.
  */
-function createFileInserts(client: ClickHouseClient) {
-  let folder: Promise<string> | null = null
+function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
+  const folder =
+    embeddedPath === ':memory:'
+      ? mkdtemp(join(tmpdir(), 'hourglass-inserts-'))
+      : rm(`${embeddedPath}-inserts`, { recursive: true, force: true })
+          .then(() => mkdir(`${embeddedPath}-inserts`, { recursive: true }))
+          .then(() => `${embeddedPath}-inserts`)
   let n = 0
   return {
     async insert(table: string, rows: readonly object[], settings: ClickHouseSettings) {
-      folder ??= mkdtemp(join(tmpdir(), 'hourglass-inserts-'))
       const path = join(await folder, `${n++}.jsonl`)
       await writeFile(path, jsonLines(rows))
       try {
@@ -130,7 +136,7 @@ function createFileInserts(client: ClickHouseClient) {
       }
     },
     async close() {
-      if (folder) await rm(await folder, { recursive: true, force: true })
+      await rm(await folder, { recursive: true, force: true })
     },
   }
 }
@@ -173,7 +179,7 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
     // statement at a time, so they do not wait behind a projection's inserts, and since it never
     // writes, it states no settings per request (each would cost chDB a statement).
     readClient = createClient({ connection: connect() })
-    files = createFileInserts(client)
+    files = createFileInserts(client, config.embeddedPath ?? ':memory:')
   }
   if (config.createDatabase !== false) {
     await toEdge('create database', () =>
