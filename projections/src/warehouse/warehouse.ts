@@ -1,4 +1,7 @@
-import { type ClickHouseClient, createClient } from '@clickhouse/client'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
 import { CatalogedError } from '@hourglass/schemas'
 import { z } from 'zod'
 import type { NamedQuery, NamedStatement, TableNames } from './namedStatements.ts'
@@ -89,6 +92,55 @@ const STATEMENT_SETTINGS = {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 
+/**
+ * In embedded mode, an insert of at least this many rows is handed to chDB as a file (a
+ * rebuild's batches, a bulk load) rather than inline after its statement: chDB then reads it
+ * as it reads any file, without carrying the rows through the statement's text, which costs
+ * it about 40% less CPU per row. Live batches (10,000 rows at most by default) stay inline.
+ */
+export const FILE_INSERT_ROWS = 20_000
+
+/** Rows as JSONEachRow lines, as @clickhouse/client encodes them. */
+const jsonLines = (rows: readonly object[]) => {
+  let body = ''
+  for (const row of rows) body += `${JSON.stringify(row)}\n`
+  return body
+}
+
+/**
+ * Inserts through files in a folder of their own: `INSERT INTO t SELECT * FROM file(…)` takes the
+ * table's own structure for the file's JSONEachRow, so values, defaults and deduplication are
+ * those of the inline insert (one block per insert, under the same token). Beside an on-disk
+ * chDB folder the folder is `<folder>-inserts`, emptied at open: what a killed process left there
+ * goes with the next start.
+ */
+function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
+  const folder =
+    embeddedPath === ':memory:'
+      ? mkdtemp(join(tmpdir(), 'hourglass-inserts-'))
+      : rm(`${embeddedPath}-inserts`, { recursive: true, force: true })
+          .then(() => mkdir(`${embeddedPath}-inserts`, { recursive: true }))
+          .then(() => `${embeddedPath}-inserts`)
+  let n = 0
+  return {
+    async insert(table: string, rows: readonly object[], settings: ClickHouseSettings) {
+      const path = join(await folder, `${n++}.jsonl`)
+      await writeFile(path, jsonLines(rows))
+      try {
+        await client.command({
+          query: `INSERT INTO ${table} SELECT * FROM file('${path.replace(/[\\']/g, '\\$&')}', 'JSONEachRow')`,
+          clickhouse_settings: settings,
+        })
+      } finally {
+        await rm(path, { force: true })
+      }
+    },
+    async close() {
+      await rm(await folder, { recursive: true, force: true })
+    },
+  }
+}
+
 export class InvalidDatabaseNameError extends CatalogedError {
   constructor(name: string) {
     super(
@@ -103,6 +155,7 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
   if (!IDENTIFIER.test(config.database)) throw new InvalidDatabaseNameError(config.database)
   let client: ClickHouseClient
   let readClient: ClickHouseClient
+  let files: ReturnType<typeof createFileInserts> | null = null
   if (config.url) {
     client = createClient({
       url: config.url,
@@ -126,13 +179,14 @@ export async function openWarehouse(config: WarehouseConfig): Promise<Warehouse>
     // statement at a time, so they do not wait behind a projection's inserts, and since it never
     // writes, it states no settings per request (each would cost chDB a statement).
     readClient = createClient({ connection: connect() })
+    files = createFileInserts(client, config.embeddedPath ?? ':memory:')
   }
   if (config.createDatabase !== false) {
     await toEdge('create database', () =>
       client.command({ query: `CREATE DATABASE IF NOT EXISTS ${config.database}` }),
     )
   }
-  return warehouseOver({ client, readClient }, config.database, [])
+  return warehouseOver({ client, readClient, files }, config.database, [])
 }
 
 const toEdge = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
@@ -147,11 +201,15 @@ const toEdge = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
 const namedTable = (sql: string) => /\b(?:FROM|INTO|TABLE)\s+([\w.]+)/i.exec(sql)?.[1] ?? 'other'
 
 function warehouseOver(
-  clients: { client: ClickHouseClient; readClient: ClickHouseClient },
+  clients: {
+    client: ClickHouseClient
+    readClient: ClickHouseClient
+    files: ReturnType<typeof createFileInserts> | null
+  },
   database: string,
   observers: StatementObserver[],
 ): Warehouse {
-  const { client, readClient } = clients
+  const { client, readClient, files } = clients
   const table = (name: string) => `${database}.${name}`
   const names: TableNames = { table }
   const observed = async <T>(
@@ -203,15 +261,17 @@ function warehouseOver(
       rows.length === 0
         ? Promise.resolve()
         : observed('insert', table(name), rows.length, async () => {
+            const token: ClickHouseSettings = options.token
+              ? { insert_deduplicate: 1, insert_deduplication_token: options.token }
+              : {}
+            if (files && rows.length >= FILE_INSERT_ROWS) {
+              return files.insert(table(name), rows, token)
+            }
             await client.insert({
               table: table(name),
               values: rows as object[],
               format: 'JSONEachRow',
-              ...(options.token
-                ? {
-                    clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: options.token },
-                  }
-                : {}),
+              ...(options.token ? { clickhouse_settings: token } : {}),
             })
           }),
     ping: async () => (await client.ping()).success,
@@ -225,6 +285,7 @@ function warehouseOver(
     async close() {
       if (readClient !== client) await readClient.close()
       await client.close()
+      await files?.close()
     },
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineQuery, defineStatement, noParams } from './namedStatements.ts'
-import type { Warehouse } from './warehouse.ts'
+import { FILE_INSERT_ROWS, type Warehouse } from './warehouse.ts'
 import { WarehouseRejectedError } from './warehouseErrors.ts'
 
 export interface WarehouseHarness {
@@ -36,6 +36,34 @@ const total = (table: string) =>
     row: z.object({ n: z.coerce.number() }),
     sql: (w) => `SELECT sum(n) AS n FROM ${w.table(table)}`,
   })
+
+/** A table `raw` of the given columns (among them `k String` and `n UInt32`) summing `n` by `k` into `sums` through a view. */
+async function rawWithSums(warehouse: Warehouse, columns: string) {
+  await warehouse.run(
+    ddl(
+      'raw',
+      (t) => `CREATE TABLE ${t('raw')} (${columns}) ENGINE = MergeTree ORDER BY k
+              SETTINGS non_replicated_deduplication_window = 100`,
+    ),
+    {},
+  )
+  await warehouse.run(
+    ddl(
+      'sums',
+      (t) => `CREATE TABLE ${t('sums')} (k String, n SimpleAggregateFunction(sum, UInt64))
+              ENGINE = AggregatingMergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100`,
+    ),
+    {},
+  )
+  await warehouse.run(
+    ddl(
+      'view',
+      (t) => `CREATE MATERIALIZED VIEW ${t('sums_mv')} TO ${t('sums')} AS
+              SELECT k, sum(n) AS n FROM ${t('raw')} GROUP BY k`,
+    ),
+    {},
+  )
+}
 
 /** The behaviour every warehouse (chDB in-process, a ClickHouse server) must show. Run it against each. */
 export function describeWarehouseContract(adapter: string, harness: WarehouseHarness) {
@@ -83,30 +111,7 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
 
     it('given a table feeding a materialized view, when one batch is inserted twice under its token, then both tables hold it once', async () => {
       const warehouse = await fresh()
-      await warehouse.run(
-        ddl(
-          'raw',
-          (t) => `CREATE TABLE ${t('raw')} (k String, n UInt32) ENGINE = MergeTree ORDER BY k
-                           SETTINGS non_replicated_deduplication_window = 100`,
-        ),
-        {},
-      )
-      await warehouse.run(
-        ddl(
-          'sums',
-          (t) => `CREATE TABLE ${t('sums')} (k String, n SimpleAggregateFunction(sum, UInt64))
-                            ENGINE = AggregatingMergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100`,
-        ),
-        {},
-      )
-      await warehouse.run(
-        ddl(
-          'view',
-          (t) => `CREATE MATERIALIZED VIEW ${t('sums_mv')} TO ${t('sums')} AS
-                            SELECT k, sum(n) AS n FROM ${t('raw')} GROUP BY k`,
-        ),
-        {},
-      )
+      await rawWithSums(warehouse, 'k String, n UInt32')
       const batch = [
         { k: 'a', n: 2 },
         { k: 'b', n: 5 },
@@ -116,6 +121,43 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
       await warehouse.insert('raw', [{ k: 'a', n: 1 }], { token: 'batch-8' })
       expect((await warehouse.select(total('raw'), {}))[0]?.n).toBe(8)
       expect((await warehouse.select(total('sums'), {}))[0]?.n).toBe(8)
+    })
+
+    it('given a batch large enough to be loaded as a file, then it holds the values, defaults and deduplication of a small one', async () => {
+      const warehouse = await fresh()
+      await rawWithSums(warehouse, `k String, ts DateTime64(3, 'UTC'), d String DEFAULT 'default', n UInt32`)
+      const awkward = [
+        "it's",
+        'a\ttab',
+        'back\\slash',
+        'new\nline',
+        "'); DROP TABLE raw; --",
+        'Магазин №1 🛒',
+      ]
+      const rows = Array.from({ length: FILE_INSERT_ROWS + 1 }, (_, i) => ({
+        k: awkward[i % awkward.length]!,
+        ts: 1_700_000_000_000 + i,
+        n: 1,
+        ...(i === 0 ? { d: 'given' } : {}),
+      }))
+      await warehouse.insert('raw', rows, { token: 'bulk-1' })
+      await warehouse.insert('raw', rows, { token: 'bulk-1' })
+      const stored = defineQuery({
+        name: 'bulk rows',
+        params: noParams,
+        row: z.object({ k: z.string(), ts: z.string(), d: z.string(), n: z.coerce.number() }),
+        sql: (w) => `SELECT k, toString(ts) AS ts, d, n FROM ${w.table('raw')} ORDER BY ts LIMIT 7`,
+      })
+      expect(await warehouse.select(stored, {})).toEqual(
+        rows.slice(0, 7).map((row, i) => ({
+          k: row.k,
+          ts: new Date(row.ts).toISOString().replace('T', ' ').replace('Z', ''),
+          d: i === 0 ? 'given' : 'default',
+          n: 1,
+        })),
+      )
+      expect((await warehouse.select(total('raw'), {}))[0]?.n).toBe(rows.length)
+      expect((await warehouse.select(total('sums'), {}))[0]?.n).toBe(rows.length)
     })
 
     it('binds parameters: awkward text goes in and comes back unchanged, and is never read as SQL', async () => {
