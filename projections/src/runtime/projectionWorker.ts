@@ -227,7 +227,11 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     partitions: () => partitions.values(),
     loadLane,
     memberId: () => lease.memberId(),
-    onSwitched: everythingChanged,
+    // A lane resumed from its new checkpoint may already stand where a caller waits for it.
+    onSwitched: () => {
+      everythingChanged()
+      notify()
+    },
     logger: log_,
   })
   const stopped = replays.stopped
@@ -365,6 +369,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       lanes = lanesOf(state)
     }
     const leading = lanes[lanes.length - 1]
+    // No lane here (every projection let go of for a switch): wait as an idle poll would, rather
+    // than spin through the loop and keep the switch itself from its turns of the event loop.
+    if (!leading) await sleep(Math.ceil(POLL_WAIT_MS / Math.max(1, lease.assigned().length)), signal)
     // While a lane catches up, the leading one takes what there is without waiting for more.
     if (leading && !signal.aborted)
       await projectBatch(state, leading[1], leading[0], signal, lanes.length === 1)
