@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { defineQuery, noParams } from './namedStatements.ts'
-import { openWarehouse } from './warehouse.ts'
+import { defineQuery, defineStatement, noParams } from './namedStatements.ts'
+import { FILE_INSERT_ROWS, openWarehouse } from './warehouse.ts'
 import { describeWarehouseContract } from './warehouseContract.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'hourglass-warehouse-'))
@@ -65,5 +65,36 @@ describe('the warehouse at its edge', () => {
     })
     expect(await warehouse.ping()).toBe(false)
     await warehouse.close()
+  })
+
+  it('given two warehouses over one chDB folder, when each loads a batch as a file after both opened, then both hold their rows', async () => {
+    const path = join(dir, 'ch')
+    const first = await openWarehouse({ database: 'file_inserts_a', embeddedPath: path })
+    const second = await openWarehouse({ database: 'file_inserts_b', embeddedPath: path })
+    const rows = Array.from({ length: FILE_INSERT_ROWS }, (_, i) => ({ n: i }))
+    const count = defineQuery({
+      name: 'rows',
+      params: noParams,
+      row: z.object({ n: z.coerce.number() }),
+      sql: (w) => `SELECT count() AS n FROM ${w.table('t')}`,
+    })
+    for (const warehouse of [first, second]) {
+      await warehouse.run(
+        defineStatement({
+          name: 'table t',
+          kind: 'schema',
+          params: noParams,
+          sql: (w) => `CREATE TABLE ${w.table('t')} (n UInt32) ENGINE = MergeTree ORDER BY n`,
+        }),
+        {},
+      )
+    }
+    await Promise.all([first.insert('t', rows), second.insert('t', rows)])
+    expect((await first.select(count, {}))[0]?.n).toBe(FILE_INSERT_ROWS)
+    expect((await second.select(count, {}))[0]?.n).toBe(FILE_INSERT_ROWS)
+    await second.close()
+    await first.insert('t', rows)
+    expect((await first.select(count, {}))[0]?.n).toBe(2 * FILE_INSERT_ROWS)
+    await first.close()
   })
 })

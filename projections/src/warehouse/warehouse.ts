@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -108,23 +109,34 @@ const jsonLines = (rows: readonly object[]) => {
 }
 
 /**
- * Inserts through files in a folder of their own: `INSERT INTO t SELECT * FROM file(…)` takes the
- * table's own structure for the file's JSONEachRow, so values, defaults and deduplication are
- * those of the inline insert (one block per insert, under the same token). Beside an on-disk
- * chDB folder the folder is `<folder>-inserts`, emptied at open: what a killed process left there
- * goes with the next start.
+ * The folder insert files go to beside an on-disk chDB folder: `<folder>-inserts`, emptied once
+ * per process (what a killed process left there goes with the next start). Every warehouse the
+ * process opens over that chDB folder shares it; each file has a name of its own.
+ */
+const insertFolders = new Map<string, Promise<string>>()
+function insertFolderBeside(embeddedPath: string) {
+  let folder = insertFolders.get(embeddedPath)
+  if (!folder) {
+    const path = `${embeddedPath}-inserts`
+    folder = rm(path, { recursive: true, force: true })
+      .then(() => mkdir(path, { recursive: true }))
+      .then(() => path)
+    insertFolders.set(embeddedPath, folder)
+  }
+  return folder
+}
+
+/**
+ * Inserts through files: `INSERT INTO t SELECT * FROM file(…)` takes the table's own structure
+ * for the file's JSONEachRow, so values, defaults and deduplication are those of the inline
+ * insert (one block per insert, under the same token). Each file is deleted after its insert.
  */
 function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
-  const folder =
-    embeddedPath === ':memory:'
-      ? mkdtemp(join(tmpdir(), 'hourglass-inserts-'))
-      : rm(`${embeddedPath}-inserts`, { recursive: true, force: true })
-          .then(() => mkdir(`${embeddedPath}-inserts`, { recursive: true }))
-          .then(() => `${embeddedPath}-inserts`)
-  let n = 0
+  const inMemory = embeddedPath === ':memory:'
+  const folder = inMemory ? mkdtemp(join(tmpdir(), 'hourglass-inserts-')) : insertFolderBeside(embeddedPath)
   return {
     async insert(table: string, rows: readonly object[], settings: ClickHouseSettings) {
-      const path = join(await folder, `${n++}.jsonl`)
+      const path = join(await folder, `${randomUUID()}.jsonl`)
       await writeFile(path, jsonLines(rows))
       try {
         await client.command({
@@ -136,7 +148,8 @@ function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
       }
     },
     async close() {
-      await rm(await folder, { recursive: true, force: true })
+      // A shared folder stays for the process's other warehouses; a temporary one goes.
+      if (inMemory) await rm(await folder, { recursive: true, force: true })
     },
   }
 }
