@@ -5,7 +5,14 @@ import { eventsProjection } from '../eventsProjection.ts'
 import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
-import { countOf, fixtureEvent, purchaseDefined, storeEvent, workerCases } from '../testing/workerFixtures.ts'
+import {
+  caughtUpWith,
+  countOf,
+  fixtureEvent,
+  purchaseDefined,
+  storeEvent,
+  workerCases,
+} from '../testing/workerFixtures.ts'
 import { userStatsProjection } from '../userStatsProjection.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
 import { replayProjection } from './replay.ts'
@@ -23,15 +30,6 @@ const given = cases.given
 const event = fixtureEvent
 
 const count = countOf
-
-const caughtUp = async (
-  worker: ReturnType<typeof createSingleWriterWorker>,
-  telemetry: { partitionHeads(): Promise<number[]> },
-  names: string[],
-) => {
-  const heads = await telemetry.partitionHeads()
-  for (const name of names) await worker.caughtUp(name, heads, AbortSignal.timeout(60_000))
-}
 
 describe('the projection worker over the embedded log', () => {
   it('given a batch whose attempt failed after some of its inserts, when it is retried, then every event counts once', async () => {
@@ -62,7 +60,7 @@ describe('the projection worker over the embedded log', () => {
       batchSize: 500,
     })
     await worker.start()
-    await caughtUp(worker, telemetry, ['events'])
+    await caughtUpWith(worker, telemetry, ['events'])
     await worker.close()
     expect(failures).toBe(1)
     expect(await count(db, `SELECT count() AS n FROM ${db.table(tables.eventsRaw)}`)).toBe(events)
@@ -83,7 +81,7 @@ describe('the projection worker over the embedded log', () => {
     await telemetry.appendEvents(after)
     const worker = start()
     await worker.start()
-    await caughtUp(worker, telemetry, ['user-stats'])
+    await caughtUpWith(worker, telemetry, ['user-stats'])
     await worker.close()
     const expected = after.reduce(
       (sum, record) => sum + Number((record.data as TelemetryEvent).attrs.quantity),
@@ -108,7 +106,7 @@ describe('the projection worker over the embedded log', () => {
       ...Array.from({ length: 120 }, (_, i) => storeEvent(i, i % 4 === 0 ? 'ana' : 'bob')),
       ...Array.from({ length: 90 }, (_, i) => event(i, { subject: i % 3 === 0 ? 'ana' : 'carl' })),
     ])
-    await caughtUp(worker, telemetry, ['events', 'store-stats'])
+    await caughtUpWith(worker, telemetry, ['events', 'store-stats'])
     const erased = await control.appendToStream(
       'people-store-1-ana',
       [{ type: 'person.erased', data: { personId: 'ana', storeId: 'store-1', at: Date.now() } }],
@@ -121,7 +119,7 @@ describe('the projection worker over the embedded log', () => {
       storeEvent(501, 'bob'),
       event(500, { subject: 'ana' }),
     ])
-    await caughtUp(worker, telemetry, ['events', 'store-stats'])
+    await caughtUpWith(worker, telemetry, ['events', 'store-stats'])
     const position = erased.status === 'appended' ? erased.firstPosition : -1
     const report = async () =>
       count(
@@ -156,7 +154,7 @@ describe('the projection worker over the embedded log', () => {
     await telemetry.appendEvents([storeEvent(100, 'ana'), storeEvent(101, 'ana')])
     const worker = start()
     await worker.start()
-    await caughtUp(worker, telemetry, ['store-stats'])
+    await caughtUpWith(worker, telemetry, ['store-stats'])
     await worker.close()
     expect(
       await count(db, `SELECT count() AS n FROM ${db.table(tables.storeEvents)} WHERE person_id = 'ana'`),
@@ -169,7 +167,7 @@ describe('the projection worker over the embedded log', () => {
     await telemetry.appendEvents(Array.from({ length: 2_000 }, (_, i) => event(i)))
     const worker = start()
     await worker.start()
-    await caughtUp(worker, telemetry, ['events', 'store-stats'])
+    await caughtUpWith(worker, telemetry, ['events', 'store-stats'])
     const before = await count(db, `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)}`)
     const result = await replayProjection({
       warehouse: db,
@@ -181,7 +179,7 @@ describe('the projection worker over the embedded log', () => {
       pollMs: 50,
     })
     await telemetry.appendEvents(Array.from({ length: 100 }, (_, i) => event(5_000 + i)))
-    await caughtUp(worker, telemetry, ['events', 'store-stats'])
+    await caughtUpWith(worker, telemetry, ['events', 'store-stats'])
     const status = await worker.status()
     await worker.close()
     expect(result).toMatchObject({ generation: 1, committed: result.target })

@@ -6,6 +6,7 @@ import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
 import {
   anaAndBobStoreEvents,
+  caughtUpWith,
   countOf,
   eraseStoreEventsOf,
   fixtureEvent,
@@ -43,15 +44,6 @@ async function given(projections: readonly Projection[], batchSize = 500) {
   return { db, telemetry, control, worker, replay }
 }
 
-const caughtUp = async (
-  worker: ReturnType<typeof createSingleWriterWorker>,
-  telemetry: { partitionHeads(): Promise<number[]> },
-  names: string[],
-) => {
-  const heads = await telemetry.partitionHeads()
-  for (const name of names) await worker.caughtUp(name, heads, AbortSignal.timeout(120_000))
-}
-
 const totalOf = (db: Warehouse) =>
   countOf(db, `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)}`)
 
@@ -67,7 +59,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     await telemetry.appendEvents(Array.from({ length: 20_000 }, (_, i) => fixtureEvent(i)))
     const worker = start()
     await worker.start()
-    await caughtUp(worker, telemetry, ['events'])
+    await caughtUpWith(worker, telemetry, ['events'])
     const before = await totalOf(db)
 
     let done = false
@@ -90,7 +82,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     await telemetry.appendEvents(Array.from({ length: 100 }, (_, i) => fixtureEvent(1_000_000 + i)))
     done = true
     await Promise.all([reader, ingest])
-    await caughtUp(worker, telemetry, ['events'])
+    await caughtUpWith(worker, telemetry, ['events'])
     const status = await worker.status()
     await worker.close()
 
@@ -116,7 +108,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     )
     let worker = start()
     await worker.start()
-    await caughtUp(worker, telemetry, ['store-stats'])
+    await caughtUpWith(worker, telemetry, ['store-stats'])
     await worker.close()
     // The build is recorded while no worker runs: the erasure certainly falls during it.
     const replayed = replay(storeStatsProjection)
@@ -131,7 +123,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     worker = start()
     await worker.start()
     const result = await replayed
-    await caughtUp(worker, telemetry, ['store-stats'])
+    await caughtUpWith(worker, telemetry, ['store-stats'])
     await worker.close()
 
     expect(result).toMatchObject({ generation: 1, switched: true })
@@ -151,14 +143,14 @@ describe('rebuilding a projection beside its serving generation', () => {
     await eraseStoreEventsOf(control, 'ana')
     const worker = start()
     await worker.start()
-    await caughtUp(worker, telemetry, ['store-stats'])
+    await caughtUpWith(worker, telemetry, ['store-stats'])
     const reports = `SELECT count() AS n FROM ${db.table(tables.storeErasures)}`
     while ((await countOf(db, reports)) === 0) await new Promise((resolve) => setTimeout(resolve, 20))
     const answer = `SELECT sum(events) AS n FROM ${db.table(tables.storeErasures)} WHERE person_id = 'ana'`
     const before = await countOf(db, answer)
     const result = await replay(storeStatsProjection)
     await telemetry.appendEvents([storeEvent(100, 'bob')])
-    await caughtUp(worker, telemetry, ['store-stats'])
+    await caughtUpWith(worker, telemetry, ['store-stats'])
     await worker.close()
 
     expect(before).toBe(20)
@@ -176,11 +168,11 @@ describe('rebuilding a projection beside its serving generation', () => {
     )
     const worker = start()
     await worker.start()
-    await caughtUp(worker, telemetry, ['events'])
+    await caughtUpWith(worker, telemetry, ['events'])
     const before = await createQuarantineStore(db).list({ status: 'held' })
     const result = await replay(eventsProjection)
     await telemetry.appendEvents([fixtureEvent(5_000)])
-    await caughtUp(worker, telemetry, ['events'])
+    await caughtUpWith(worker, telemetry, ['events'])
     const status = await worker.status()
     await worker.close()
     const held = await createQuarantineStore(db).list({ status: 'held' })
@@ -203,7 +195,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     await telemetry.appendEvents(Array.from({ length: 1_000 }, (_, i) => fixtureEvent(i)))
     let worker = start()
     await worker.start()
-    await caughtUp(worker, telemetry, ['events'])
+    await caughtUpWith(worker, telemetry, ['events'])
     await worker.close()
     const replayed = replay(eventsProjection)
     while ((await loadGenerationStates(db)).get('events@v1')?.stage !== 'building')
@@ -213,7 +205,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     worker = start()
     await worker.start()
     await telemetry.appendEvents([fixtureEvent(5_000)])
-    await caughtUp(worker, telemetry, ['events'])
+    await caughtUpWith(worker, telemetry, ['events'])
     const status = await worker.status()
     await worker.close()
 
@@ -228,7 +220,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     await telemetry.appendEvents(Array.from({ length: 20_000 }, (_, i) => fixtureEvent(i)))
     const v1 = start()
     await v1.start()
-    await caughtUp(v1, telemetry, ['events'])
+    await caughtUpWith(v1, telemetry, ['events'])
     await v1.close()
     const before = await totalOf(db)
 
@@ -266,7 +258,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     done = true
     await reader
     await telemetry.appendEvents([fixtureEvent(50_000)])
-    await caughtUp(worker, telemetry, ['events'])
+    await caughtUpWith(worker, telemetry, ['events'])
     await worker.close()
 
     expect(due.map((projection) => projectionKey(projection))).toEqual(['events@v2'])

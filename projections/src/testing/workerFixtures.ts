@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { z } from 'zod'
 import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
+import type { ProjectionWorker } from '../runtime/projectionWorker.ts'
 import { createSingleWriterWorker } from '../runtime/workers.ts'
 import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
@@ -125,3 +126,14 @@ export const eraseStoreEventsOf = (control: Pick<ControlStore, 'appendToStream'>
     [{ type: 'person.events-erased', data: { personId, storeId: 'store-1', at: Date.now() } }],
     'any',
   )
+
+/** Resolves once the worker has applied, for each named projection, every record the log holds now. */
+export async function caughtUpWith(
+  worker: Pick<ProjectionWorker, 'caughtUp'>,
+  log: { partitionHeads(): Promise<number[]> },
+  names: readonly string[],
+  timeoutMs = 120_000,
+) {
+  const heads = await log.partitionHeads()
+  for (const name of names) await worker.caughtUp(name, heads, AbortSignal.timeout(timeoutMs))
+}
