@@ -64,7 +64,13 @@ export interface EmbeddedLog {
   close(): Promise<void>
 }
 
-/** How a record is stored: short keys keep the log compact. `r` is null for telemetry. */
+/**
+ * How a record is stored: short keys keep the log compact. `r` is null for telemetry. A record
+ * with a string that is not well-formed Unicode (a lone surrogate) keeps its stream, id, type and
+ * data as one JSON text in `j` instead: msgpack writes strings as UTF-8, which has no encoding for
+ * a lone surrogate and would read back U+FFFD in its place, while the record appended moments
+ * before is still read from memory as it was sent. JSON escapes it, so both copies agree.
+ */
 interface StoredRecord {
   s: string
   r: number | null
@@ -72,6 +78,37 @@ interface StoredRecord {
   t: string
   d: unknown
   at: number
+  j?: string
+}
+
+/** The ES2024 method Node has had since 20; the TypeScript lib here is ES2023, which lacks it. */
+const wellFormed = (value: string) => (value as string & { isWellFormed(): boolean }).isWellFormed()
+
+/** Whether every string and key in `value` is well-formed: the common case, checked natively. */
+const wellFormedJson = (value: unknown): boolean => {
+  if (typeof value === 'string') return wellFormed(value)
+  if (typeof value !== 'object' || value === null) return true
+  if (Array.isArray(value)) {
+    for (const item of value) if (!wellFormedJson(item)) return false
+    return true
+  }
+  for (const key in value) {
+    if (!wellFormed(key) || !wellFormedJson((value as Record<string, unknown>)[key])) return false
+  }
+  return true
+}
+
+/** A record as it is stored (see `StoredRecord`). */
+const toStored = (s: string, r: number | null, i: string, t: string, d: unknown, at: number): StoredRecord =>
+  wellFormed(s) && wellFormed(i) && wellFormed(t) && wellFormedJson(d)
+    ? { s, r, i, t, d, at }
+    : { s: '', r, i: '', t: '', d: null, at, j: JSON.stringify([s, i, t, d]) }
+
+/** The stream, id, type and data of a stored record, from `j` where it has one. */
+const fieldsOf = (stored: StoredRecord): { s: string; i: string; t: string; d: unknown } => {
+  if (stored.j === undefined) return stored
+  const [s, i, t, d] = JSON.parse(stored.j) as [string, string, string, unknown]
+  return { s, i, t, d }
 }
 
 const ONLY_PARTITION: readonly number[] = [0]
@@ -82,18 +119,12 @@ type AnyRecord = TelemetryRecord | ControlRecord
 const isControl = (record: AnyRecord): record is ControlRecord =>
   (record as Partial<ControlRecord>).revision !== undefined
 
-const toRecord = (position: number, stored: StoredRecord): AnyRecord =>
-  stored.r === null
-    ? { position, stream: stored.s, id: stored.i, type: stored.t, data: stored.d, recordedAt: stored.at }
-    : {
-        position,
-        stream: stored.s,
-        revision: stored.r,
-        id: stored.i,
-        type: stored.t,
-        data: stored.d,
-        recordedAt: stored.at,
-      }
+const toRecord = (position: number, stored: StoredRecord): AnyRecord => {
+  const { s, i, t, d } = fieldsOf(stored)
+  return stored.r === null
+    ? { position, stream: s, id: i, type: t, data: d, recordedAt: stored.at }
+    : { position, stream: s, revision: stored.r, id: i, type: t, data: d, recordedAt: stored.at }
+}
 
 type Work =
   | { kind: 'events'; records: readonly NewTelemetryRecord[]; done: Settle<AppendOutcome[]> }
@@ -214,14 +245,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
                 continue
               }
               const position = next++
-              const stored: StoredRecord = {
-                s: record.stream,
-                r: null,
-                i: record.id,
-                t: record.type,
-                d: record.data,
-                at: now,
-              }
+              const stored = toStored(record.stream, null, record.id, record.type, record.data, now)
               records.put(position, stored)
               ids.put(key, position)
               groupIds.set(groupKey, position)
@@ -250,14 +274,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
             for (const record of item.records) {
               revision += 1
               const position = next++
-              const stored: StoredRecord = {
-                s: item.stream,
-                r: revision,
-                i: randomUUID(),
-                t: record.type,
-                d: record.data,
-                at: now,
-              }
+              const stored = toStored(item.stream, revision, randomUUID(), record.type, record.data, now)
               records.put(position, stored)
               written.push(toRecord(position, stored))
               streams.put([item.stream, revision], position)
