@@ -102,7 +102,7 @@ describe('read cache', () => {
     expect((await cachedAnswer(undefined, 'k', read)).toString()).toBe('{"n":3}')
   })
 
-  it('shares a read under way with readers of the same thing only while no write to its scope begins or ends', async () => {
+  it('shares a read under way with readers of the same thing while no write to its scope has ended since it began', async () => {
     const cache = createReadCache({ maxBytes: 1024 * 1024 })
     const s1 = scope('s1', hourOf(0), hourOf(1))
     let reads = 0
@@ -121,23 +121,36 @@ describe('read cache', () => {
     const apart = cache.shared('other', s1, read)
     finishAll()
     expect([await first, await joined, await apart]).toEqual([1, 1, 2])
-    // When a write to the source begins after a read began, a reader arriving then reads again.
+    // A write that begins after a read began is no due of readers arriving while it is under way:
+    // they share the read.
     const before = cache.shared('k', s1, read)
     cache.changing(writes('acc-1', 's1', hourOf(9)))
     const during = cache.shared('k', s1, read)
-    // And a read that began while the write was under way is shared with nobody.
-    const afterDuring = cache.shared('k', s1, read)
+    // Once the write has ended, a reader arriving then must see it: it reads again, and so does
+    // every reader after it (none joins a read that began before the write ended).
     cache.changed(writes('acc-1', 's1', hourOf(9)))
-    // Nor does a reader arriving once it has ended share the read that began before it.
     const afterEnd = cache.shared('k', s1, read)
+    const afterThat = cache.shared('k', s1, read)
     finishAll()
-    expect([await before, await during, await afterDuring, await afterEnd]).toEqual([3, 4, 5, 6])
-    // While a write to another source does not stop readers sharing.
+    expect([await before, await during, await afterEnd, await afterThat]).toEqual([3, 3, 4, 4])
+    // A read that begins while a write is under way is shared until that write ends.
+    cache.changing(writes('acc-1', 's1', hourOf(9)))
+    const whileWriting = cache.shared('k', s1, read)
+    const sharesIt = cache.shared('k', s1, read)
+    cache.changed(writes('acc-1', 's1', hourOf(9)))
+    const afterItEnded = cache.shared('k', s1, read)
+    finishAll()
+    expect([await whileWriting, await sharesIt, await afterItEnded]).toEqual([5, 5, 6])
+    // A write to another source does not stop readers sharing, nor does its end.
     const again = cache.shared('k', s1, read)
     cache.changing(writes('acc-1', 's2', hourOf(0)))
-    const sharing = cache.shared('k', s1, read)
     cache.changed(writes('acc-1', 's2', hourOf(0)))
+    const sharing = cache.shared('k', s1, read)
+    // An erasure (everything) ends: nobody shares a read begun before it.
+    cache.changing(everything)
+    cache.changed(everything)
+    const afterErasure = cache.shared('k', s1, read)
     finishAll()
-    expect([await again, await sharing]).toEqual([7, 7])
+    expect([await again, await sharing, await afterErasure]).toEqual([7, 7, 8])
   })
 })

@@ -29,9 +29,10 @@ export interface ReadCache extends WarehouseChangeListener {
   /** Keeps `value` unless a write to `scope` began or ended since `mark`, or is under way; says whether it did. */
   store(key: string, value: Buffer, scope: AnswerScope, mark: number): boolean
   /**
-   * `read()`'s outcome, or that of the same read (same `key`) already under way when it began
-   * with no write to `scope` under way and none has begun or ended since: what it answers then
-   * is what a read starting now would. Concurrent readers of one thing ask the warehouse once.
+   * `read()`'s outcome, or that of the latest read of the same `key` under way, when no write to
+   * `scope` has ended since that read began: it sees every write a read starting now must see
+   * (those ended before now), and writes still under way are no reader's due. Concurrent readers
+   * of one thing ask the warehouse once, even while projections keep writing what they read.
    */
   shared<T>(key: string, scope: AnswerScope, read: () => Promise<T>): Promise<T>
 }
@@ -41,10 +42,11 @@ interface Entry {
   readonly scope: AnswerScope
 }
 
-/** Writes under way to a scope, and when one last began or ended (a `mark`). */
+/** Writes under way to a scope, when one last began or ended, and when one last ended (`mark`s). */
 interface Activity {
   pending: number
   changedAt: number
+  endedAt: number
 }
 
 const ANY_SOURCE = '*'
@@ -75,14 +77,15 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
     },
   })
   const activity = new Map<string, Activity>()
-  const everything: Activity = { pending: 0, changedAt: 0 }
+  const everything: Activity = { pending: 0, changedAt: 0, endedAt: 0 }
   let clock = 0
 
   const touch = (key: string, delta: number) => {
-    const a = activity.get(key) ?? { pending: 0, changedAt: 0 }
+    const a = activity.get(key) ?? { pending: 0, changedAt: 0, endedAt: 0 }
     activity.set(key, a)
     a.pending += delta
     a.changedAt = clock
+    if (delta < 0) a.endedAt = clock
   }
 
   const drop = (accountId: string, sourceId: string | null, hours: readonly number[]) => {
@@ -99,6 +102,7 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
     if (change.everything) {
       everything.pending += delta
       everything.changedAt = clock
+      if (delta < 0) everything.endedAt = clock
       entries.clear()
       return
     }
@@ -116,7 +120,10 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
   const quiet = (a: Activity | undefined, mark: number) => !a || (a.pending === 0 && a.changedAt <= mark)
   const quietSince = (scope: AnswerScope, mark: number) =>
     quiet(everything, mark) && quiet(activity.get(scopeKey(scope.accountId, scope.sourceId)), mark)
-  /** Reads under way that others may share, by key, with the `mark` each began at. */
+  const noneEnded = (a: Activity | undefined, mark: number) => !a || a.endedAt <= mark
+  const noneEndedSince = (scope: AnswerScope, mark: number) =>
+    noneEnded(everything, mark) && noneEnded(activity.get(scopeKey(scope.accountId, scope.sourceId)), mark)
+  /** The latest read under way of each key, with the `mark` it began at. */
   const underWay = new Map<string, { mark: number; outcome: Promise<unknown> }>()
 
   return {
@@ -136,18 +143,15 @@ export function createReadCache(options: { maxBytes: number }): ReadCache {
     },
     shared<T>(key: string, scope: AnswerScope, read: () => Promise<T>): Promise<T> {
       const running = underWay.get(key)
-      if (running && quietSince(scope, running.mark)) return running.outcome as Promise<T>
-      const mark = clock
-      const outcome = read()
-      if (quietSince(scope, mark)) {
-        const entry = { mark, outcome }
-        underWay.set(key, entry)
-        const done = () => {
-          if (underWay.get(key) === entry) underWay.delete(key)
-        }
-        outcome.then(done, done)
+      if (running && noneEndedSince(scope, running.mark)) return running.outcome as Promise<T>
+      const entry = { mark: clock, outcome: read() }
+      // Only the latest: a reader never joins a read older than one another reader already had.
+      underWay.set(key, entry)
+      const done = () => {
+        if (underWay.get(key) === entry) underWay.delete(key)
       }
-      return outcome
+      entry.outcome.then(done, done)
+      return entry.outcome as Promise<T>
     },
   }
 }
