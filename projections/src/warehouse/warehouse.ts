@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
 import { CatalogedError } from '@hourglass/schemas'
 import { z } from 'zod'
+import { inlineParams } from './inlineParams.ts'
 import type { NamedQuery, NamedStatement, TableNames } from './namedStatements.ts'
 import { toWarehouseError } from './warehouseErrors.ts'
 
@@ -26,7 +27,8 @@ export interface WarehouseConfig {
 
 /**
  * The warehouse port: named reads, named statements and row inserts against Hourglass's tables.
- * Every value goes through a bound parameter; every failure is translated once, here, into a
+ * Every value goes through a bound parameter (a read on chDB has its values written into its text
+ * as typed literals instead: see inlineParams); every failure is translated once, here, into a
  * WarehouseUnavailableError (retry later) or a WarehouseRejectedError (the same work fails again).
  */
 export interface Warehouse extends TableNames {
@@ -252,11 +254,13 @@ function warehouseOver(
     select: (query, params) => {
       const sql = query.sql(names)
       return observed('select', namedTable(sql), 0, async () => {
-        const result = await readClient.query({
-          query: sql,
-          query_params: query.params.parse(params) as Record<string, unknown>,
-          format: 'JSONEachRow',
-        })
+        const values = query.params.parse(params) as Record<string, unknown>
+        // In chDB, values written into the read's text let it run beside other statements.
+        const result = await readClient.query(
+          files
+            ? { query: inlineParams(sql, values), format: 'JSONEachRow' }
+            : { query: sql, query_params: values, format: 'JSONEachRow' },
+        )
         return z.array(query.row).parse(await result.json())
       })
     },

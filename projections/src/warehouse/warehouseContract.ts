@@ -133,6 +133,10 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
         'new\nline',
         "'); DROP TABLE raw; --",
         'Магазин №1 🛒',
+        'ends in a backslash\\',
+        "\\'",
+        'nul\u0000byte',
+        '{wanted:String}',
       ]
       const rows = Array.from({ length: FILE_INSERT_ROWS + 1 }, (_, i) => ({
         k: awkward[i % awkward.length]!,
@@ -173,6 +177,10 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
         'new\nline',
         "'); DROP TABLE texts; --",
         'Магазин №1 🛒',
+        'ends in a backslash\\',
+        "\\'",
+        'nul\u0000byte',
+        '{wanted:String}',
       ]
       await warehouse.insert(
         'texts',
@@ -188,6 +196,16 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
         [...awkward].sort(),
       )
       expect(await warehouse.select(matching, { wanted: ["x' OR '1'='1"] })).toEqual([])
+      const one = defineQuery({
+        name: 'one text',
+        params: z.object({ wanted: z.string(), limit: z.number() }),
+        row: z.object({ s: z.string() }),
+        sql: (w) => `SELECT s FROM ${w.table('texts')} WHERE s = {wanted:String} LIMIT {limit:UInt32}`,
+      })
+      for (const text of awkward)
+        expect(await warehouse.select(one, { wanted: text, limit: 2 }), JSON.stringify(text)).toEqual([
+          { s: text },
+        ])
       // A list too long for a URL: a server takes it in the request body.
       const many = [...Array.from({ length: 3_000 }, (_, i) => `id-${i}'\\`), awkward[0]!]
       expect((await warehouse.select(matching, { wanted: many })).map((row) => row.s)).toEqual([awkward[0]])
