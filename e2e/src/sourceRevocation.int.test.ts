@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { compatPerson, STORE_STATS } from './harness/featureFlows.ts'
+import { compatPerson, ctaClick, STORE_STATS, THE_EYE } from './harness/featureFlows.ts'
 import { seedReceipt } from './harness/receiptFixtures.ts'
 import { startTestHourglass, type TestHourglass } from './harness/testHourglass.ts'
 
@@ -161,6 +161,31 @@ describe('a revoked source', () => {
     // Then each is refused as forbidden, and the log holds nothing more.
     expect(answers).toEqual(answers.map(([what]) => [what, 403, 'FORBIDDEN', REVOKED_SOURCE]))
     expect(await hg.runtime.telemetry.head()).toBe(head)
+  })
+  it("that is an account's The Eye site takes no session and no event with the account's The Eye token", async () => {
+    // Given an account signed in to The Eye, with a session of its site, which its owner revokes.
+    const { token, email, password } = await hg.signUp()
+    const auth = await hg.request('POST', `${THE_EYE}/api-token-auth/`, {
+      body: { username: email, password },
+    })
+    const eye = { authorization: `Token ${auth.json().token}` }
+    const session = await hg.request('POST', `${THE_EYE}/sessions/`, { headers: eye })
+    expect(session.statusCode, session.body).toBe(201)
+    const [site] = (await hg.request('GET', '/v1/sources', { token })).json().sources
+    expect(site).toMatchObject({ kind: 'site', name: 'the-eye' })
+    expect((await hg.request('DELETE', `/v1/sources/${site.id}`, { token })).statusCode).toBe(204)
+
+    // When it starts a session and sends an event of the one it has.
+    const answers = await outcomes([
+      ['session', hg.request('POST', `${THE_EYE}/sessions/`, { headers: eye })],
+      [
+        'event',
+        hg.request('POST', `${THE_EYE}/events/`, { headers: eye, body: ctaClick(session.json().id) }),
+      ],
+    ])
+
+    // Then both are refused as forbidden.
+    expect(answers).toEqual(answers.map(([what]) => [what, 403, 'FORBIDDEN', REVOKED_SOURCE]))
   })
 })
 
