@@ -13,9 +13,15 @@ import {
   type SourceKind,
   StoreStatusChanged,
 } from '@hourglass/schemas'
-import { mintApiToken, parseApiToken, secretMatches } from './accounts/apiTokens.ts'
+import { hashSecret, mintApiToken, parseApiToken, secretMatches, tokenIdOf } from './accounts/apiTokens.ts'
 import type { PasswordHasher } from './accounts/passwords.ts'
 import { type AppControl, createAppControl } from './apps/appControl.ts'
+import {
+  apiTokenRevoked,
+  createSourceRevocations,
+  type SourceRevocations,
+  sourceRevoked,
+} from './apps/sourceRevocations.ts'
 import { followControl } from './controlFollower.ts'
 import { createDeviceFleets, type DeviceFleets } from './devices/deviceFleet.ts'
 import type { PersonKeyStore } from './people/personalData.ts'
@@ -73,10 +79,11 @@ export interface ControlPlane extends SourceDirectory {
   createSource(
     accountId: string,
     input: { kind: SourceKind; name: string },
-  ): Promise<{ source: Source; apiToken: string }>
+  ): Promise<{ source: Source; apiToken: string; tokenId: string }>
   /**
-   * The source an API token belongs to, or null for an unknown or wrong token; a 403 for the
-   * token of a switched-off source (a store made inactive), which sends nothing.
+   * The source an API token belongs to, or null for an unknown or wrong token; a 401 for a revoked
+   * token; a 403 for the token of a revoked source or of a switched-off one (a store made
+   * inactive), which sends nothing. Revocations and switches are as of the log's latest record.
    */
   authenticateSource(apiToken: string): Promise<Source | null>
   /** Whether the source is switched off, as of the log's latest record (another process may have done it). */
@@ -99,6 +106,8 @@ export interface ControlPlane extends SourceDirectory {
   readonly apps: AppControl
   /** The Eye's tokens (seed 002), which live until revoked or expired. */
   readonly theEyeTokens: TheEyeTokens
+  /** Revoked sources and API tokens. */
+  readonly revocations: SourceRevocations
 }
 
 export const normaliseEmail = (email: string) => email.trim().toLowerCase()
@@ -199,6 +208,10 @@ export function createControlPlane(
       case 'device.bound':
         devices.apply(event, record)
         break
+      case 'source.revoked':
+      case 'source.token-revoked':
+        revocations.apply(event)
+        break
       case 'source.settings-changed':
       case 'source.token-issued':
       case 'event.defined':
@@ -297,12 +310,20 @@ export function createControlPlane(
   const memberNamed = (stored: StoredMember | null, username: string): Member | null =>
     stored ? { ...stored, username } : null
 
+  const revocations = createSourceRevocations({
+    refresh,
+    catchUpOrKeep,
+    append: appendControl,
+    issuedTokens: (sourceId) => apps.issuedTokens(sourceId),
+    now,
+  })
   const apps = createAppControl({
     control,
     refresh,
     catchUpOrKeep,
     lookup,
     findSource: (sourceId) => lookup(() => sources.get(sourceId)),
+    refuseIfRevoked: revocations.refuseIfRevoked,
     quotas,
     now,
   })
@@ -312,6 +333,7 @@ export function createControlPlane(
     devices,
     apps,
     theEyeTokens,
+    revocations,
     async registerAccount({ email, name, password }) {
       const taken = () => errors.conflict('an account with this e-mail address already exists')
       if (await accountByEmail(email)) throw taken()
@@ -354,7 +376,7 @@ export function createControlPlane(
         at: Date.now(),
       }
       await appendControl(controlStreams.source(sourceId), event)
-      return { source: toSource(event), apiToken: token }
+      return { source: toSource(event), apiToken: token, tokenId: tokenIdOf(tokenHash) }
     },
     async authenticateSource(apiToken) {
       const parsed = parseApiToken(apiToken)
@@ -365,9 +387,11 @@ export function createControlPlane(
         secretMatches(parsed.secret, source.tokenHash) ||
         (await apps.issuedTokenMatches(source, parsed.secret))
       if (!matches) return null
-      // Only stores are switched off; the check reads the log, so other sources are spared it.
-      if (source.kind === 'store' && (await isSwitchedOff(source.sourceId)))
-        throw errors.forbidden('this store is inactive')
+      // A revocation or a switch through another process counts at once: the check reads the log.
+      await catchUpOrKeep()
+      if (revocations.revokedAt(source.sourceId) !== null) throw sourceRevoked()
+      if (revocations.tokenRevoked(source.sourceId, hashSecret(parsed.secret))) throw apiTokenRevoked()
+      if (switchedOff.has(source.sourceId)) throw errors.forbidden('this store is inactive')
       return source
     },
     isSwitchedOff,

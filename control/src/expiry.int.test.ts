@@ -69,7 +69,7 @@ describe('expiry of sessions and tokens', () => {
 
   it("an API token issued beyond the source's first expires with a 401 that says so; the first stays", async () => {
     const { source, apiToken } = await plane.createSource('account-1', { kind: 'app', name: 'tokens' })
-    const issued = await plane.apps.issueApiToken(source)
+    const { apiToken: issued } = await plane.apps.issueApiToken(source)
     expect(await plane.authenticateSource(issued)).toEqual(source)
 
     clock += 60 * MINUTE

@@ -7,12 +7,12 @@ import type { StoreRegistry } from './people/storeRegistry.ts'
 /**
  * The tokens the API issues and checks, all signed with one secret for different audiences:
  * accounts' (whose account must exist), members' and stores' (a store's also needs the store to
- * be active).
+ * be active and not revoked).
  */
 export function createApiTokens(options: {
   secret: Uint8Array
   ttlSeconds: number
-  accounts: Pick<ControlPlane, 'findAccount'>
+  accounts: Pick<ControlPlane, 'findAccount' | 'revocations'>
   stores: Pick<StoreRegistry, 'store'>
 }) {
   const config = {
@@ -27,6 +27,11 @@ export function createApiTokens(options: {
       async (accountId) => (await options.accounts.findAccount(accountId)) !== null,
     ),
     memberTokens: createMemberTokens(config),
-    access: createStoreAccess({ secret: options.secret, issuer: config.issuer, registry: options.stores }),
+    access: createStoreAccess({
+      secret: options.secret,
+      issuer: config.issuer,
+      registry: options.stores,
+      revocations: options.accounts.revocations,
+    }),
   }
 }

@@ -151,6 +151,42 @@ describe('distributed mode: ingest → Kafka → projection workers → ClickHou
     expect(response.status).toBe(404)
   })
 
+  it('refuses a token or a source revoked through one ingest process on the other at once; what it sent stays', async () => {
+    const [a, b] = hg.ingest
+    const { token } = await hg.signUp(a)
+    const source = await hg.createSource(token, a)
+    const issued = await hg.request(a!, 'POST', `/v1/sources/${source.id}/tokens`, { token })
+    expect(issued.status).toBe(201)
+    const { apiToken: second, tokenId } = issued.body as { apiToken: string; tokenId: string }
+    const send = (via: typeof a, apiToken: string, id: string) =>
+      hg.request(via!, 'POST', '/v1/events', {
+        token: apiToken,
+        body: { events: [{ id, name: 'before', timestamp: base }] },
+      })
+    // The other process has let both tokens through.
+    expect((await send(b, source.apiToken, 'first')).status).toBe(200)
+    expect((await send(b, second, 'second')).status).toBe(200)
+
+    // A token revoked through one process is a 401 on the other; the first token still sends.
+    const revokeToken = `/v1/sources/${source.id}/tokens/${tokenId}`
+    expect((await hg.request(a!, 'DELETE', revokeToken, { token })).status).toBe(204)
+    expect((await send(b, second, 'refused')).status).toBe(401)
+    expect((await send(b, source.apiToken, 'third')).status).toBe(200)
+
+    // The source revoked through the other process is a 403 on the first, for every credential.
+    expect((await hg.request(b!, 'DELETE', `/v1/sources/${source.id}`, { token })).status).toBe(204)
+    expect((await send(a, source.apiToken, 'refused')).status).toBe(403)
+    const session = await hg.request(a!, 'POST', '/v1/sessions', { token: source.apiToken, body: {} })
+    expect(session.status).toBe(403)
+
+    // What it sent before stays readable.
+    await hg.settled()
+    const rollup = await hg.request(hg.query, 'GET', `/v1/sources/${source.id}/rollups/hourly?from=${base}`, {
+      token,
+    })
+    expect((rollup.body as { rows: unknown[] }).rows).toMatchObject([{ name: 'before', events: 3 }])
+  })
+
   it('serves /healthz and Prometheus /metrics on every service', async () => {
     const live = [...hg.ingest, ...hg.workers.filter((w) => w !== null), hg.query]
     for (const service of live) {

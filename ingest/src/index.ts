@@ -1,6 +1,7 @@
 export * from './appendReceipt.ts'
 export * from './apps/appAnalyticsWriteRoutes.ts'
 export * from './apps/appendSingleEvent.ts'
+export * from './apps/sourceRevocationRoutes.ts'
 export * from './apps/trackingPlanCheck.ts'
 export * from './compat/devicesCompatWrites.ts'
 export * from './compat/metricaCompatWrites.ts'

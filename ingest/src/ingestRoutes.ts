@@ -119,13 +119,24 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
     },
   )
 
-  const SourceView = z.object({ id: z.string(), kind: SourceKind, name: z.string(), createdAt: z.string() })
-  const view = (source: Source) => ({
-    id: source.sourceId,
-    kind: source.kind,
-    name: source.name,
-    createdAt: new Date(source.createdAt).toISOString(),
+  const SourceView = z.object({
+    id: z.string(),
+    kind: SourceKind,
+    name: z.string(),
+    createdAt: z.string(),
+    /** Only for a revoked source. */
+    revokedAt: z.string().optional(),
   })
+  const view = (source: Source) => {
+    const revokedAt = controlPlane.revocations.revokedAt(source.sourceId)
+    return {
+      id: source.sourceId,
+      kind: source.kind,
+      name: source.name,
+      createdAt: new Date(source.createdAt).toISOString(),
+      ...(revokedAt === null ? {} : { revokedAt: new Date(revokedAt).toISOString() }),
+    }
+  }
 
   app.post(
     '/v1/sources',
@@ -135,16 +146,17 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
       schema: {
         tags: ['sources'],
         summary: 'Create a source (an app, store, device fleet, place or site) and its API token',
-        description: 'The API token is shown once: only its hash is kept.',
+        description:
+          'The API token is shown once: only its hash is kept; `tokenId` names it (to list or revoke it).',
         body: z.strictObject({ kind: SourceKind, name: trimmedName(200) }),
-        response: { 201: SourceView.extend({ apiToken: z.string() }) },
+        response: { 201: SourceView.extend({ apiToken: z.string(), tokenId: z.string() }) },
       },
     },
     async (request, reply) => {
       const principal = await account(request)
-      const { source, apiToken } = await controlPlane.createSource(principal.accountId, request.body)
+      const { source, apiToken, tokenId } = await controlPlane.createSource(principal.accountId, request.body)
       request.log.info({ sourceId: source.sourceId, kind: source.kind }, 'source created')
-      return reply.code(201).send({ ...view(source), apiToken })
+      return reply.code(201).send({ ...view(source), apiToken, tokenId })
     },
   )
 
@@ -154,7 +166,7 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
       onRequest: account.onRequest,
       schema: {
         tags: ['sources'],
-        summary: "The account's sources",
+        summary: "The account's sources, revoked ones with `revokedAt`",
         response: { 200: z.object({ sources: z.array(SourceView) }) },
       },
     },

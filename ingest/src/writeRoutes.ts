@@ -2,6 +2,7 @@ import type { MemberTokens } from '@hourglass/control'
 import { registerCompat } from '@hourglass/server'
 import type { FastifyInstance } from 'fastify'
 import { appAnalyticsWriteRoutes } from './apps/appAnalyticsWriteRoutes.ts'
+import { sourceRevocationRoutes } from './apps/sourceRevocationRoutes.ts'
 import { devicesCompatWrites } from './compat/devicesCompatWrites.ts'
 import { metricaCompatWrites } from './compat/metricaCompatWrites.ts'
 import { receiptsCompatIngestRoutes } from './compat/receiptsCompatRoutes.ts'
@@ -31,6 +32,8 @@ export async function registerWriteRoutes(app: FastifyInstance, deps: WriteRoute
   await app.register(deviceRoutes, deps)
   // Tracking plans, settings, tokens and sessions.
   await app.register(appAnalyticsWriteRoutes, deps)
+  // Revoking sources and their API tokens.
+  await app.register(sourceRevocationRoutes, deps)
   await registerCompat(app, async (compat) => {
     await compat.register(storeStatsCompatWrites, { ...deps, prefix: '/compat/store-stats' })
     await compat.register(receiptsCompatIngestRoutes, { ...deps, prefix: '/compat/receipts' })

@@ -108,6 +108,25 @@ export const SourceTokenIssued = z.object({
   at: z.number().int(),
 })
 
+/**
+ * A source revoked by its account (source stream): from `at` on, every credential of the source is
+ * refused (its API tokens, new sessions, new tokens). What it sent before stays.
+ */
+export const SourceRevoked = z.object({
+  type: z.literal('source.revoked'),
+  sourceId: z.string(),
+  at: z.number().int(),
+})
+
+/** One API token of a source revoked (source stream): that token is refused, the others stay valid. */
+export const SourceTokenRevoked = z.object({
+  type: z.literal('source.token-revoked'),
+  sourceId: z.string(),
+  /** SHA-256 of the token's secret part, as it was recorded when the token was made. */
+  tokenHash: z.string(),
+  at: z.number().int(),
+})
+
 /** An event of a source's tracking plan (tracking-plan stream). Definitions do not change once made. */
 export const EventDefined = z.object({
   type: z.literal('event.defined'),
@@ -163,6 +182,8 @@ export const ControlEvent = z.discriminatedUnion('type', [
   SourceCreated,
   SourceSettingsChanged,
   SourceTokenIssued,
+  SourceRevoked,
+  SourceTokenRevoked,
   EventDefined,
   SessionStarted,
   MemberRegistered,
@@ -179,6 +200,8 @@ export type AccountRegistered = z.infer<typeof AccountRegistered>
 export type SourceCreated = z.infer<typeof SourceCreated>
 export type SourceSettingsChanged = z.infer<typeof SourceSettingsChanged>
 export type SourceTokenIssued = z.infer<typeof SourceTokenIssued>
+export type SourceRevoked = z.infer<typeof SourceRevoked>
+export type SourceTokenRevoked = z.infer<typeof SourceTokenRevoked>
 export type EventDefined = z.infer<typeof EventDefined>
 export type SessionStarted = z.infer<typeof SessionStarted>
 export type MemberRegistered = z.infer<typeof MemberRegistered>

@@ -9,6 +9,12 @@ const PATTERN = /^hg_([0-9a-f-]{36})_([A-Za-z0-9_-]{43})$/
 
 export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
+/**
+ * How a token is named once made: the start of its stored hash, which says nothing of the secret
+ * (64 bits, so two tokens of one source cannot share it in practice).
+ */
+export const tokenIdOf = (tokenHash: string) => tokenHash.slice(0, 16)
+
 export function mintApiToken(sourceId: string): { token: string; tokenHash: string } {
   const secret = randomBytes(32).toString('base64url')
   return { token: `hg_${sourceId}_${secret}`, tokenHash: hashSecret(secret) }

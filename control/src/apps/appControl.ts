@@ -17,7 +17,7 @@ import {
   type SourceSettingsChanged,
   type SourceTokenIssued,
 } from '@hourglass/schemas'
-import { hashSecret, mintApiToken, tokenExpired } from '../accounts/apiTokens.ts'
+import { hashSecret, mintApiToken, tokenExpired, tokenIdOf } from '../accounts/apiTokens.ts'
 import { expiringGroups } from '../expiringEntries.ts'
 import type { SourceQuotas } from '../settings/admissionConfig.ts'
 import type { Source } from '../source.ts'
@@ -55,8 +55,13 @@ export interface AppControl {
     accountId: string,
     input: { sourceId: string; kind: SourceKind; name: string; settings?: SourceSettings },
   ): Promise<{ source: Source; apiToken: string } | null>
-  /** A new API token for the source, shown once; its earlier tokens stay valid until they expire. */
-  issueApiToken(source: Source): Promise<string>
+  /**
+   * A new API token for the source, shown once, and its id; its earlier tokens stay valid until
+   * they expire. A revoked source is refused one (403).
+   */
+  issueApiToken(source: Source): Promise<{ apiToken: string; tokenId: string }>
+  /** Hashes of the source's live tokens issued after its first, with when each was issued, oldest first. */
+  issuedTokens(sourceId: string): [tokenHash: string, issuedAt: number][]
   /**
    * Whether a token secret is one of the live tokens issued after the source's first; a 401
    * when it was one that has expired.
@@ -73,7 +78,7 @@ export interface AppControl {
   findDefinition(sourceId: string, eventCode: string): Promise<EventDefinition | null>
   /**
    * A new session of the source, with a random id unless one is given; a taken id is a 409 (an
-   * expired session's id stays taken: its stream holds it).
+   * expired session's id stays taken: its stream holds it); a revoked source is refused one (403).
    */
   startSession(source: Source, sessionId?: string): Promise<Session>
   /** A live session: null when unknown or expired. */
@@ -100,6 +105,8 @@ export interface AppControlDeps {
   catchUpOrKeep(): Promise<void>
   lookup<T>(find: () => T | undefined): Promise<T | null>
   findSource(sourceId: string): Promise<Source | null>
+  /** The 403 of a revoked source, as of the log's latest record. */
+  refuseIfRevoked(sourceId: string): Promise<void>
   readonly quotas: SourceQuotas
   /** The clock sessions and tokens expire by (epoch ms). */
   readonly now: () => number
@@ -122,6 +129,7 @@ export function createAppControl({
   catchUpOrKeep,
   lookup,
   findSource,
+  refuseIfRevoked,
   quotas,
   now,
 }: AppControlDeps): AppControl {
@@ -225,6 +233,7 @@ export function createAppControl({
     },
 
     async issueApiToken(source) {
+      await refuseIfRevoked(source.sourceId)
       await checkQuota('tokens', () => issuedTokens.of(source.sourceId)?.size() ?? 0)
       const { token, tokenHash } = mintApiToken(source.sourceId)
       const event: SourceTokenIssued = {
@@ -235,8 +244,10 @@ export function createAppControl({
       }
       // Tokens only add up, so concurrent issues need no expected revision.
       await append(controlStreams.source(source.sourceId), [event], 'any')
-      return token
+      return { apiToken: token, tokenId: tokenIdOf(tokenHash) }
     },
+
+    issuedTokens: (sourceId) => issuedTokens.of(sourceId)?.live() ?? [],
 
     async issuedTokenMatches(source, secret) {
       const hash = hashSecret(secret)
@@ -326,6 +337,7 @@ export function createAppControl({
       lookup(() => definitionsByCode.get(codeKey(sourceId, eventCode))),
 
     async startSession(source, sessionId = randomUUID()) {
+      await refuseIfRevoked(source.sourceId)
       await checkQuota('sessions', () => sessions.of(source.sourceId)?.size() ?? 0)
       const event: SessionStarted = {
         type: 'session.started',

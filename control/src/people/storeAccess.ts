@@ -3,6 +3,7 @@ import { errors } from '@hourglass/schemas'
 import type { FastifyRequest } from 'fastify'
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 import { credentialFrom } from '../accounts/apiTokens.ts'
+import type { SourceRevocations } from '../apps/sourceRevocations.ts'
 import type { Store, StoreRegistry } from './storeRegistry.ts'
 
 const ALGORITHM = 'HS256'
@@ -11,7 +12,7 @@ export const STORE_TOKEN_TTL_SECONDS = 15 * 60
 
 export interface StoreAccess {
   issue(store: Store): Promise<string>
-  /** The active store a request's bearer token speaks for. */
+  /** The active store a request's bearer token speaks for (a 403 once the store is inactive or revoked). */
   authenticate(request: FastifyRequest): Promise<Store>
 }
 
@@ -19,6 +20,8 @@ export function createStoreAccess(options: {
   secret: Uint8Array
   issuer: string
   registry: Pick<StoreRegistry, 'store'>
+  /** A store is a source: once revoked, its access tokens are refused as its API keys are. */
+  revocations: Pick<SourceRevocations, 'refuseIfRevoked'>
 }): StoreAccess {
   const audience = 'hourglass-store'
   return {
@@ -55,6 +58,7 @@ export function createStoreAccess(options: {
       const store = await options.registry.store(storeId)
       if (!store) throw errors.unauthenticated('the store access token is not valid')
       if (!store.isActive) throw errors.forbidden('this store is inactive')
+      await options.revocations.refuseIfRevoked(store.storeId)
       return store
     },
   }

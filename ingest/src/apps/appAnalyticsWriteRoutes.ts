@@ -21,7 +21,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { IngestDeps } from '../ingestRoutes.ts'
 
-const SourceParams = z.object({ id: z.string().min(1).max(64) })
+export const SourceParams = z.object({ id: z.string().min(1).max(64) })
 
 /** Most definitions in one request. */
 export const MAX_DEFINITIONS_PER_REQUEST = 100
@@ -105,14 +105,23 @@ export const ownedSource = async (controlPlane: ControlPlane, accountId: string,
   return source
 }
 
+/** Routes of the account's own sources: the account a request's token speaks for, and its source by id (404 otherwise). */
+export const accountSources = ({
+  controlPlane,
+  userTokens,
+}: Pick<IngestDeps, 'controlPlane' | 'userTokens'>) => {
+  const account = authenticateFirst((request) => authenticateUser(userTokens, request))
+  const owned = async (request: FastifyRequest, sourceId: string) =>
+    ownedSource(controlPlane, (await account(request)).accountId, sourceId)
+  return { account, owned }
+}
+
 /** Native app analytics, write side: tracking plans, source settings, API tokens and sessions. */
 export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<ZodTypeProvider>()
   const { controlPlane } = deps
-  const account = authenticateFirst((request) => authenticateUser(deps.userTokens, request))
+  const { account, owned } = accountSources(deps)
   const producer = authenticateFirst((request) => authenticateSourceRequest(controlPlane, request))
-  const owned = async (request: FastifyRequest, sourceId: string) =>
-    ownedSource(controlPlane, (await account(request)).accountId, sourceId)
 
   app.get(
     '/v1/sources/:id/settings',
@@ -165,16 +174,18 @@ export const appAnalyticsWriteRoutes: FastifyPluginAsync<IngestDeps> = async (fa
       schema: {
         tags: ['sources'],
         summary: 'Issue another API token for the source',
-        description: 'Shown once: only its hash is kept. Earlier tokens stay valid.',
+        description:
+          'Shown once: only its hash is kept; `tokenId` names it (to list or revoke it). Earlier tokens stay valid. ' +
+          'A revoked source gets no new token (403).',
         params: SourceParams,
-        response: { 201: z.object({ apiToken: z.string() }) },
+        response: { 201: z.object({ apiToken: z.string(), tokenId: z.string() }) },
       },
     },
     async (request, reply) => {
       const source = await owned(request, request.params.id)
-      const apiToken = await controlPlane.apps.issueApiToken(source)
-      request.log.info({ sourceId: source.sourceId }, 'source API token issued')
-      return reply.code(201).send({ apiToken })
+      const issued = await controlPlane.apps.issueApiToken(source)
+      request.log.info({ sourceId: source.sourceId, tokenId: issued.tokenId }, 'source API token issued')
+      return reply.code(201).send(issued)
     },
   )
 

@@ -182,7 +182,7 @@ export const metricaCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastif
     },
     async (request) => {
       const source = await ownedApp(request, request.params.app_code)
-      const apiToken = await controlPlane.apps.issueApiToken(source)
+      const { apiToken } = await controlPlane.apps.issueApiToken(source)
       request.log.info({ sourceId: source.sourceId }, 'source API token issued (metrica)')
       return { api_token: apiToken, app_code: metricaAppCode(source) }
     },

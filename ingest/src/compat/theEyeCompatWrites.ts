@@ -243,6 +243,8 @@ export const theEyeCompatWrites: FastifyPluginAsync<IngestDeps> = async (fastify
     async (request, reply) => {
       const receivedAt = Date.now()
       const source = await callerSource(request)
+      // The account's tokens speak for the account, not the source: a revoked source sends nothing with them either.
+      await controlPlane.revocations.refuseIfRevoked(source.sourceId)
       const { session_id, category, name, data, timestamp } = request.body
       if (timestamp > receivedAt)
         throw errors.invalidRequest([{ path: 'timestamp', message: "The timestamp can't be in the future." }])
