@@ -2,6 +2,7 @@ import { Agent, request } from 'node:http'
 
 export interface LoopbackAnswer {
   readonly status: number
+  /** The answer as text; empty when it was asked for raw. */
   readonly body: string
   /** `performance.now()` when the whole answer had arrived. */
   readonly at: number
@@ -12,7 +13,7 @@ export interface LoopbackClient {
   send(
     method: 'GET' | 'POST',
     path: string,
-    options?: { token?: string; body?: string },
+    options?: { token?: string; body?: string; raw?: boolean },
   ): Promise<LoopbackAnswer>
   close(): void
 }
@@ -42,13 +43,13 @@ export function createLoopbackClient(baseUrl: string, maxSockets: number): Loopb
             const chunks: Buffer[] = []
             incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
             incoming.on('error', reject)
-            incoming.on('end', () =>
+            incoming.on('end', () => {
               resolve({
                 status: incoming.statusCode ?? 0,
-                body: Buffer.concat(chunks).toString('utf8'),
+                body: options.raw ? '' : Buffer.concat(chunks).toString('utf8'),
                 at: performance.now(),
-              }),
-            )
+              })
+            })
           },
         )
         outgoing.on('error', reject)

@@ -1,6 +1,4 @@
-import { fork } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { forkBenchChild } from './benchChild.ts'
 import type { BenchSource } from './hourglassApi.ts'
 import type { EventFactory, EventTimes } from './producerEvents.ts'
 
@@ -123,34 +121,13 @@ export interface ProducerPool {
   close(): Promise<void>
 }
 
-/** Linux reports a process's CPU time in clock ticks of 1/100 s. */
-const TICKS_PER_SECOND = 100
-
-/** User plus system CPU seconds of a process, from /proc; NaN elsewhere. */
-function processCpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
-  } catch {
-    return Number.NaN
-  }
-}
-
 export function createProducerPool(baseUrl: string, maxSockets: number): ProducerPool {
-  // The producers' module is TypeScript, like everything run through tsx.
-  const child = fork(
-    fileURLToPath(new URL('./producerWorker.ts', import.meta.url)),
+  const producers = forkBenchChild(
+    new URL('./producerWorker.ts', import.meta.url),
     [baseUrl, String(maxSockets)],
-    {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
+    (error) => fail(new Error(`the producers' process failed: ${error.message}`)),
   )
-  child.unref()
-  child.channel?.unref()
-  let closing = false
+  const child = producers.process
   let failed: Error | null = null
   let nextId = 0
   const pending = new Map<number, { resolve(answer: BatchAnswer): void; reject(error: Error): void }>()
@@ -180,16 +157,12 @@ export function createProducerPool(baseUrl: string, maxSockets: number): Produce
     // The producers' clock has its own origin: their times arrive as epoch milliseconds.
     else waiter.resolve({ ...reply, at: reply.at - performance.timeOrigin })
   })
-  const fail = (error: Error) => {
+  function fail(error: Error) {
     failed = error
     for (const waiter of [...pending.values(), ...runs.values()]) waiter.reject(error)
     pending.clear()
     runs.clear()
   }
-  child.on('error', fail)
-  child.on('exit', (code, signal) => {
-    if (!closing) fail(new Error(`the producers' process exited (code ${code}, signal ${signal})`))
-  })
   const ask = (message: BatchMessage | PrepareMessage) => {
     if (failed) return Promise.reject(new Error(`the load generator failed: ${failed.message}`))
     return new Promise<BatchAnswer>((resolve, reject) => {
@@ -229,13 +202,7 @@ export function createProducerPool(baseUrl: string, maxSockets: number): Produce
         child.send(message)
       })
     },
-    cpuSeconds: () => processCpuSeconds(child.pid),
-    async close() {
-      closing = true
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill()
-      await exited
-    },
+    cpuSeconds: producers.cpuSeconds,
+    close: producers.close,
   }
 }

@@ -20,7 +20,7 @@ import { Session } from 'chdb'
 import { pino } from 'pino'
 import type { z } from 'zod'
 import { type EmbeddedRuntime, startEmbedded } from '../embeddedRuntime.ts'
-import { createLoopbackClient, inParallel, type LoopbackClient } from './loopbackClient.ts'
+import { inParallel } from './loopbackClient.ts'
 import {
   meterPhase,
   type PhaseUsage,
@@ -31,6 +31,7 @@ import {
 } from './measures.ts'
 import { createEventFactory } from './producerEvents.ts'
 import { createProducerPool, type ProducerPool } from './producerPool.ts'
+import { createReaderPool, type ReaderPool } from './readerPool.ts'
 import { EYE_RARE_CATEGORY, loadReadsDataset, READS_DATA, type ReadsDataset } from './readsDataset.ts'
 import { table } from './report.ts'
 
@@ -232,6 +233,13 @@ function readRoutes(runtime: EmbeddedRuntime, data: ReadsDataset): ReadRoute[] {
   ]
 }
 
+const latencyOf = (samples: readonly number[], failures: number): Latency => ({
+  p50: percentile(samples, 50),
+  p99: percentile(samples, 99),
+  reads: samples.length,
+  failures,
+})
+
 /** `readers` clients, each reading again once answered, until `PLAN.reads` reads or the budget. */
 async function timedReads(readers: number, read: () => Promise<boolean>): Promise<Latency> {
   for (let i = 0; i < PLAN.warmupReads; i++) await read()
@@ -245,12 +253,20 @@ async function timedReads(readers: number, read: () => Promise<boolean>): Promis
     samples.push(performance.now() - startedAt)
     if (!ok) failures++
   })
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99), reads: samples.length, failures }
+  return latencyOf(samples, failures)
 }
 
-const httpRead = (client: LoopbackClient, route: ReadRoute) => async () => {
-  const answer = await client.send('GET', route.path, { token: route.token })
-  return answer.status === 200
+/** The same closed loop over HTTP, run by the readers' process (see readerPool.ts). */
+async function httpReads(pool: ReaderPool, route: ReadRoute, readers: number): Promise<Latency> {
+  const { samples, failures } = await pool.run({
+    path: route.path,
+    token: route.token,
+    readers,
+    warmup: PLAN.warmupReads,
+    reads: PLAN.reads,
+    budgetMs: PLAN.budgetMs,
+  })
+  return latencyOf(samples, failures)
 }
 
 /** The route's statements, straight on chDB: bound parameters, results left as bytes. */
@@ -335,10 +351,11 @@ function printReads(
 ) {
   const out: string[] = ['', '== reads ==', '']
   out.push(
-    'Each read route over HTTP (loopback, keep-alive), with 1 and with 8 clients reading in a closed loop,',
-    'beside the same SQL run straight on chDB in this process (a chDB session on the same data, bound',
-    'parameters, results left as bytes, statements of one read run together); then the same HTTP reads while',
-    `${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s are ingested (open loop, batches of ${PLAN.ingest.batchSize}) into the app source the first two routes read.`,
+    'Each read route over HTTP (loopback, keep-alive), with 1 and with 8 clients reading in a closed loop',
+    "from a process of their own (answers left as bytes), beside the same SQL run straight on chDB in Hourglass's",
+    'process (a chDB session on the same data, bound parameters, results left as bytes, statements of one read',
+    `run together); then the same HTTP reads while ${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s are ingested (open loop, batches of ${PLAN.ingest.batchSize}) into`,
+    'the app source the first two routes read.',
     `Latencies in ms over up to ${PLAN.reads} reads (${PLAN.budgetMs / 1000} s at most) after ${PLAN.warmupReads} unmeasured.`,
     '',
   )
@@ -376,7 +393,7 @@ function printReads(
     `Ingest achieved ${Math.round(ingest.rate).toLocaleString('en-US')} events/s during the loaded reads (${ingest.failures} failed batches); failed reads: ${failures}.`,
     '',
     table([
-      ['phase', 'wall', 'CPU', 'producers', 'others', 'loop', 'loop delay p50 / p99'],
+      ['phase', 'wall', 'CPU', 'clients', 'others', 'loop', 'loop delay p50 / p99'],
       usageRow('quiet reads (HTTP and direct)', usage.quiet, delay.quiet),
       usageRow(
         `reads under ${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s`,
@@ -435,7 +452,7 @@ export async function runReadsBench(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hourglass-bench-reads-'))
   const config = loadEmbeddedConfig({ HOURGLASS_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn' })
   const runtime = await startEmbedded(config, pino({ level: 'warn' }))
-  const readers = createLoopbackClient(runtime.url, Math.max(...PLAN.readers))
+  const readers = createReaderPool(runtime.url, Math.max(...PLAN.readers))
   const producers = createProducerPool(runtime.url, 32)
   const rss = sampleRss(50)
   const session = new Session(join(dataDir, 'warehouse'))
@@ -445,11 +462,12 @@ export async function runReadsBench(): Promise<void> {
     const routes = readRoutes(runtime, data)
     const probe = probeWarehouse(runtime.warehouse)
     const results: { route: ReadRoute; readers: number; http: Latency & Breakdown; direct: Latency }[] = []
-    const quiet = meterPhase(probe, rss, producers.cpuSeconds)
+    const clientsCpu = () => producers.cpuSeconds() + readers.cpuSeconds()
+    const quiet = meterPhase(probe, rss, clientsCpu)
     const quietDelay = loopDelay()
     for (const route of routes) {
       for (const n of PLAN.readers) {
-        const http = await withBreakdown(probe, route, () => timedReads(n, httpRead(readers, route)))
+        const http = await withBreakdown(probe, route, () => httpReads(readers, route, n))
         const direct = await timedReads(n, directRead(session, route))
         note(`${route.name}, ${n} reader(s): HTTP p50 ${ms(http.p50)} ms, direct p50 ${ms(direct.p50)} ms`)
         results.push({ route, readers: n, http, direct })
@@ -460,12 +478,12 @@ export async function runReadsBench(): Promise<void> {
     note(`ingesting ${PLAN.ingest.eventsPerSecond.toLocaleString('en-US')} events/s into the app source`)
     const ingest = startIngest(producers, data)
     await new Promise((resolve) => setTimeout(resolve, PLAN.ingest.rampMs))
-    const loadedPhase = meterPhase(probe, rss, producers.cpuSeconds)
+    const loadedPhase = meterPhase(probe, rss, clientsCpu)
     const loadedDelay = loopDelay()
     const figures: RouteFigures[] = []
     for (const result of results) {
       const loaded = await withBreakdown(probe, result.route, () =>
-        timedReads(result.readers, httpRead(readers, result.route)),
+        httpReads(readers, result.route, result.readers),
       )
       note(`${result.route.name}, ${result.readers} reader(s), under ingest: HTTP p50 ${ms(loaded.p50)} ms`)
       figures.push({ ...result, loaded })
@@ -482,7 +500,7 @@ export async function runReadsBench(): Promise<void> {
   } finally {
     session.close()
     rss.stop()
-    readers.close()
+    await readers.close()
     await producers.close()
     await runtime.close()
     rmSync(dataDir, { recursive: true, force: true })
