@@ -7,6 +7,7 @@ import { CatalogedError } from '@hourglass/schemas'
 import { z } from 'zod'
 import { inlineParams } from './inlineParams.ts'
 import type { NamedQuery, NamedStatement, TableNames } from './namedStatements.ts'
+import { encodeRowBinary, quoteName } from './rowBinary.ts'
 import { toWarehouseError } from './warehouseErrors.ts'
 
 export interface WarehouseConfig {
@@ -128,21 +129,35 @@ function insertFolderBeside(embeddedPath: string) {
   return folder
 }
 
+/** A path or a structure as a ClickHouse string literal. */
+const literal = (text: string) => `'${text.replace(/[\\']/g, '\\$&')}'`
+
 /**
- * Inserts through files: `INSERT INTO t SELECT * FROM file(…)` takes the table's own structure
- * for the file's JSONEachRow, so values, defaults and deduplication are those of the inline
- * insert (one block per insert, under the same token). Each file is deleted after its insert.
+ * Inserts through files: `INSERT INTO t (columns) SELECT * FROM file(…)`, in RowBinary with the
+ * rows' columns and the table's types where every row can be written so (see rowBinary.ts), and
+ * otherwise as JSONEachRow with the table's own structure. Either way values, defaults and
+ * deduplication are those of the inline insert (one block per insert, under the same token).
+ * Each file is deleted after its insert.
  */
 function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
   const inMemory = embeddedPath === ':memory:'
   const folder = inMemory ? mkdtemp(join(tmpdir(), 'hourglass-inserts-')) : insertFolderBeside(embeddedPath)
+  /** The columns an insert may fill: neither computed (MATERIALIZED, ALIAS) nor only given (EPHEMERAL). */
+  const insertable = async (table: string) => {
+    const described = await client.query({ query: `DESCRIBE TABLE ${table}`, format: 'JSONEachRow' })
+    const columns = (await described.json()) as { name: string; type: string; default_type: string }[]
+    return columns.filter((column) => column.default_type === '' || column.default_type === 'DEFAULT')
+  }
   return {
     async insert(table: string, rows: readonly object[], settings: ClickHouseSettings) {
-      const path = join(await folder, `${randomUUID()}.jsonl`)
-      await writeFile(path, jsonLines(rows))
+      const binary = encodeRowBinary(rows, await insertable(table))
+      const path = join(await folder, `${randomUUID()}.${binary ? 'bin' : 'jsonl'}`)
+      await writeFile(path, binary ? binary.bytes : jsonLines(rows))
       try {
         await client.command({
-          query: `INSERT INTO ${table} SELECT * FROM file('${path.replace(/[\\']/g, '\\$&')}', 'JSONEachRow')`,
+          query: binary
+            ? `INSERT INTO ${table} (${binary.columns.map(quoteName).join(', ')}) SELECT * FROM file(${literal(path)}, 'RowBinary', ${literal(binary.structure)})`
+            : `INSERT INTO ${table} SELECT * FROM file(${literal(path)}, 'JSONEachRow')`,
           clickhouse_settings: settings,
         })
       } finally {

@@ -164,6 +164,72 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
       expect((await warehouse.select(total('sums'), {}))[0]?.n).toBe(rows.length)
     })
 
+    it('given the same rows of every common type loaded as a file and in small batches, then both tables hold exactly the same values', async () => {
+      const warehouse = await fresh()
+      const columns = `k String, lc LowCardinality(String), u8 UInt8, u32 UInt32, u64 UInt64, i64 Int64,
+        f Float64, t DateTime64(3, 'UTC'), t0 DateTime('UTC'), n Nullable(UInt64), a Array(String),
+        d String DEFAULT 'default'`
+      for (const name of ['whole', 'parts'])
+        await warehouse.run(
+          ddl(name, (t) => `CREATE TABLE ${t(name)} (${columns}) ENGINE = MergeTree ORDER BY (u32, k)`),
+          {},
+        )
+      const awkward = [
+        'plain',
+        "it's",
+        'a\ttab',
+        'new\nline',
+        'back\\slash',
+        'nul\u0000byte',
+        'Магазин №1 🛒',
+        '',
+        'ê',
+      ]
+      const rows = Array.from({ length: FILE_INSERT_ROWS + 3 }, (_, i) => ({
+        k: awkward[i % awkward.length]!,
+        lc: `name-${i % 7}`,
+        u8: i % 256,
+        u32: i,
+        u64: i % 5 === 0 ? Number.MAX_SAFE_INTEGER - i : i * 1_000_003,
+        i64: -i * 7_919,
+        f: i / 7,
+        t: 1_700_000_000_000 + i * 61_001,
+        t0: 1_700_000_000 + i,
+        n: i % 3 === 0 ? null : i,
+        a: awkward.slice(0, i % 4),
+      }))
+      await warehouse.insert('whole', rows, { token: 'whole-1' })
+      for (let from = 0; from < rows.length; from += 1_000)
+        await warehouse.insert('parts', rows.slice(from, from + 1_000), { token: `parts-${from}` })
+      const content = (table: string) =>
+        defineQuery({
+          name: `content of ${table}`,
+          params: noParams,
+          row: z.object({ rows: z.coerce.number(), hash: z.string(), sample: z.string() }),
+          sql: (w) => `SELECT count() AS rows, toString(groupBitXor(cityHash64(*))) AS hash,
+                              toJSONString(arraySort(row -> tupleElement(row, 4), groupArrayIf(tuple(*), u32 IN (0, 1, 5, 20002)))) AS sample
+                       FROM ${w.table(table)}`,
+        })
+      const [whole] = await warehouse.select(content('whole'), {})
+      expect(whole).toEqual((await warehouse.select(content('parts'), {}))[0])
+      expect(whole?.rows).toBe(rows.length)
+      const sample = JSON.parse(whole!.sample) as unknown[][]
+      expect(sample.find((row) => row[3] === 5)).toEqual([
+        'nul\u0000byte',
+        'name-5',
+        5,
+        5,
+        Number.MAX_SAFE_INTEGER - 5,
+        -39_595,
+        5 / 7,
+        '2023-11-14 22:18:25.005',
+        '2023-11-14 22:13:25',
+        5,
+        ['plain'],
+        'default',
+      ])
+    })
+
     it('binds parameters: awkward text goes in and comes back unchanged, and is never read as SQL', async () => {
       const warehouse = await fresh()
       await warehouse.run(

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { encodeRowBinary, type TableColumn } from './rowBinary.ts'
+
+const columns: TableColumn[] = [
+  { name: 'k', type: 'LowCardinality(String)' },
+  { name: 'u', type: 'UInt32' },
+  { name: 'big', type: 'UInt64' },
+  { name: 'neg', type: 'Int64' },
+  { name: 't', type: "DateTime64(3, 'UTC')" },
+  { name: 'n', type: 'Nullable(UInt8)' },
+  { name: 'a', type: 'Array(String)' },
+  { name: 'price', type: 'Decimal(18, 2)' },
+]
+
+describe('RowBinary encoding of bulk inserts', () => {
+  it('writes each value as ClickHouse reads RowBinary: strings with their UTF-8 length, integers little-endian', () => {
+    const body = encodeRowBinary(
+      [
+        { k: 'é', u: 258, big: 2 ** 32 + 1, neg: -2, t: 1_000, n: null, a: ['x', ''] },
+        { k: '', u: 0, big: 0, neg: 0, t: 0, n: 7, a: [] },
+      ],
+      columns,
+    )
+    expect(body?.columns).toEqual(['k', 'u', 'big', 'neg', 't', 'n', 'a'])
+    expect(body?.structure).toBe(
+      "`k` String, `u` UInt32, `big` UInt64, `neg` Int64, `t` DateTime64(3, 'UTC'), `n` Nullable(UInt8), `a` Array(String)",
+    )
+    expect([...(body?.bytes ?? [])]).toEqual([
+      ...[2, 0xc3, 0xa9],
+      ...[2, 1, 0, 0],
+      ...[1, 0, 0, 0, 1, 0, 0, 0],
+      ...[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+      ...[0xe8, 3, 0, 0, 0, 0, 0, 0],
+      1,
+      ...[2, 1, 0x78, 0],
+      ...[0],
+      ...[0, 0, 0, 0],
+      ...[0, 0, 0, 0, 0, 0, 0, 0],
+      ...[0, 0, 0, 0, 0, 0, 0, 0],
+      ...[0, 0, 0, 0, 0, 0, 0, 0],
+      ...[0, 7],
+      0,
+    ])
+  })
+
+  it('writes a string longer than 127 bytes with a varint length', () => {
+    const body = encodeRowBinary([{ k: 'x'.repeat(300) }], columns)
+    expect([...(body?.bytes.subarray(0, 2) ?? [])]).toEqual([0xac, 0x02])
+    expect(body?.bytes.length).toBe(302)
+  })
+
+  it.each([
+    ['a column the table does not have', [{ k: 'a', other: 1 }]],
+    ['a column type it does not write', [{ k: 'a', price: 1.5 }]],
+    ['a later row without a column', [{ k: 'a', u: 1 }, { k: 'b' }]],
+    ['a later row with one more column', [{ k: 'a' }, { k: 'b', u: 1 }]],
+    ['a later row with another column instead', [{ k: 'a' }, { u: 1 }]],
+    ['text that is not well-formed Unicode', [{ k: 'lone \ud800 surrogate' }]],
+    ['a fraction for an integer', [{ u: 1.5 }]],
+    ['a negative number for an unsigned integer', [{ u: -1 }]],
+    ['a number past the integer type', [{ u: 2 ** 32 }]],
+    ['an integer past 2^53', [{ big: 2 ** 60 }]],
+    ['a date written as text', [{ t: '2026-01-01 00:00:00' }]],
+    ['a number for a string', [{ k: 5 }]],
+    ['undefined for a value', [{ k: undefined }]],
+    ['an array holding a wrong item', [{ a: ['x', 1] }]],
+  ])('leaves the rows to JSON when they hold %s', (_, rows) => {
+    expect(encodeRowBinary(rows, columns)).toBeNull()
+  })
+})
