@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { errors } from '@hourglass/schemas'
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
+import { verifiedTokens } from './verifiedTokens.ts'
 
 export interface UserTokenConfig {
   /** HMAC key, at least 32 bytes. */
@@ -21,9 +22,11 @@ export interface UserTokens {
 }
 
 const ALGORITHM = 'HS256'
+const EXPIRED = 'the token has expired; sign in again'
 
 /** Account session tokens: JWTs signed with HS256 only, with `exp`, `iss` and `aud` required. */
 export function createUserTokens(config: UserTokenConfig): UserTokens {
+  const verified = verifiedTokens<UserPrincipal>()
   return {
     issue: ({ accountId }) =>
       new SignJWT({})
@@ -36,6 +39,9 @@ export function createUserTokens(config: UserTokenConfig): UserTokens {
         .setExpirationTime(`${config.ttlSeconds}s`)
         .sign(config.secret),
     async verify(token) {
+      const known = verified.get(token)
+      if (known === 'expired') throw errors.unauthenticated(EXPIRED)
+      if (known) return known
       try {
         const { payload } = await jwtVerify(token, config.secret, {
           algorithms: [ALGORITHM],
@@ -43,10 +49,11 @@ export function createUserTokens(config: UserTokenConfig): UserTokens {
           audience: config.audience,
           requiredClaims: ['exp', 'iss', 'aud', 'sub'],
         })
-        return { accountId: payload.sub! }
+        const principal = { accountId: payload.sub! }
+        verified.set(token, principal, payload.exp!)
+        return principal
       } catch (error) {
-        if (error instanceof joseErrors.JWTExpired)
-          throw errors.unauthenticated('the token has expired; sign in again')
+        if (error instanceof joseErrors.JWTExpired) throw errors.unauthenticated(EXPIRED)
         if (error instanceof joseErrors.JOSEError) throw errors.unauthenticated('the token is not valid')
         throw error
       }
