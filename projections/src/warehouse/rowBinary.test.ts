@@ -50,6 +50,20 @@ describe('RowBinary encoding of bulk inserts', () => {
   })
 
   it.each([
+    ['ASCII', 'plain-ascii_0123'],
+    ['ASCII at the length copied byte by byte', 'x'.repeat(64)],
+    ['ASCII one past it', 'x'.repeat(65)],
+    ['text with a letter past ASCII at its end', `${'x'.repeat(63)}é`],
+    ['another script', 'Магазин №1'],
+    ['an emoji after ASCII', 'cart 🛒'],
+    ['a control character', 'nul\u0000byte'],
+  ])('writes %s as its UTF-8 bytes after their length', (_, text) => {
+    const utf8 = Buffer.from(text, 'utf8')
+    const body = encodeRowBinary([{ k: text }], columns)
+    expect(body?.bytes).toEqual(Buffer.concat([Buffer.from([utf8.length]), utf8]))
+  })
+
+  it.each([
     ['a column the table does not have', [{ k: 'a', other: 1 }]],
     ['a column type it does not write', [{ k: 'a', price: 1.5 }]],
     ['a later row without a column', [{ k: 'a', u: 1 }, { k: 'b' }]],

@@ -50,8 +50,30 @@ type Writer = (sink: Sink, value: unknown) => boolean
 
 const TWO_32 = 2 ** 32
 
+/** Strings of at most this many UTF-16 units are copied byte by byte when they are ASCII. */
+const SHORT_STRING = 64
+
 const writeString: Writer = (sink, value) => {
-  if (typeof value !== 'string' || !isWellFormed(value)) return false
+  if (typeof value !== 'string') return false
+  const units = value.length
+  if (units <= SHORT_STRING) {
+    // ASCII (the common case: ids, names, keys) is its own UTF-8 and always well-formed.
+    sink.reserve(units + 1)
+    const { buffer } = sink
+    const start = sink.offset + 1
+    let i = 0
+    for (; i < units; i++) {
+      const unit = value.charCodeAt(i)
+      if (unit >= 0x80) break
+      buffer[start + i] = unit
+    }
+    if (i === units) {
+      buffer[sink.offset] = units
+      sink.offset = start + units
+      return true
+    }
+  }
+  if (!isWellFormed(value)) return false
   const length = Buffer.byteLength(value, 'utf8')
   sink.varint(length)
   sink.reserve(length)

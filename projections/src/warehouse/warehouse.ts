@@ -7,7 +7,7 @@ import { CatalogedError } from '@hourglass/schemas'
 import { z } from 'zod'
 import { inlineParams } from './inlineParams.ts'
 import type { NamedQuery, NamedStatement, TableNames } from './namedStatements.ts'
-import { encodeRowBinary, quoteName } from './rowBinary.ts'
+import { encodeRowBinary, quoteName, type TableColumn } from './rowBinary.ts'
 import { toWarehouseError } from './warehouseErrors.ts'
 
 export interface WarehouseConfig {
@@ -142,11 +142,29 @@ const literal = (text: string) => `'${text.replace(/[\\']/g, '\\$&')}'`
 function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
   const inMemory = embeddedPath === ':memory:'
   const folder = inMemory ? mkdtemp(join(tmpdir(), 'hourglass-inserts-')) : insertFolderBeside(embeddedPath)
-  /** The columns an insert may fill: neither computed (MATERIALIZED, ALIAS) nor only given (EPHEMERAL). */
-  const insertable = async (table: string) => {
-    const described = await client.query({ query: `DESCRIBE TABLE ${table}`, format: 'JSONEachRow' })
-    const columns = (await described.json()) as { name: string; type: string; default_type: string }[]
-    return columns.filter((column) => column.default_type === '' || column.default_type === 'DEFAULT')
+  /**
+   * The columns an insert may fill (neither computed, MATERIALIZED or ALIAS, nor only given,
+   * EPHEMERAL), per table: asked once and remembered until a statement that may change a table
+   * runs through this process (`forget`), or an insert fails. A stale answer cannot store a value
+   * wrongly: a row naming a column it lacks is inserted as JSON, a column it names that has gone
+   * fails the insert, which forgets it.
+   */
+  const described = new Map<string, Promise<TableColumn[]>>()
+  const insertable = (table: string) => {
+    let columns = described.get(table)
+    if (!columns) {
+      columns = client
+        .query({ query: `DESCRIBE TABLE ${table}`, format: 'JSONEachRow' })
+        .then(
+          async (result) => (await result.json()) as { name: string; type: string; default_type: string }[],
+        )
+        .then((all) =>
+          all.filter((column) => column.default_type === '' || column.default_type === 'DEFAULT'),
+        )
+      columns.catch(() => described.delete(table))
+      described.set(table, columns)
+    }
+    return columns
   }
   return {
     async insert(table: string, rows: readonly object[], settings: ClickHouseSettings) {
@@ -160,9 +178,16 @@ function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
             : `INSERT INTO ${table} SELECT * FROM file(${literal(path)}, 'JSONEachRow')`,
           clickhouse_settings: settings,
         })
+      } catch (error) {
+        described.delete(table)
+        throw error
       } finally {
         await rm(path, { force: true })
       }
+    },
+    /** Tables may have changed: their columns are asked again at their next insert. */
+    forget() {
+      described.clear()
     },
     async close() {
       // A shared folder stays for the process's other warehouses; a temporary one goes.
@@ -282,11 +307,16 @@ function warehouseOver(
     run: (statement, params) => {
       const sql = statement.sql(names)
       return observed('run', namedTable(sql), 0, async () => {
-        await client.command({
-          query: sql,
-          query_params: statement.params.parse(params) as Record<string, unknown>,
-          clickhouse_settings: STATEMENT_SETTINGS[statement.kind],
-        })
+        try {
+          await client.command({
+            query: sql,
+            query_params: statement.params.parse(params) as Record<string, unknown>,
+            clickhouse_settings: STATEMENT_SETTINGS[statement.kind],
+          })
+        } finally {
+          // Any statement may have altered, exchanged, dropped or created a table.
+          files?.forget()
+        }
       })
     },
     insert: (name, rows, options = {}) =>

@@ -164,6 +164,31 @@ export function describeWarehouseContract(adapter: string, harness: WarehouseHar
       expect((await warehouse.select(total('sums'), {}))[0]?.n).toBe(rows.length)
     })
 
+    it('given a column whose type changes between two bulk loads, then the second stores its values by the new type', async () => {
+      const warehouse = await fresh()
+      await rawWithSums(warehouse, `k String, t DateTime64(3, 'UTC'), n UInt32`)
+      const bulk = (t: number) =>
+        Array.from({ length: FILE_INSERT_ROWS }, (_, i) => ({ k: `k${i}`, t, n: 1 }))
+      await warehouse.insert('raw', bulk(1_700_000_000_000))
+      // A DateTime counts seconds where a DateTime64(3) counts milliseconds: a load written for the
+      // old type would store 1970-01-20.
+      await warehouse.run(
+        ddl('retype t', (t) => `ALTER TABLE ${t('raw')} MODIFY COLUMN t DateTime('UTC')`),
+        {},
+      )
+      await warehouse.insert('raw', bulk(1_800_000_000))
+      const times = defineQuery({
+        name: 'distinct times',
+        params: noParams,
+        row: z.object({ t: z.string(), rows: z.coerce.number() }),
+        sql: (w) => `SELECT toString(t) AS t, count() AS rows FROM ${w.table('raw')} GROUP BY t ORDER BY t`,
+      })
+      expect(await warehouse.select(times, {})).toEqual([
+        { t: '2023-11-14 22:13:20', rows: FILE_INSERT_ROWS },
+        { t: '2027-01-15 08:00:00', rows: FILE_INSERT_ROWS },
+      ])
+    })
+
     it('given the same rows of every common type loaded as a file and in small batches, then both tables hold exactly the same values', async () => {
       const warehouse = await fresh()
       const columns = `k String, lc LowCardinality(String), u8 UInt8, u32 UInt32, u64 UInt64, i64 Int64,
