@@ -71,6 +71,10 @@ describe('a revoked source', () => {
     const [shown] = listed.json().sources
     expect(shown).toMatchObject({ id: source.id, revokedAt: expect.any(String) })
     expect(Date.parse(shown.revokedAt)).toBeGreaterThanOrEqual(Date.parse(shown.createdAt))
+    // As does the source read alone.
+    const one = await hg.request('GET', `/v1/sources/${source.id}`, { token })
+    expect(one.statusCode, one.body).toBe(200)
+    expect(one.json()).toEqual(shown)
 
     // And its owner still reads what it sent before.
     await hg.settled()
@@ -101,6 +105,8 @@ describe('a revoked source', () => {
         hg.request('DELETE', `/v1/sources/${source.id}/tokens/0123456789abcdef`, { token: intruder.token }),
       ],
       ['token listing', hg.request('GET', `/v1/sources/${source.id}/tokens`, { token: intruder.token })],
+      ['source read', hg.request('GET', `/v1/sources/${source.id}`, { token: intruder.token })],
+      ['unknown id read', hg.request('GET', `/v1/sources/${randomUUID()}`, { token: owner.token })],
     ])
     expect(answers.map(([what, status, code]) => [what, status, code])).toEqual(
       answers.map(([what]) => [what, 404, 'NOT_FOUND']),
@@ -108,6 +114,9 @@ describe('a revoked source', () => {
     expect((await sendEvents(source.apiToken, 'still-sends')).statusCode).toBe(200)
     const listed = await hg.request('GET', '/v1/sources', { token: owner.token })
     expect(listed.json().sources[0]).not.toHaveProperty('revokedAt')
+    const read = await hg.request('GET', `/v1/sources/${source.id}`, { token: owner.token })
+    expect(read.json()).toEqual(listed.json().sources[0])
+    expect(read.json()).not.toHaveProperty('revokedAt')
   })
 
   it('answers 400 naming the field for an id that cannot be one', async () => {
@@ -116,11 +125,13 @@ describe('a revoked source', () => {
     const answers = [
       await hg.request('DELETE', `/v1/sources/${'x'.repeat(65)}`, { token }),
       await hg.request('DELETE', `/v1/sources/${source.id}/tokens/not-a-token-id`, { token }),
+      await hg.request('GET', `/v1/sources/${'x'.repeat(65)}`, { token }),
     ]
-    expect(answers.map((answer) => answer.statusCode)).toEqual([400, 400])
+    expect(answers.map((answer) => answer.statusCode)).toEqual([400, 400, 400])
     expect(answers.map((answer) => answer.json().error.issues[0].path)).toEqual([
       'params.id',
       'params.tokenId',
+      'params.id',
     ])
   })
 

@@ -11,10 +11,11 @@ import {
   type UserTokens,
 } from '@hourglass/control'
 import type { TelemetryLog } from '@hourglass/log'
-import { errors, HourglassError, SourceKind, trimmedName } from '@hourglass/schemas'
+import { errors, HourglassError, SourceKind, SourceParams, trimmedName } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { ownedSource } from './apps/appAnalyticsWriteRoutes.ts'
 import { describeResults, EventBatchBody, EventResult, validateEvents } from './eventBatch.ts'
 
 export interface IngestDeps {
@@ -173,6 +174,29 @@ export const ingestRoutes: FastifyPluginAsync<IngestDeps> = async (
     async (request) => {
       const principal = await account(request)
       return { sources: (await controlPlane.listOwned(principal.accountId)).map(view) }
+    },
+  )
+
+  app.get(
+    '/v1/sources/:id',
+    {
+      // `/v1/sources/` names no source: it is no route, as it would be without this one.
+      onRequest: [
+        async (request, reply) => {
+          if ((request.params as { id?: string }).id === '') return reply.callNotFound()
+        },
+        account.onRequest,
+      ],
+      schema: {
+        tags: ['sources'],
+        summary: 'One source of the account, with `revokedAt` once revoked (404 for any other)',
+        params: SourceParams,
+        response: { 200: SourceView },
+      },
+    },
+    async (request) => {
+      const principal = await account(request)
+      return view(await ownedSource(controlPlane, principal.accountId, request.params.id))
     },
   )
 

@@ -1,3 +1,4 @@
+import { SourceParams } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -19,8 +20,6 @@ export interface QueryDeps {
   /** Answers kept until the projections of this process write what they read; absent, every read asks the warehouse. */
   readonly readCache?: ReadCache
 }
-
-const SourceParams = z.object({ id: z.string().min(1).max(64) })
 
 const EventsPage = z.object({ events: z.array(EventView), nextCursor: z.string().nullable() })
 type EventsPage = z.infer<typeof EventsPage>

@@ -2,6 +2,9 @@ import { z } from 'zod'
 import { SourceKind } from './telemetry.ts'
 import { AttrType, SourceSettings } from './trackingPlan.ts'
 
+/** A route's path naming one source: `/v1/sources/:id/…`. */
+export const SourceParams = z.object({ id: z.string().min(1).max(64) })
+
 /**
  * Control-plane events: accounts and sources. Each aggregate is one stream of the log,
  * appended with an expected revision so that concurrent commands cannot both win.

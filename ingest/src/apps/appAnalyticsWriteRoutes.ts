@@ -13,6 +13,7 @@ import {
   EventDefinitionInput,
   errors,
   producerId,
+  SourceParams,
   SourceSettings,
   statisticsAttributes,
 } from '@hourglass/schemas'
@@ -20,8 +21,6 @@ import type { FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'f
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { IngestDeps } from '../ingestRoutes.ts'
-
-export const SourceParams = z.object({ id: z.string().min(1).max(64) })
 
 /** Most definitions in one request. */
 export const MAX_DEFINITIONS_PER_REQUEST = 100

@@ -1,10 +1,10 @@
 import type { ApiTokenEntry } from '@hourglass/control'
-import { errors } from '@hourglass/schemas'
+import { errors, SourceParams } from '@hourglass/schemas'
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { IngestDeps } from '../ingestRoutes.ts'
-import { accountSources, SourceParams } from './appAnalyticsWriteRoutes.ts'
+import { accountSources } from './appAnalyticsWriteRoutes.ts'
 
 const TokenParams = SourceParams.extend({
   tokenId: z.string().regex(/^[0-9a-f]{16}$/, {

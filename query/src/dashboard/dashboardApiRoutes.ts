@@ -1,5 +1,5 @@
 import { type ProjectionProgress, quarantinedOfStream } from '@hourglass/projections'
-import { errors, type SourceKind, telemetryStream } from '@hourglass/schemas'
+import { errors, type SourceKind, SourceParams, telemetryStream } from '@hourglass/schemas'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -27,7 +27,6 @@ export interface DashboardApiDeps {
   projectionProgress(): Promise<readonly ProjectionProgress[]>
 }
 
-const SourceParams = z.object({ id: z.string().min(1).max(64) })
 const iso = (ms: number) => new Date(ms).toISOString()
 const HOUR_MS = 3600_000
 
