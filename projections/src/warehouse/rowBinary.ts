@@ -68,6 +68,7 @@ const writeString: Writer = (sink, value) => {
       buffer[start + i] = unit
     }
     if (i === units) {
+      // A length below 128 is its own one-byte varint.
       buffer[sink.offset] = units
       sink.offset = start + units
       return true

@@ -150,17 +150,15 @@ function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
    * fails the insert, which forgets it.
    */
   const described = new Map<string, Promise<TableColumn[]>>()
+  const describe = async (table: string) => {
+    const result = await client.query({ query: `DESCRIBE TABLE ${table}`, format: 'JSONEachRow' })
+    const columns = (await result.json()) as { name: string; type: string; default_type: string }[]
+    return columns.filter((column) => column.default_type === '' || column.default_type === 'DEFAULT')
+  }
   const insertable = (table: string) => {
     let columns = described.get(table)
     if (!columns) {
-      columns = client
-        .query({ query: `DESCRIBE TABLE ${table}`, format: 'JSONEachRow' })
-        .then(
-          async (result) => (await result.json()) as { name: string; type: string; default_type: string }[],
-        )
-        .then((all) =>
-          all.filter((column) => column.default_type === '' || column.default_type === 'DEFAULT'),
-        )
+      columns = describe(table)
       columns.catch(() => described.delete(table))
       described.set(table, columns)
     }
