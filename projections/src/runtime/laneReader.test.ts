@@ -34,7 +34,7 @@ async function append(log: TelemetryLog, first: number, count: number) {
 }
 
 const reader = (
-  log: TelemetryLog,
+  log: Pick<TelemetryLog, 'readPartition'>,
   lease: PartitionLease,
   sizes: { batch?: number; rebuild?: number; linger?: number },
 ) =>
@@ -48,6 +48,21 @@ const reader = (
 
 const positionsOf = (read: { records: readonly { position: number }[] }) =>
   read.records.map((r) => r.position)
+
+/** The log, counting the reads made of it. */
+const countingReads = (log: TelemetryLog) => {
+  let reads = 0
+  const counted: Pick<TelemetryLog, 'readPartition'> = {
+    readPartition: (partition, from, limit) => {
+      reads += 1
+      return log.readPartition(partition, from, limit)
+    },
+  }
+  return { log: counted, reads: () => reads }
+}
+
+/** Lets reads scheduled for later turns of the event loop run. */
+const settled = () => new Promise((resolve) => setTimeout(resolve, 50))
 
 describe('lane reader', () => {
   it('given a lane behind the frontier, when it reads, then it gets ranges of the rebuild size up to the frontier and no further', async () => {
@@ -71,6 +86,43 @@ describe('lane reader', () => {
     const behind = await read.behind(0, positions[10]!, positions[20]!)
     expect(positionsOf(behind)).toEqual(positions.slice(10, 20))
     expect(behind.next).toBe(positions[20])
+  })
+
+  it('given a lane reading ranges behind the frontier, when it asks for the next range, then that range was read ahead while it worked on the one before', async () => {
+    const { telemetry, lease, positions } = await given(150)
+    const counted = countingReads(telemetry)
+    const read = reader(counted.log, lease, { rebuild: 50 })
+    const frontierAt = positions[140]!
+    const first = await read.behind(0, positions[0]!, frontierAt)
+    await settled()
+    const readsBefore = counted.reads()
+    const second = await read.behind(0, first.next, frontierAt)
+    expect(counted.reads()).toBe(readsBefore)
+    expect(positionsOf(second)).toEqual(positions.slice(50, 100))
+    expect(positionsOf(await read.behind(0, second.next, frontierAt))).toEqual(positions.slice(100, 140))
+  })
+
+  it('given a range read ahead, when the lane asks for another one (it started again elsewhere), then it gets the one it asked for', async () => {
+    const { telemetry, lease, positions } = await given(120)
+    const read = reader(telemetry, lease, { rebuild: 50 })
+    const frontierAt = positions[110]!
+    await read.behind(0, positions[0]!, frontierAt)
+    const elsewhere = await read.behind(0, positions[20]!, frontierAt)
+    expect(positionsOf(elsewhere)).toEqual(positions.slice(20, 70))
+  })
+
+  it('given a range read ahead when the log ended short of it, when records arrive before the lane asks, then the range holds them too', async () => {
+    const { telemetry, lease, positions } = await given(60)
+    const read = reader(telemetry, lease, { rebuild: 50 })
+    const first = await read.behind(0, positions[0]!, positions[55]!)
+    expect(positionsOf(first)).toEqual(positions.slice(0, 50))
+    await settled()
+    // The read ahead found positions[50..59] only; 40 more arrive, and the frontier moves on.
+    const later = await append(telemetry, 60, 40)
+    const all = [...positions, ...later]
+    const second = await read.behind(0, first.next, all[90]!)
+    expect(positionsOf(second)).toEqual(all.slice(50, 90))
+    expect(second.next).toBe(all[90])
   })
 
   it('given the leading lane, when it polls, then it gets at most a batch from the frontier on', async () => {

@@ -2,6 +2,8 @@ import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/l
 
 /** Longest a poll of the leading lane waits for records, shared among the partitions held. */
 export const POLL_WAIT_MS = 200
+/** Records per read of a range read ahead: short turns of the event loop between the batch's own steps. */
+const READ_AHEAD_CHUNK = 5_000
 
 export interface ReadRecords {
   readonly records: readonly TelemetryRecord[]
@@ -49,13 +51,57 @@ export function createLaneReader(options: LaneReaderOptions) {
     return { records: [...polled.records, ...more.records], next: more.next }
   }
 
+  /**
+   * The next range of a lane behind the frontier, read ahead in chunks while the range before it
+   * is projected: a rebuild's inserts leave this thread waiting on the warehouse, and reading the
+   * log is most of what is left of its own work. At most one range is read ahead.
+   */
+  let ahead: { partition: number; from: number; records: Promise<TelemetryRecord[]> } | null = null
+
+  const readAhead = (partition: number, from: number) => {
+    const records = new Promise<TelemetryRecord[]>((resolve, reject) => {
+      const out: TelemetryRecord[] = []
+      let next = from
+      const step = () => {
+        log
+          .readPartition(partition, next, Math.min(READ_AHEAD_CHUNK, rebuildBatchSize - out.length))
+          .then((chunk) => {
+            for (const record of chunk) out.push(record)
+            if (chunk.length === 0 || out.length >= rebuildBatchSize) return resolve(out)
+            next = chunk[chunk.length - 1]!.position + 1
+            setImmediate(step)
+          }, reject)
+      }
+      setImmediate(step)
+    })
+    // A read ahead that fails is read again when asked for.
+    records.catch(() => {})
+    ahead = { partition, from, records }
+  }
+
   /** Records behind the frontier (a lane being rebuilt), read without moving the lease. */
   const behind = async (partition: number, from: number, frontierAt: number): Promise<ReadRecords> => {
-    const records = await log.readPartition(partition, from, rebuildBatchSize)
+    const pending = ahead
+    ahead = null
+    const taken = pending?.partition === partition && pending.from === from ? pending.records : null
+    // One read of the log at a time: a read ahead of another range (the lane started again
+    // elsewhere) ends before this one starts.
+    if (pending && !taken) await pending.records.catch(() => {})
+    let records = taken ? await taken.catch(() => null) : null
+    if (records === null) records = await log.readPartition(partition, from, rebuildBatchSize)
+    else if (records.length < rebuildBatchSize) {
+      // Read ahead up to what the log held then: what it has taken in since is read now.
+      const resumeAt = records.length > 0 ? records[records.length - 1]!.position + 1 : from
+      records = records.concat(
+        await log.readPartition(partition, resumeAt, rebuildBatchSize - records.length),
+      )
+    }
     const below = records.filter((record) => record.position < frontierAt)
     // The range up to the frontier is read out when less than a batch came back, or some of it lies beyond.
     const exhausted = records.length < rebuildBatchSize || below.length < records.length
-    return { records: below, next: exhausted ? frontierAt : below[below.length - 1]!.position + 1 }
+    const next = exhausted ? frontierAt : below[below.length - 1]!.position + 1
+    if (!exhausted) readAhead(partition, next)
+    return { records: below, next }
   }
 
   /** Every record of a held partition at positions [from, to), through the lease's own connection. */
