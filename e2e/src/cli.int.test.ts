@@ -116,6 +116,9 @@ describe('the hourglass command line', () => {
     const replay = await run(['replay', 'events'], { ...env, PORT: port })
     expect(replay.code).toBe(0)
     expect(replay.stdout).toMatch(/replayed events: 27\/27 records in/)
+    // Progress lines give the time left in seconds, or say it is not known yet.
+    expect(replay.stderr).toMatch(/records\/s \| eta (unknown|\d+ s)$/m)
+    expect(replay.stderr).not.toMatch(/eta (NF|NaN|Inf)/)
     const again = (await (
       await fetch(rollupUrl, { headers: { authorization: `Bearer ${token}` } })
     ).json()) as { rows: unknown[] }

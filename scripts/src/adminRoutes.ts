@@ -24,7 +24,7 @@ export interface AdminDeps {
   replayProjection(
     name: string,
     onProgress: (progress: { committed: number; target: number }) => void,
-  ): Promise<{ committed: number; target: number }>
+  ): Promise<{ committed: number; target: number; switched: boolean }>
   /** Abandons the projection's build beside its serving generation; false when none is building. */
   cancelReplay(name: string): Promise<boolean>
   /** Records the projections set aside, and what an operator may do with them. */
@@ -71,6 +71,8 @@ export interface ReplayState {
   readonly committed: number
   readonly startedAt: string
   readonly finishedAt: string | null
+  /** Once finished: true when the build was cancelled and the serving generation stayed. */
+  readonly cancelled: boolean
   readonly error: string | null
 }
 
@@ -150,10 +152,11 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
         committed: 0,
         startedAt,
         finishedAt: null,
+        cancelled: false,
         error: null,
       }
       replayProjection(name, (progress) => {
-        replay = { projection: name, ...progress, startedAt, finishedAt: null, error: null }
+        replay = { projection: name, ...progress, startedAt, finishedAt: null, cancelled: false, error: null }
       }).then(
         (result) => {
           replay = {
@@ -162,9 +165,13 @@ export const adminRoutes: FastifyPluginAsync<AdminDeps> = async (
             committed: result.committed,
             startedAt,
             finishedAt: new Date().toISOString(),
+            cancelled: !result.switched,
             error: null,
           }
-          request.log.info({ projection: name, committed: result.committed }, 'replay finished')
+          request.log.info(
+            { projection: name, committed: result.committed, cancelled: !result.switched },
+            result.switched ? 'replay finished' : 'replay cancelled: the serving generation stays',
+          )
         },
         (error: unknown) => {
           replay = { ...replay!, finishedAt: new Date().toISOString(), error: String(error) }

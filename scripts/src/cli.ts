@@ -131,9 +131,13 @@ async function status(config: EmbeddedConfig) {
   }
 }
 
+/** Time left at `rate` records a second, as the progress line shows it: "unknown" before any record is done. */
+export const etaText = (left: number, rate: number) =>
+  left <= 0 ? '0 s' : rate > 0 ? `${Math.ceil(left / rate)} s` : 'unknown'
+
 function progressBar(projection: string) {
   const bar = new SingleBar({
-    format: `replay ${projection} [{bar}] {percentage}% | {value}/{total} records | {rate} records/s | eta {eta_formatted}`,
+    format: `replay ${projection} [{bar}] {percentage}% | {value}/{total} records | {rate} records/s | eta {etaText}`,
     barCompleteChar: '#',
     barIncompleteChar: '.',
     noTTYOutput: true,
@@ -141,10 +145,11 @@ function progressBar(projection: string) {
   })
   const started = Date.now()
   return {
-    start: (total: number) => bar.start(total, 0, { rate: 0 }),
+    start: (total: number) => bar.start(total, 0, { rate: 0, etaText: 'unknown' }),
     update: (value: number, total: number) => {
+      const rate = value / Math.max(0.001, (Date.now() - started) / 1000)
       bar.setTotal(total)
-      bar.update(value, { rate: Math.round(value / Math.max(0.001, (Date.now() - started) / 1000)) })
+      bar.update(value, { rate: Math.round(rate), etaText: etaText(total - value, rate) })
     },
     stop: () => bar.stop(),
   }
@@ -158,6 +163,7 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
   const client = createOperatorClient(config)
   const started = Date.now()
   let last = { committed: 0, target: 0 }
+  let cancelled = false
   try {
     const state = await client.startReplay(projection)
     bar.start(state.target)
@@ -167,7 +173,10 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
       last = now
       bar.update(now.committed, now.target)
       if (now.error) throw new Error(`replay failed: ${now.error}`)
-      if (now.finishedAt) break
+      if (now.finishedAt) {
+        cancelled = now.cancelled
+        break
+      }
       await new Promise((resolve) => setTimeout(resolve, 250))
     }
   } catch (error) {
@@ -177,14 +186,23 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
       bar.start(await storage.telemetry.head())
       // The worker of this process lets go of the projection and rebuilds it.
       await storage.worker.start()
-      await replayEmbedded(storage, projection, (progress) => {
+      const result = await replayEmbedded(storage, projection, (progress) => {
         last = progress
         bar.update(progress.committed, progress.target)
       })
+      cancelled = !result.switched
     })
   }
   bar.stop()
   const seconds = (Date.now() - started) / 1000
+  if (cancelled) {
+    // Not what was asked for: a script that replays must be able to tell.
+    process.exitCode = 1
+    out(
+      `the rebuild of ${projection} was cancelled after ${seconds.toFixed(1)} s: the serving generation stays`,
+    )
+    return
+  }
   out(
     `replayed ${projection}: ${last.committed}/${last.target} records in ${seconds.toFixed(1)} s ` +
       `(${Math.round(last.committed / Math.max(seconds, 0.001))} records/s)`,
@@ -291,6 +309,14 @@ async function replayThroughWorkers(projection: string | undefined, env: Record<
   })
   bar.stop()
   const seconds = (Date.now() - started) / 1000
+  if (!result.switched) {
+    // Not what was asked for: a script that replays must be able to tell.
+    process.exitCode = 1
+    out(
+      `the rebuild of ${projection} was cancelled after ${seconds.toFixed(1)} s: the serving generation stays`,
+    )
+    return
+  }
   out(
     `replayed ${projection} (generation ${result.generation}): ${result.committed}/${result.target} records ` +
       `in ${seconds.toFixed(1)} s (${Math.round(result.committed / Math.max(seconds, 0.001))} records/s)`,

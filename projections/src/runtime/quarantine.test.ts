@@ -16,6 +16,13 @@ describe('which failures are a record’s fault', () => {
     ).toBe(false)
     expect(isRecordFault(new Error('ECONNREFUSED'))).toBe(false)
   })
+
+  it('does not blame the records when the table they were written to is not there', () => {
+    for (const type of ['UNKNOWN_TABLE', 'UNKNOWN_DATABASE', 'TABLE_IS_DROPPED']) {
+      const gone = new WarehouseRejectedError('insert', type, { cause: new Error('events_raw__g2 is gone') })
+      expect(isRecordFault(gone)).toBe(false)
+    }
+  })
 })
 
 describe('rows checked before they are sent', () => {

@@ -13,6 +13,11 @@ import { positionColumnOf } from './batchRepair.ts'
 
 /** Error codes that say a record itself cannot be applied: the same record fails the same way every time. */
 const RECORD_FAULT_CODES = new Set(['INVALID_LOG_RECORD', 'WAREHOUSE_REJECTED'])
+/**
+ * ClickHouse refusing a write because a table or database is not there (dropped by hand, or a
+ * cancelled build's): no record is to blame, and probing for one would only write to what is gone.
+ */
+const TABLE_GONE_TYPES = new Set(['UNKNOWN_TABLE', 'UNKNOWN_DATABASE', 'TABLE_IS_DROPPED'])
 
 /**
  * Whether a failed write may be the fault of the records it held, rather than of the engine:
@@ -21,8 +26,9 @@ const RECORD_FAULT_CODES = new Set(['INVALID_LOG_RECORD', 'WAREHOUSE_REJECTED'])
  * fault: those failures are retried with backoff and never quarantine anything.
  */
 export const isRecordFault = (error: unknown): boolean =>
-  error instanceof WarehouseRejectedError ||
-  (error instanceof CatalogedError && RECORD_FAULT_CODES.has(error.code) && !error.retryable)
+  error instanceof WarehouseRejectedError
+    ? !TABLE_GONE_TYPES.has(error.engineType)
+    : error instanceof CatalogedError && RECORD_FAULT_CODES.has(error.code) && !error.retryable
 
 /** Longest error text kept with a quarantined record. */
 const MESSAGE_LIMIT = 2_000

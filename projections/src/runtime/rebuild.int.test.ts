@@ -44,6 +44,22 @@ async function given(projections: readonly Projection[], batchSize = 500) {
   return { db, telemetry, control, worker, replay }
 }
 
+/** `count` events projected by a running worker of the events projection, caught up. */
+async function servingEvents(count: number, batchSize: number) {
+  const given_ = await given([eventsProjection], batchSize)
+  await given_.telemetry.appendEvents(Array.from({ length: count }, (_, i) => fixtureEvent(i)))
+  const worker = given_.worker()
+  await worker.start()
+  await caughtUpWith(worker, given_.telemetry, ['events'])
+  return { ...given_, worker }
+}
+
+/** Resolves once the events projection's next generation is being built. */
+async function untilBuilding(db: Warehouse) {
+  while ((await loadGenerationStates(db)).get('events@v1')?.stage !== 'building')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
 const totalOf = (db: Warehouse) =>
   countOf(db, `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)}`)
 
@@ -55,11 +71,7 @@ const builtTablesLeft = (db: Warehouse) =>
 
 describe('rebuilding a projection beside its serving generation', () => {
   it('given a serving rollup and ingest that keeps appending, when the projection is replayed, then no reader sample is below the total acknowledged before, and the end equals the log', async () => {
-    const { db, telemetry, worker: start, replay } = await given([eventsProjection], 500)
-    await telemetry.appendEvents(Array.from({ length: 20_000 }, (_, i) => fixtureEvent(i)))
-    const worker = start()
-    await worker.start()
-    await caughtUpWith(worker, telemetry, ['events'])
+    const { db, telemetry, worker, replay } = await servingEvents(20_000, 500)
     const before = await totalOf(db)
 
     let done = false
@@ -198,8 +210,7 @@ describe('rebuilding a projection beside its serving generation', () => {
     await caughtUpWith(worker, telemetry, ['events'])
     await worker.close()
     const replayed = replay(eventsProjection)
-    while ((await loadGenerationStates(db)).get('events@v1')?.stage !== 'building')
-      await new Promise((resolve) => setTimeout(resolve, 20))
+    await untilBuilding(db)
     expect(await cancelReplay(db, eventsProjection)).toBe(true)
     const result = await replayed
     worker = start()
@@ -213,6 +224,35 @@ describe('rebuilding a projection beside its serving generation', () => {
     expect(await totalOf(db)).toBe(1_001)
     expect(await builtTablesLeft(db)).toBe(0)
     expect(status.find((s) => s.projection === 'events')).toMatchObject({ generation: 0 })
+  })
+
+  it('given a build under way beside a running worker and ingest, when it is cancelled, then the built tables go only once the worker has dropped its lane, and the projection goes on', async () => {
+    const { db, telemetry, worker, replay } = await servingEvents(2_000, 200)
+    const replayed = replay(eventsProjection)
+    await untilBuilding(db)
+    // Ingest goes on while the lane is built and cancelled.
+    const appended = telemetry.appendEvents(Array.from({ length: 500 }, (_, i) => fixtureEvent(10_000 + i)))
+    expect(await cancelReplay(db, eventsProjection)).toBe(true)
+    const result = await replayed
+    const whenDropped = (await worker.status()).find((s) => s.projection === 'events')
+    const acknowledged = await countOf(
+      db,
+      `SELECT count() AS n FROM ${db.table(tables.projectionReplayAcks)}
+       WHERE projection_name = 'events@v1' AND generation = ${result.generation}`,
+    )
+    await appended
+    await telemetry.appendEvents([fixtureEvent(20_000)])
+    await caughtUpWith(worker, telemetry, ['events'])
+    const status = await worker.status()
+    await worker.close()
+
+    expect(result).toMatchObject({ switched: false })
+    // The worker had read the cancel, dropped the lane and said so before the replay dropped the tables.
+    expect(acknowledged).toBe(1)
+    expect(whenDropped?.building).toBeNull()
+    expect(await totalOf(db)).toBe(2_501)
+    expect(await builtTablesLeft(db)).toBe(0)
+    expect(status.find((s) => s.projection === 'events')).toMatchObject({ generation: 0, lastError: null })
   })
 
   it('given version 1 serving, when version 2 is deployed, then it is built beside it while reads go on, and version 2 serves at the end', async () => {

@@ -49,7 +49,11 @@ export type ReplayState = GenerationState
 /** The latest generation (and its stage) of every projection ever rebuilt, by projection key. */
 export const loadReplayStates = loadGenerationStates
 
-/** A worker's word that it writes nothing of the projection any more (its switch may begin). */
+/**
+ * A worker's word that it writes nothing of the generation any more: of the whole projection for
+ * a switch (which may then begin), of the built lane for a cancelled build (whose tables may then
+ * be dropped).
+ */
 export const acknowledgeReplay = (warehouse: Warehouse, key: string, generation: number, memberId: string) =>
   warehouse.insert(tables.projectionReplayAcks, [
     { projection_name: key, generation, member_id: memberId, at: Date.now() },
@@ -173,7 +177,7 @@ async function awaitBuilt(
   }
 }
 
-/** Step 3: every live worker has let go of the projection. */
+/** Step 3: every live worker has let go of the projection (or, for a cancelled build, of its lane). */
 async function awaitAcknowledged(
   options: ReplayOptions,
   key: string,
@@ -232,6 +236,9 @@ export async function replayProjection(options: ReplayOptions): Promise<ReplayRe
   const target = sum(state.target)
   if (state.stage === 'building') {
     if (!(await awaitBuilt(options, key, state, pause))) {
+      // A worker may be writing a batch into the built tables right now: they go once every
+      // live worker has dropped the lane.
+      await awaitAcknowledged(options, key, state.generation, pause)
       await dropBuiltTables(warehouse, projection, state.generation)
       return { generation: state.generation, committed: 0, target, switched: false }
     }

@@ -29,7 +29,8 @@ export interface ReplayFollowerOptions {
  * - `switching`: the projection's lanes are saved and dropped from every partition, and the
  *   worker acknowledges under its member id (once), so that the switch may begin;
  * - `serving` g: the serving lane is loaded again from its checkpoint once it is behind g;
- * - `cancelled`: the built lane goes.
+ * - `cancelled`: the built lane goes, and the worker acknowledges (once), so that the replay may
+ *   drop the built tables.
  */
 export function createReplayFollower(options: ReplayFollowerOptions) {
   const { warehouse, projections, logger } = options
@@ -51,16 +52,22 @@ export function createReplayFollower(options: ReplayFollowerOptions) {
       await state.ledger.flush()
       for (const laneKey of laneKeysOf(projection, replay)) state.lanes.delete(laneKey)
     }
+    await acknowledge(key, replay.generation, 'generation switching: projection stopped')
+  }
+
+  /**
+   * Tells the replay, once, under this worker's member id, that it writes nothing more of the
+   * generation's tables: a switch may begin, or a cancelled build's tables may be dropped. A
+   * cancelled generation is never built again (the next build takes the next number), so the two
+   * never share an acknowledgement.
+   */
+  const acknowledge = async (key: string, generation: number, what: string) => {
     const memberId = options.memberId()
-    const ack = `${key}:${replay.generation}:${memberId}`
-    if (memberId && !acknowledged.has(ack)) {
-      await acknowledgeReplay(warehouse, key, replay.generation, memberId)
-      acknowledged.add(ack)
-      logger.info(
-        { projection: key, generation: replay.generation },
-        'generation switching: projection stopped',
-      )
-    }
+    const ack = `${key}:${generation}:${memberId}`
+    if (!memberId || acknowledged.has(ack)) return
+    await acknowledgeReplay(warehouse, key, generation, memberId)
+    acknowledged.add(ack)
+    logger.info({ projection: key, generation }, what)
   }
 
   /** Brings a partition's lanes of the projection in line with its generations. */
@@ -106,6 +113,9 @@ export function createReplayFollower(options: ReplayFollowerOptions) {
           continue
         }
         for (const state of options.partitions()) await align(state, projection, replay)
+        // Its lane is gone from every partition (align): the built tables may go.
+        if (replay.stage === 'cancelled')
+          await acknowledge(projectionKey(projection), replay.generation, 'build cancelled: its lane stopped')
       }
     },
 
