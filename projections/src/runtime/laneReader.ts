@@ -4,6 +4,8 @@ import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/l
 export const POLL_WAIT_MS = 200
 /** Records per read of a range read ahead: short turns of the event loop between the batch's own steps. */
 const READ_AHEAD_CHUNK = 5_000
+/** How long a range read ahead is kept for the lane that has not asked for it yet. */
+const UNCLAIMED_READ_AHEAD_MS = 60_000
 
 export interface ReadRecords {
   readonly records: readonly TelemetryRecord[]
@@ -76,7 +78,13 @@ export function createLaneReader(options: LaneReaderOptions) {
     })
     // A read ahead that fails is read again when asked for.
     records.catch(() => {})
-    ahead = { partition, from, records }
+    const read = { partition, from, records }
+    ahead = read
+    // A lane that never asks for it (its build cancelled, its partition taken away) does not keep
+    // its records alive.
+    setTimeout(() => {
+      if (ahead === read) ahead = null
+    }, UNCLAIMED_READ_AHEAD_MS).unref()
   }
 
   /** Records behind the frontier (a lane being rebuilt), read without moving the lease. */
