@@ -20,6 +20,7 @@ import {
   replayEmbedded,
   startEmbedded,
 } from './embeddedRuntime.ts'
+import { stopOnSignals } from './gracefulStop.ts'
 import { createOperatorClient, NotRunningError } from './operatorClient.ts'
 
 const USAGE = `hourglass — event analytics on an immutable log
@@ -52,17 +53,7 @@ async function start(config: EmbeddedConfig) {
     { url: runtime.url, dataDir: config.dataDir, docs: `${runtime.url}/docs` },
     'Hourglass is ready',
   )
-  let stopping = false
-  const stop = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    logger.info({ signal }, 'stopping: finishing requests and the current projection batch')
-    await runtime.close()
-    logger.info('stopped')
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stop('SIGINT'))
-  process.on('SIGTERM', () => void stop('SIGTERM'))
+  stopOnSignals(logger, () => runtime.close())
 }
 
 const STATUS_COLUMNS: readonly Column[] = [

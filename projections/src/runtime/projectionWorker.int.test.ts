@@ -2,12 +2,12 @@ import type { TelemetryEvent } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
-import type { Projection } from '../projection.ts'
 import { storeStatsProjection } from '../storeStatsProjection.ts'
 import { tables } from '../tables.ts'
 import {
   caughtUpWith,
   countOf,
+  eventsWithInserts,
   fixtureEvent,
   purchaseDefined,
   storeEvent,
@@ -37,20 +37,13 @@ describe('the projection worker over the embedded log', () => {
     const events = 3_000
     await telemetry.appendEvents(Array.from({ length: events }, (_, i) => event(i)))
     let failures = 0
-    const failingOnce: Projection = {
-      ...eventsProjection,
-      apply: (records, context) =>
-        eventsProjection.apply(records, {
-          ...context,
-          insert: async (table, rows) => {
-            await context.insert(table, rows)
-            if (records[0]!.position >= 1_000 && failures === 0) {
-              failures++
-              throw new Error('connection reset after the insert')
-            }
-          },
-        }),
-    }
+    const failingOnce = eventsWithInserts(async (records, table, rows, insert) => {
+      await insert(table, rows)
+      if (records[0]!.position >= 1_000 && failures === 0) {
+        failures++
+        throw new Error('connection reset after the insert')
+      }
+    })
     const worker = createSingleWriterWorker({
       log: telemetry,
       control,
@@ -71,6 +64,51 @@ describe('the projection worker over the embedded log', () => {
         `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)} WHERE name = 'purchase'`,
       ),
     ).toBe(events / 3)
+  })
+
+  it('given a write the warehouse does not answer, when a step runs past the bound, then the status says the worker is stalled, and once the write is answered it goes on', async () => {
+    const { db, telemetry, control } = await given([])
+    await telemetry.appendEvents(Array.from({ length: 1_000 }, (_, i) => event(i)))
+    let answer = () => {}
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve
+    })
+    let held = false
+    const unanswered = eventsWithInserts(async (records, table, rows, insert) => {
+      if (records[0]!.position >= 500 && !held) {
+        held = true
+        await answered
+      }
+      await insert(table, rows)
+    })
+    const worker = createSingleWriterWorker({
+      log: telemetry,
+      control,
+      warehouse: db,
+      projections: [unanswered],
+      logger: silent,
+      batchSize: 500,
+      hungAfterMs: 300,
+    })
+    await worker.start()
+    while (!held) await new Promise((resolve) => setTimeout(resolve, 10))
+    const early = (await worker.status())[0]!
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    const stalled = (await worker.status())[0]!
+    answer()
+    await caughtUpWith(worker, telemetry, ['events'])
+    // The step that held the write ends with the next turn of the loop.
+    let after = (await worker.status())[0]!
+    for (let i = 0; i < 100 && after.stalledSince !== null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      after = (await worker.status())[0]!
+    }
+    await worker.close()
+
+    expect(early.stalledSince).toBeNull()
+    expect(stalled.stalledSince).not.toBeNull()
+    expect(stalled.lastError).toMatch(/has run for \d+ s without finishing/)
+    expect(after).toMatchObject({ stalledSince: null, lastError: null, committed: 1_000 })
   })
 
   it('given a definition recorded between events, then per-user statistics count only the events after it', async () => {

@@ -84,6 +84,12 @@ export interface ProjectionWorkerOptions {
   readonly onBatch?: (report: BatchReport) => void
   /** Hears, around every write, which hours it changes (a cache of answers drops what goes stale). */
   readonly changes?: WarehouseChangeListener
+  /**
+   * A step of the worker (a turn of its partitions, erasures, re-drives) that has run this long
+   * without finishing is reported as stalled: a statement the warehouse never answers holds up
+   * every projection of the worker, and must not pass for a quiet log. Five minutes unless told.
+   */
+  readonly hungAfterMs?: number
 }
 
 export interface ProjectionWorker {
@@ -114,6 +120,8 @@ const RETRY_MIN_MS = 200
 const RETRY_MAX_MS = 5_000
 /** Longest a partition's turn spends on lanes being rebuilt before the leading one goes. */
 const CATCH_UP_MS = 500
+/** A step running longer than this is reported as stalled (far longer than any healthy one). */
+const HUNG_AFTER_MS = 300_000
 
 /**
  * The one projection runtime, for every log. A worker holds a share of the log's partitions (the
@@ -142,6 +150,11 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   let completedAt = Number.NEGATIVE_INFINITY
   let lastError: string | null = null
   let stalledSince: number | null = null
+  /** When the step under way began (null between steps): a step that never ends is a hang. */
+  let stepSince: number | null = null
+  let hangReported = false
+  let watchdog: NodeJS.Timeout | null = null
+  const hungAfterMs = options.hungAfterMs ?? HUNG_AFTER_MS
   let failures = 0
   /** Re-drives asked for, run by the loop between two batches. */
   const redrives: { request: RedriveRequest; settle: (outcome: Promise<RedriveOutcome[]>) => void }[] = []
@@ -384,6 +397,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     let delay = RETRY_MIN_MS
     let first = true
     while (!signal.aborted) {
+      stepSince = Date.now()
       try {
         await replays.follow(first)
         first = false
@@ -411,11 +425,15 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         }
         if (performance.now() - completedAt > IDLE_REFRESH_MS) await completeErasures()
         await runRedrives()
+        stepSince = null
+        hangReported = false
         lastError = null
         stalledSince = null
         retrying = false
         delay = RETRY_MIN_MS
       } catch (error) {
+        stepSince = null
+        hangReported = false
         if (signal.aborted) return
         lastError = error instanceof Error ? error.message : String(error)
         stalledSince ??= Date.now()
@@ -430,7 +448,20 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     }
   }
 
+  /** The step under way, when it has run too long: what `status` and readiness report instead. */
+  const hang = () => {
+    if (stepSince === null) return null
+    const seconds = Math.round((Date.now() - stepSince) / 1000)
+    if (Date.now() - stepSince < hungAfterMs) return null
+    const message = `a step of the projection worker has run for ${seconds} s without finishing: the warehouse may not be answering a statement`
+    if (!hangReported) log_.error({ since: new Date(stepSince).toISOString() }, message)
+    hangReported = true
+    return { since: stepSince, message }
+  }
+
   const status = async (): Promise<ProjectionStatus[]> => {
+    const hung = hang()
+    const since = hung?.since ?? stalledSince
     const heads = await log.partitionHeads()
     const held = lease.assigned()
     const quarantined = await quarantineStore.heldCounts()
@@ -456,8 +487,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
           lag: Math.max(0, head - committed),
           running: loop !== null && !stopped(key),
           building: await buildingStatus(options.checkpoints, projection, replays.replayOf(key), heads),
-          lastError,
-          stalledSince: stalledSince === null ? null : new Date(stalledSince).toISOString(),
+          lastError: hung?.message ?? lastError,
+          stalledSince: since === null ? null : new Date(since).toISOString(),
           quarantined: quarantined.get(key) ?? 0,
           failures,
         }
@@ -515,8 +546,13 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         lastError = error instanceof Error ? error.message : String(error)
         log_.fatal({ err: error }, 'projection worker stopped')
       })
+      // Says so in the log when a step hangs, whether or not anyone asks for the status.
+      watchdog = setInterval(hang, Math.min(hungAfterMs, 10_000))
+      watchdog.unref()
     },
     async close() {
+      if (watchdog) clearInterval(watchdog)
+      watchdog = null
       abort?.abort()
       await loop
       for (const { settle } of redrives.splice(0))

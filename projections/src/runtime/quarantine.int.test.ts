@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventsProjection } from '../eventsProjection.ts'
 import { type Projection, projectionKey } from '../projection.ts'
 import { tables } from '../tables.ts'
-import { countOf, fixtureEvent, workerCases } from '../testing/workerFixtures.ts'
+import { countOf, eventsWithInserts, fixtureEvent, workerCases } from '../testing/workerFixtures.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
 import { WarehouseUnavailableError } from '../warehouse/warehouseErrors.ts'
 import { readinessOf } from './projectionHealth.ts'
@@ -94,22 +94,13 @@ describe('a record the projection cannot apply', () => {
   it('given an engine that is away for a while, then the projection says it is stalled, retries, and quarantines nothing', async () => {
     let refusals = 0
     let away = true
-    const flaky: Projection = {
-      ...eventsProjection,
-      apply: (records, context) =>
-        eventsProjection.apply(records, {
-          ...context,
-          insert: async (table, rows) => {
-            if (records[0]!.position >= 500 && away) {
-              refusals++
-              throw new WarehouseUnavailableError('insert', 'TIMEOUT_EXCEEDED', {
-                cause: new Error('timed out'),
-              })
-            }
-            await context.insert(table, rows)
-          },
-        }),
-    }
+    const flaky = eventsWithInserts(async (records, table, rows, insert) => {
+      if (records[0]!.position >= 500 && away) {
+        refusals++
+        throw new WarehouseUnavailableError('insert', 'TIMEOUT_EXCEEDED', { cause: new Error('timed out') })
+      }
+      await insert(table, rows)
+    })
     const whileAway = async (worker: ProjectionWorker) => {
       let stalled = (await worker.status())[0]!
       while (stalled.failures < 2) {

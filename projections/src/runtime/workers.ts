@@ -26,6 +26,7 @@ interface WorkerParts {
   readonly lingerMs?: number
   readonly onBatch?: ProjectionWorkerOptions['onBatch']
   readonly changes?: ProjectionWorkerOptions['changes']
+  readonly hungAfterMs?: number
 }
 
 /**

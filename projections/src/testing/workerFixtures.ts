@@ -1,10 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ControlStore, createEmbeddedLog, type NewTelemetryRecord } from '@hourglass/log'
+import {
+  type ControlStore,
+  createEmbeddedLog,
+  type NewTelemetryRecord,
+  type TelemetryRecord,
+} from '@hourglass/log'
 import { STORE_EVENT, TELEMETRY_EVENT, type TelemetryEvent, telemetryStream } from '@hourglass/schemas'
 import { pino } from 'pino'
 import { z } from 'zod'
+import { eventsProjection } from '../eventsProjection.ts'
 import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
 import type { ProjectionWorker } from '../runtime/projectionWorker.ts'
@@ -137,3 +143,23 @@ export async function caughtUpWith(
   const heads = await log.partitionHeads()
   for (const name of names) await worker.caughtUp(name, heads, AbortSignal.timeout(timeoutMs))
 }
+
+/**
+ * The events projection with its inserts passed through `around`, which gets the batch's records,
+ * the table, the rows and the real insert: to fail, hold or count writes the way an engine might.
+ */
+export const eventsWithInserts = (
+  around: (
+    records: readonly TelemetryRecord[],
+    table: string,
+    rows: readonly object[],
+    insert: (table: string, rows: readonly object[]) => Promise<void>,
+  ) => Promise<void>,
+): Projection => ({
+  ...eventsProjection,
+  apply: (records, context) =>
+    eventsProjection.apply(records, {
+      ...context,
+      insert: (table, rows) => around(records, table, rows, context.insert),
+    }),
+})

@@ -5,6 +5,7 @@ import { startProjectService } from '@hourglass/projections'
 import { startQueryService } from '@hourglass/query'
 import type { RunningService } from '@hourglass/server'
 import { pino } from 'pino'
+import { stopOnSignals } from '../gracefulStop.ts'
 
 export const distributedCommands = `
 Distributed mode (each a separate process, any number of each, configured by environment
@@ -43,15 +44,5 @@ export async function runService(name: ServiceName, env: Record<string, string |
       break
   }
   logger.info({ service: name, url: service.url }, 'Hourglass service is ready')
-  let stopping = false
-  const stop = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    logger.info({ service: name, signal }, 'stopping')
-    await service.close()
-    logger.info({ service: name }, 'stopped')
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void stop('SIGINT'))
-  process.on('SIGTERM', () => void stop('SIGTERM'))
+  stopOnSignals(logger, () => service.close(), { service: name })
 }
