@@ -2,6 +2,16 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import {
+  createGeneration,
+  eventsProjection,
+  loadGenerationStates,
+  migrateWarehouse,
+  openWarehouse,
+  recordGeneration,
+} from '@hourglass/projections'
+import { startWarehouseStandIn } from '@hourglass/scripts/distributed'
+import { pino } from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const root = join(import.meta.dirname, '..', '..')
@@ -164,5 +174,37 @@ describe('the hourglass command line', () => {
     const unknown = await run(['frobnicate'], { HOURGLASS_DATA_DIR: dataDir })
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toMatch(/unknown command "frobnicate"/)
+  })
+})
+
+describe('the hourglass command line in distributed mode', () => {
+  it("cancels a build recorded in the workers' warehouse, and says when none is under way", async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'hourglass-cli-cancel-'))
+    const standIn = await startWarehouseStandIn({
+      path: folder,
+      port: 0,
+      database: 'hourglass',
+      logger: pino({ level: 'silent' }),
+    })
+    const warehouse = await openWarehouse({ url: standIn.url, database: 'hourglass_cancel' })
+    try {
+      await migrateWarehouse(warehouse)
+      const plan = await createGeneration(warehouse, eventsProjection, 1)
+      await recordGeneration(warehouse, 'events@v1', { generation: 1, stage: 'building', plan, target: [0] })
+      const env = { CLICKHOUSE_URL: standIn.url, CLICKHOUSE_DATABASE: 'hourglass_cancel' }
+
+      const cancelled = await run(['replay', '--cancel', '--distributed', 'events'], env)
+      const state = (await loadGenerationStates(warehouse)).get('events@v1')
+      const again = await run(['replay', '--cancel', '--distributed', 'events'], env)
+
+      expect(cancelled.stdout).toContain('cancelled the rebuild of events: the serving generation stays')
+      expect(cancelled.code).toBe(0)
+      expect(state?.stage).toBe('cancelled')
+      expect(again.stdout).toContain('no rebuild of events is under way')
+    } finally {
+      await warehouse.close()
+      await standIn.close()
+      rmSync(folder, { recursive: true, force: true })
+    }
   })
 })

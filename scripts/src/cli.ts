@@ -11,7 +11,7 @@ import { pino } from 'pino'
 import type { AdminStatus } from './adminRoutes.ts'
 import { createCliLogger } from './cliOutput/cliLogger.ts'
 import { type Column, formatTable } from './cliOutput/table.ts'
-import { replayDistributed } from './distributed/distributedReplay.ts'
+import { cancelDistributed, replayDistributed } from './distributed/distributedReplay.ts'
 import { distributedCommands, isDistributedCommand, runService } from './distributed/serviceMain.ts'
 import {
   cancelEmbedded,
@@ -38,6 +38,8 @@ Usage:
   hourglass replay --distributed <projection>
                                    distributed mode: rebuild it through the running \`hourglass project\`
                                    workers, from offset 0 of every partition (their KAFKA_* and CLICKHOUSE_*)
+  hourglass replay --cancel --distributed <projection>
+                                   distributed mode: abandon that rebuild (their CLICKHOUSE_*)
 
 Configuration comes from environment variables: PORT (8080), HOST (127.0.0.1),
 HOURGLASS_DATA_DIR (./data), CLICKHOUSE_URL (unset: ClickHouse in-process), LOG_LEVEL (info).
@@ -200,6 +202,17 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
   )
 }
 
+/** What a cancel did, as the operator reads it. */
+const cancelOutcome = (projection: string, cancelled: boolean) =>
+  cancelled
+    ? `cancelled the rebuild of ${projection}: the serving generation stays`
+    : `no rebuild of ${projection} is under way`
+
+/** Distributed mode: records the build as cancelled; the workers drop its lane. */
+async function cancelThroughWorkers(projection: string | undefined, env: Record<string, string | undefined>) {
+  out(cancelOutcome(projection ?? '', await cancelDistributed(projection ?? '', env)))
+}
+
 async function cancel(config: EmbeddedConfig, projection: string | undefined) {
   if (!projection || !projections.some((p) => p.name === projection)) {
     throw new Error(`name a projection to cancel: ${projections.map((p) => p.name).join(', ')}`)
@@ -211,11 +224,7 @@ async function cancel(config: EmbeddedConfig, projection: string | undefined) {
     if (!(error instanceof NotRunningError)) throw error
     cancelled = await withStorage(config, (storage) => cancelEmbedded(storage, projection))
   }
-  out(
-    cancelled
-      ? `cancelled the rebuild of ${projection}: the serving generation stays`
-      : `no rebuild of ${projection} is under way`,
-  )
+  out(cancelOutcome(projection, cancelled))
 }
 
 interface QuarantineArgs {
@@ -329,7 +338,10 @@ async function main() {
   const [command, ...rest] = positionals
   if (values.help || !command || command === 'help') return out(USAGE)
   if (isDistributedCommand(command)) return runService(command, process.env)
-  if (command === 'replay' && values.distributed) return replayThroughWorkers(rest[0], process.env)
+  if (command === 'replay' && values.distributed)
+    return values.cancel
+      ? cancelThroughWorkers(rest[0], process.env)
+      : replayThroughWorkers(rest[0], process.env)
   const config = loadEmbeddedConfig(process.env)
   switch (command) {
     case 'start':

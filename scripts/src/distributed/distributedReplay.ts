@@ -1,6 +1,7 @@
 import { ConfigError, serviceSchemas } from '@hourglass/control'
 import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
+  cancelReplay,
   createWarehouseCheckpointStore,
   migrateWarehouse,
   openWarehouse,
@@ -10,6 +11,7 @@ import {
   replayProjection,
 } from '@hourglass/projections'
 import type { Logger } from 'pino'
+import type { z } from 'zod'
 
 /** What `hourglass replay` needs in distributed mode: the workers' topic, group and warehouse. */
 const ReplayConfig = serviceSchemas.project.pick({
@@ -22,6 +24,40 @@ const ReplayConfig = serviceSchemas.project.pick({
   CLICKHOUSE_PASSWORD: true,
   CLICKHOUSE_DATABASE: true,
 })
+
+/** What `hourglass replay --cancel --distributed` needs: the warehouse, where builds are recorded. */
+const CancelConfig = ReplayConfig.pick({
+  CLICKHOUSE_URL: true,
+  CLICKHOUSE_USER: true,
+  CLICKHOUSE_PASSWORD: true,
+  CLICKHOUSE_DATABASE: true,
+})
+
+/** The projection of that name, or an error listing the ones there are. */
+function namedProjection(name: string, verb: string) {
+  const projection = projectionNamed(name)
+  if (!projection)
+    throw new Error(`name a projection to ${verb}: ${projections.map((p) => p.name).join(', ')}`)
+  return projection
+}
+
+/** The variables a command needs, or an error naming each one missing or wrong. */
+function settings<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): T {
+  const parsed = schema.safeParse(env)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
+  }
+  return parsed.data
+}
+
+/** The warehouse the workers write, from their CLICKHOUSE_* variables. */
+const workersWarehouse = (config: z.infer<typeof CancelConfig>) =>
+  openWarehouse({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+    database: config.CLICKHOUSE_DATABASE,
+  })
 
 export interface DistributedReplayEvents {
   onWaiting?(waiting: { acknowledged: number; members: number }): void
@@ -40,15 +76,8 @@ export async function replayDistributed(
   logger: Logger,
   events: DistributedReplayEvents = {},
 ): Promise<ReplayResult> {
-  const projection = projectionNamed(projectionName)
-  if (!projection) {
-    throw new Error(`name a projection to replay: ${projections.map((p) => p.name).join(', ')}`)
-  }
-  const parsed = ReplayConfig.safeParse(env)
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
-  }
-  const config = parsed.data
+  const projection = namedProjection(projectionName, 'replay')
+  const config = settings(ReplayConfig, env)
   const log = await openKafkaTelemetryLog({
     brokers: config.KAFKA_BROKERS,
     topic: config.KAFKA_TOPIC,
@@ -58,12 +87,7 @@ export async function replayDistributed(
       logger[level === 'info' ? 'debug' : 'warn']({ kafka: true }, message),
   })
   try {
-    const warehouse = await openWarehouse({
-      url: config.CLICKHOUSE_URL,
-      username: config.CLICKHOUSE_USER,
-      password: config.CLICKHOUSE_PASSWORD,
-      database: config.CLICKHOUSE_DATABASE,
-    })
+    const warehouse = await workersWarehouse(config)
     try {
       await migrateWarehouse(warehouse, logger)
       return await replayProjection({
@@ -80,5 +104,20 @@ export async function replayDistributed(
     }
   } finally {
     await log.close()
+  }
+}
+
+/**
+ * `hourglass replay --cancel --distributed <projection>`: records the projection's build as
+ * cancelled in the warehouse. The workers drop its lane and acknowledge; the replay following the
+ * build then drops its tables (or the workers' next start does). False when none was building.
+ */
+export async function cancelDistributed(projectionName: string, env: Record<string, string | undefined>) {
+  const projection = namedProjection(projectionName, 'cancel')
+  const warehouse = await workersWarehouse(settings(CancelConfig, env))
+  try {
+    return await cancelReplay(warehouse, projection)
+  } finally {
+    await warehouse.close()
   }
 }
