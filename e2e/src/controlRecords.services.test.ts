@@ -273,10 +273,10 @@ async function rebuilt(key: string) {
 }
 
 /** `hourglass replay <projection>` against the distributed instance, as an operator runs it. */
-function runReplay(projection: string) {
+function runReplay(projection: string, options: readonly string[] = []) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'scripts/src/cli.ts', 'replay', '--distributed', projection],
+    ['--import', 'tsx', 'scripts/src/cli.ts', 'replay', '--distributed', ...options, projection],
     {
       cwd: root,
       env: {
@@ -572,5 +572,43 @@ describe('replay in distributed mode', () => {
     expect(liveFigures).toEqual([{ events: liveSent, stats: liveSent }])
     // The rebuilt tables honour the erasures recorded so far.
     await expectGoneEverywhere('ann')
+  })
+
+  it('cancels a rebuild through the workers: its tables go once they have dropped its lane, the replay exits 1, the serving rollups stay', async () => {
+    const key = projectionKey({ name: 'events', version: 1 })
+    // Records for the build to read: it cannot reach its target while no worker runs.
+    const mode = distributed()
+    const owner = await mode.signUp()
+    const source = await mode.createSource(owner.token)
+    await post(mode, source.apiToken, eventsOf(0, 400, 200_000))
+    await hg.settled()
+    const before = await rollupsOf(hg.warehouse)
+    // No worker runs while the build is started and cancelled: it cannot finish first.
+    await hg.killWorker(0)
+    await hg.killWorker(1)
+    const replay = runReplay('events')
+    for (let i = 0; i < 400 && (await loadReplayStates(hg.warehouse)).get(key)?.stage !== 'building'; i++)
+      await sleep(50)
+    const cancel = await runReplay('events', ['--cancel']).done
+    const cancelled = (await loadReplayStates(hg.warehouse)).get(key)
+    await hg.startWorker(0)
+    await hg.startWorker(1)
+    const { code, stdout, stderr } = await replay.done
+    await hg.settled()
+    const builtLeft = await rows(
+      hg.warehouse,
+      z.object({ n: z.coerce.number() }),
+      `SELECT count() AS n FROM system.tables WHERE database = {database:String} AND endsWith(name, {suffix:String})`,
+      { database: hg.warehouse.database, suffix: `__g${cancelled?.generation}` },
+    )
+
+    expect(cancel.stdout, cancel.stderr).toContain(
+      'cancelled the rebuild of events: the serving generation stays',
+    )
+    expect(cancelled?.stage).toBe('cancelled')
+    expect(code, `${stdout}\n${stderr}`).toBe(1)
+    expect(stdout).toContain('the rebuild of events was cancelled')
+    expect(builtLeft).toEqual([{ n: 0 }])
+    expect(await rollupsOf(hg.warehouse)).toEqual(before)
   })
 })
