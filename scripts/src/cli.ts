@@ -5,6 +5,7 @@ import {
   projections,
   type QuarantinedRecord,
   type RedriveOutcome,
+  secondsLeft,
 } from '@hourglass/projections'
 import { SingleBar } from 'cli-progress'
 import { pino } from 'pino'
@@ -84,13 +85,15 @@ function printStatus(status: AdminStatus) {
   for (const p of status.projections) if (p.building) out(`${p.key}  ${describeBuilding(p.building)}`)
 }
 
+/** Seconds left, as `status` and the progress line show them: "unknown" before anything has moved. */
+const etaText = (seconds: number | null) => (seconds === null ? 'unknown' : `${seconds} s`)
+
 /** A generation being built, as one line: where it stands, how fast it goes, when it will be done. */
 export function describeBuilding(building: BuildingStatus): string {
   const percent = building.head === 0 ? 100 : Math.floor((100 * building.committed) / building.head)
-  const eta = building.etaSeconds === null ? 'unknown' : `${building.etaSeconds} s`
   return (
     `${building.stage} generation ${building.generation}: ${building.committed}/${building.head} records ` +
-    `(${percent}%)  ${building.rate} records/s  eta ${eta}`
+    `(${percent}%)  ${building.rate} records/s  eta ${etaText(building.etaSeconds)}`
   )
 }
 
@@ -124,10 +127,6 @@ async function status(config: EmbeddedConfig) {
   }
 }
 
-/** Time left at `rate` records a second, as the progress line shows it: "unknown" before any record is done. */
-export const etaText = (left: number, rate: number) =>
-  left <= 0 ? '0 s' : rate > 0 ? `${Math.ceil(left / rate)} s` : 'unknown'
-
 function progressBar(projection: string) {
   const bar = new SingleBar({
     format: `replay ${projection} [{bar}] {percentage}% | {value}/{total} records | {rate} records/s | eta {etaText}`,
@@ -142,7 +141,7 @@ function progressBar(projection: string) {
     update: (value: number, total: number) => {
       const rate = value / Math.max(0.001, (Date.now() - started) / 1000)
       bar.setTotal(total)
-      bar.update(value, { rate: Math.round(rate), etaText: etaText(total - value, rate) })
+      bar.update(value, { rate: Math.round(rate), etaText: etaText(secondsLeft(total - value, rate)) })
     },
     stop: () => bar.stop(),
   }
@@ -188,17 +187,18 @@ async function replay(config: EmbeddedConfig, projection: string | undefined) {
   }
   bar.stop()
   const seconds = (Date.now() - started) / 1000
-  if (cancelled) {
-    // Not what was asked for: a script that replays must be able to tell.
-    process.exitCode = 1
-    out(
-      `the rebuild of ${projection} was cancelled after ${seconds.toFixed(1)} s: the serving generation stays`,
-    )
-    return
-  }
+  if (cancelled) return saidCancelled(projection, seconds)
   out(
     `replayed ${projection}: ${last.committed}/${last.target} records in ${seconds.toFixed(1)} s ` +
       `(${Math.round(last.committed / Math.max(seconds, 0.001))} records/s)`,
+  )
+}
+
+/** A replay whose build was cancelled meanwhile: not what was asked for, so a script can tell (exit 1). */
+function saidCancelled(projection: string, seconds: number) {
+  process.exitCode = 1
+  out(
+    `the rebuild of ${projection} was cancelled after ${seconds.toFixed(1)} s: the serving generation stays`,
   )
 }
 
@@ -309,14 +309,7 @@ async function replayThroughWorkers(projection: string | undefined, env: Record<
   })
   bar.stop()
   const seconds = (Date.now() - started) / 1000
-  if (!result.switched) {
-    // Not what was asked for: a script that replays must be able to tell.
-    process.exitCode = 1
-    out(
-      `the rebuild of ${projection} was cancelled after ${seconds.toFixed(1)} s: the serving generation stays`,
-    )
-    return
-  }
+  if (!result.switched) return saidCancelled(projection ?? '', seconds)
   out(
     `replayed ${projection} (generation ${result.generation}): ${result.committed}/${result.target} records ` +
       `in ${seconds.toFixed(1)} s (${Math.round(result.committed / Math.max(seconds, 0.001))} records/s)`,

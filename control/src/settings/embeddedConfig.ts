@@ -115,13 +115,21 @@ export class ConfigError extends CatalogedError {
   }
 }
 
-/** Reads the configuration from environment variables; a wrong one is named with the reason. */
-export function loadEmbeddedConfig(env: Record<string, string | undefined>): EmbeddedConfig {
-  const parsed = EmbeddedConfigSchema.safeParse(env)
+/** The variables `schema` reads from `env`, or a ConfigError naming each one missing or wrong, with the reason. */
+export function parseSettings<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.output<S> {
+  const parsed = schema.safeParse(env)
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
   }
-  const e = parsed.data
+  return parsed.data
+}
+
+/** Reads the configuration from environment variables; a wrong one is named with the reason. */
+export function loadEmbeddedConfig(env: Record<string, string | undefined>): EmbeddedConfig {
+  const e = parseSettings(EmbeddedConfigSchema, env)
   const problems = timeoutProblems(e)
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze({

@@ -1,7 +1,7 @@
 import { postgresSettings } from '@hourglass/log/postgres'
 import { z } from 'zod'
 import { admissionVariables, httpTimeoutVariables, timeoutProblems } from './admissionConfig.ts'
-import { ConfigError } from './embeddedConfig.ts'
+import { ConfigError, parseSettings } from './embeddedConfig.ts'
 import {
   ClickHouseDatabase,
   ClickHousePassword,
@@ -159,11 +159,8 @@ export function loadServiceConfig<S extends ServiceName>(
   service: S,
   env: Record<string, string | undefined>,
 ): ServiceConfig<S> {
-  const parsed = serviceSchemas[service].safeParse(env)
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
-  }
-  const problems = timeoutProblems(parsed.data)
+  const config = parseSettings(serviceSchemas[service], env) as ServiceConfig<S>
+  const problems = timeoutProblems(config)
   if (problems.length > 0) throw new ConfigError(problems)
-  return Object.freeze(parsed.data) as ServiceConfig<S>
+  return Object.freeze(config)
 }

@@ -16,6 +16,10 @@ export interface BuildingStatus {
   readonly etaSeconds: number | null
 }
 
+/** Seconds until `left` records are done at `rate` a second; null while nothing has moved. */
+export const secondsLeft = (left: number, rate: number): number | null =>
+  left <= 0 ? 0 : rate > 0 ? Math.ceil(left / rate) : null
+
 /** Where the projection's next generation stands, if one is being built. */
 export async function buildingStatus(
   checkpoints: CheckpointStore,
@@ -38,6 +42,6 @@ export async function buildingStatus(
     committed,
     head,
     rate,
-    etaSeconds: rate > 0 ? Math.ceil(Math.max(0, head - committed) / rate) : null,
+    etaSeconds: secondsLeft(head - committed, rate),
   }
 }

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/log'
 
 /** Longest a poll of the leading lane waits for records, shared among the partitions held. */
@@ -60,22 +61,26 @@ export function createLaneReader(options: LaneReaderOptions) {
    */
   let ahead: { partition: number; from: number; records: Promise<TelemetryRecord[]> } | null = null
 
+  /** A range, read a chunk per turn of the event loop so that the batch before it goes on meanwhile. */
+  const readInChunks = async (partition: number, from: number) => {
+    const out: TelemetryRecord[] = []
+    let next = from
+    while (out.length < rebuildBatchSize) {
+      await nextTurn()
+      const chunk = await log.readPartition(
+        partition,
+        next,
+        Math.min(READ_AHEAD_CHUNK, rebuildBatchSize - out.length),
+      )
+      if (chunk.length === 0) break
+      for (const record of chunk) out.push(record)
+      next = chunk[chunk.length - 1]!.position + 1
+    }
+    return out
+  }
+
   const readAhead = (partition: number, from: number) => {
-    const records = new Promise<TelemetryRecord[]>((resolve, reject) => {
-      const out: TelemetryRecord[] = []
-      let next = from
-      const step = () => {
-        log
-          .readPartition(partition, next, Math.min(READ_AHEAD_CHUNK, rebuildBatchSize - out.length))
-          .then((chunk) => {
-            for (const record of chunk) out.push(record)
-            if (chunk.length === 0 || out.length >= rebuildBatchSize) return resolve(out)
-            next = chunk[chunk.length - 1]!.position + 1
-            setImmediate(step)
-          }, reject)
-      }
-      setImmediate(step)
-    })
+    const records = readInChunks(partition, from)
     // A read ahead that fails is read again when asked for.
     records.catch(() => {})
     const read = { partition, from, records }

@@ -152,7 +152,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   let stalledSince: number | null = null
   /** When the step under way began (null between steps): a step that never ends is a hang. */
   let stepSince: number | null = null
-  let hangReported = false
+  /** The step whose hang has been logged: each is logged once. */
+  let hangLogged: number | null = null
   let watchdog: NodeJS.Timeout | null = null
   const hungAfterMs = options.hungAfterMs ?? HUNG_AFTER_MS
   let failures = 0
@@ -426,14 +427,12 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         if (performance.now() - completedAt > IDLE_REFRESH_MS) await completeErasures()
         await runRedrives()
         stepSince = null
-        hangReported = false
         lastError = null
         stalledSince = null
         retrying = false
         delay = RETRY_MIN_MS
       } catch (error) {
         stepSince = null
-        hangReported = false
         if (signal.aborted) return
         lastError = error instanceof Error ? error.message : String(error)
         stalledSince ??= Date.now()
@@ -454,8 +453,8 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     const seconds = Math.round((Date.now() - stepSince) / 1000)
     if (Date.now() - stepSince < hungAfterMs) return null
     const message = `a step of the projection worker has run for ${seconds} s without finishing: the warehouse may not be answering a statement`
-    if (!hangReported) log_.error({ since: new Date(stepSince).toISOString() }, message)
-    hangReported = true
+    if (hangLogged !== stepSince) log_.error({ since: new Date(stepSince).toISOString() }, message)
+    hangLogged = stepSince
     return { since: stepSince, message }
   }
 

@@ -1,4 +1,4 @@
-import { ConfigError, serviceSchemas } from '@hourglass/control'
+import { parseSettings, serviceSchemas } from '@hourglass/control'
 import { openKafkaTelemetryLog } from '@hourglass/log/kafka'
 import {
   cancelReplay,
@@ -41,15 +41,6 @@ function namedProjection(name: string, verb: string) {
   return projection
 }
 
-/** The variables a command needs, or an error naming each one missing or wrong. */
-function settings<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): T {
-  const parsed = schema.safeParse(env)
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`))
-  }
-  return parsed.data
-}
-
 /** The warehouse the workers write, from their CLICKHOUSE_* variables. */
 const workersWarehouse = (config: z.infer<typeof CancelConfig>) =>
   openWarehouse({
@@ -77,7 +68,7 @@ export async function replayDistributed(
   events: DistributedReplayEvents = {},
 ): Promise<ReplayResult> {
   const projection = namedProjection(projectionName, 'replay')
-  const config = settings(ReplayConfig, env)
+  const config = parseSettings(ReplayConfig, env)
   const log = await openKafkaTelemetryLog({
     brokers: config.KAFKA_BROKERS,
     topic: config.KAFKA_TOPIC,
@@ -114,7 +105,7 @@ export async function replayDistributed(
  */
 export async function cancelDistributed(projectionName: string, env: Record<string, string | undefined>) {
   const projection = namedProjection(projectionName, 'cancel')
-  const warehouse = await workersWarehouse(settings(CancelConfig, env))
+  const warehouse = await workersWarehouse(parseSettings(CancelConfig, env))
   try {
     return await cancelReplay(warehouse, projection)
   } finally {
