@@ -45,6 +45,7 @@ export const toDeviceReadingRows = (record: TelemetryRecord): DeviceReadingRow[]
 export const deviceReadingsProjection: Projection = {
   name: 'device-readings',
   version: 1,
+  appliesInChunks: true,
   async apply(records, { insert }) {
     const rows = records.filter((record) => record.type === DEVICE_READING).flatMap(toDeviceReadingRows)
     await insert(tables.deviceReadingsRaw, rows)

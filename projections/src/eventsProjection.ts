@@ -58,6 +58,7 @@ export const eventsRollup: RollupSpec = {
 export const eventsProjection: Projection = {
   name: 'events',
   version: 1,
+  appliesInChunks: true,
   async apply(records, context) {
     const rows: EventRow[] = []
     for (const record of records) if (record.type === TELEMETRY_EVENT) rows.push(toEventRow(record))

@@ -59,6 +59,12 @@ export interface Projection {
   readonly carriedOver?: readonly string[]
   /** Must be deterministic: the same records always give the same inserts, in the same order. */
   apply(records: readonly TelemetryRecord[], context: BatchContext): Promise<void>
+  /**
+   * `apply` over records `a` then `b` in one call inserts, table by table, what a call over `a`
+   * and then one over `b` would (a row per record, say, and nothing computed over the batch):
+   * a rebuild may then apply a large batch a chunk of records at a time.
+   */
+  readonly appliesInChunks?: boolean
   /** Empties the projection's tables before a rebuild from the start of the log. */
   reset(warehouse: Warehouse): Promise<void>
   /**

@@ -86,6 +86,7 @@ async function eraseStoreEvents(erasure: Erasure, context: ErasureContext): Prom
 export const storeStatsProjection: Projection = {
   name: 'store-stats',
   version: 1,
+  appliesInChunks: true,
   async apply(records, context) {
     const rows: StoreEventRow[] = []
     for (const record of records) if (record.type === STORE_EVENT) rows.push(toRow(record))

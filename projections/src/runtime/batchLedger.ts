@@ -1,4 +1,5 @@
 import type { TelemetryRecord } from '@hourglass/log'
+import type { EncodedRows } from '../warehouse/warehouse.ts'
 
 /** One projection at one generation: what a lane of the runtime writes. */
 export interface LaneKey {
@@ -15,6 +16,9 @@ export interface BatchRange {
 
 /** Inserts one table's rows of a batch; `n` counts the inserts of the batch, from 0. */
 export type BatchInsert = (table: string, rows: readonly object[]) => Promise<void>
+
+/** Inserts rows of a batch already encoded (see `Warehouse.encoder`), counted with the batch's other inserts. */
+export type EncodedBatchInsert = (table: string, rows: EncodedRows) => Promise<void>
 
 /** A batch as the ledger settled it: its end, and the control store's head when it was first settled. */
 export interface SettledBatch extends BatchRange {
@@ -57,13 +61,20 @@ export interface PartitionLedger {
    */
   fresh(batch: BatchRange, records: readonly TelemetryRecord[], leading: boolean): Promise<TelemetryRecord[]>
   /**
-   * Writes one lane's share of a batch, exactly once in effect. `apply` makes the inserts;
-   * `retry` says an earlier attempt at this batch failed and may have written part of it.
+   * `fresh` keeps every record (the log refuses a re-sent id itself): a batch's records may then
+   * be taken a chunk at a time without asking it.
+   */
+  readonly keepsEveryRecord: boolean
+  /**
+   * Writes one lane's share of a batch, exactly once in effect. `apply` makes the inserts, of
+   * rows or of rows already encoded (`encoded` is null when this write must see every row: a
+   * batch in doubt is repaired row by row); `retry` says an earlier attempt at this batch failed
+   * and may have written part of it.
    */
   write(
     lane: LaneKey,
     batch: BatchRange,
-    apply: (insert: BatchInsert) => Promise<void>,
+    apply: (insert: BatchInsert, encoded: EncodedBatchInsert | null) => Promise<void>,
     retry: boolean,
   ): Promise<void>
   /**

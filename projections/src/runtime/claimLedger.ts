@@ -127,12 +127,16 @@ export function createClaimLedger(options: {
           }
           return fresh
         },
+        // A re-sent id is found by asking what earlier offsets hold, a batch's records at once.
+        keepsEveryRecord: false,
         async write(lane, batch, apply) {
           let n = 0
-          await apply((table, rows) =>
-            warehouse.insert(table, rows, {
-              token: `${topic}:${partition}:g${lane.generation}:${batch.from}-${batch.to}:${lane.key}:${table}:${n++}`,
-            }),
+          await apply(
+            (table, rows) =>
+              warehouse.insert(table, rows, {
+                token: `${topic}:${partition}:g${lane.generation}:${batch.from}-${batch.to}:${lane.key}:${table}:${n++}`,
+              }),
+            null,
           )
         },
         async advance(lane, to) {

@@ -93,6 +93,8 @@ export function generationWarehouse(
     select: (q, params) => warehouse.select(query(q), params),
     run: (s, params) => warehouse.run(statement(s), params),
     insert: (table, rows, options) => warehouse.insert(rename(table), rows, options),
+    encoder: (table) => warehouse.encoder(rename(table)),
+    insertEncoded: (table, rows, options) => warehouse.insertEncoded(rename(table), rows, options),
   }
 }
 
@@ -107,6 +109,7 @@ export function buildingProjection(projection: Projection, generation: number): 
     name: `${projection.name}~g${generation}`,
     version: projection.version,
     tables: projection.tables.map(rename),
+    ...(projection.appliesInChunks ? { appliesInChunks: true } : {}),
     apply: (records, context) =>
       projection.apply(records, {
         ...context,

@@ -117,6 +117,33 @@ export function createLaneReader(options: LaneReaderOptions) {
     return { records: below, next }
   }
 
+  /**
+   * The records of a range behind the frontier, [from, to), `size` at a time (a streamed batch:
+   * each chunk is let go before the next is read). Without moving the lease.
+   */
+  async function* chunks(
+    partition: number,
+    from: number,
+    to: number,
+    size: number,
+  ): AsyncGenerator<TelemetryRecord[]> {
+    // One read of the log at a time: a range read ahead ends first, and is not wanted any more.
+    const pending = ahead
+    ahead = null
+    if (pending) await pending.records.catch(() => {})
+    let next = from
+    while (next < to) {
+      const chunk = await log.readPartition(partition, next, size)
+      const within =
+        chunk.length > 0 && chunk[chunk.length - 1]!.position >= to
+          ? chunk.filter((record) => record.position < to)
+          : chunk
+      if (within.length === 0) return
+      next = within[within.length - 1]!.position + 1
+      yield within
+    }
+  }
+
   /** Every record of a held partition at positions [from, to), through the lease's own connection. */
   const range = async (partition: number, from: number, to: number) => {
     const out: TelemetryRecord[] = []
@@ -132,7 +159,7 @@ export function createLaneReader(options: LaneReaderOptions) {
     return out
   }
 
-  return { atFrontier, behind, range }
+  return { atFrontier, behind, chunks, range }
 }
 
 export type LaneReader = ReturnType<typeof createLaneReader>

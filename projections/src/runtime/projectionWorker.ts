@@ -2,9 +2,9 @@ import type { PartitionLease, TelemetryLog, TelemetryRecord } from '@hourglass/l
 import { telemetryStream } from '@hourglass/schemas'
 import type { Logger } from 'pino'
 import { personOf } from '../erasure.ts'
-import { type Projection, projectionKey } from '../projection.ts'
+import { type BatchContext, type Projection, projectionKey } from '../projection.ts'
 import type { Warehouse } from '../warehouse/warehouse.ts'
-import type { BatchLedger } from './batchLedger.ts'
+import type { BatchLedger, SettledBatch } from './batchLedger.ts'
 import { type BuildingStatus, buildingStatus } from './buildingStatus.ts'
 import type { CheckpointStore } from './checkpointStore.ts'
 import { followControl, IDLE_REFRESH_MS } from './controlFollower.ts'
@@ -16,7 +16,8 @@ import { frontier, type Lane, lanesOf, type PartitionState } from './lanes.ts'
 import { createQuarantineSteps, type RedriveOutcome, type RedriveRequest } from './quarantineSteps.ts'
 import { createQuarantineStore } from './quarantineStore.ts'
 import { createReplayFollower } from './replayFollower.ts'
-import { changeOf, EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
+import { writeStreamed } from './streamedWrite.ts'
+import { addChange, changeOf, EVERYTHING_CHANGES, type WarehouseChangeListener } from './warehouseChanges.ts'
 
 export interface BatchReport {
   readonly partition: number
@@ -116,6 +117,19 @@ export interface ProjectionWorker {
 
 /** Records per batch of a lane being rebuilt, unless told otherwise. */
 const REBUILD_BATCH_SIZE = 50_000
+/**
+ * A batch applied a chunk at a time (see streamedWrite.ts) spans this many rebuild batches'
+ * positions, with an insert per half a rebuild batch's rows: one batch's bookkeeping for eight
+ * inserts, all but the last written while the next rows are read (`npm run bench -- replay`:
+ * fewer, larger inserts, or fewer per batch, were slower).
+ */
+const STREAMED_BATCHES = 4
+/**
+ * Records per chunk of a streamed batch (fewer when an insert takes fewer): what is alive at once
+ * while a chunk is applied, which each collection of the young generation copies (measured:
+ * chunks of 500–1,000 records cost about two thirds of what chunks of 5,000 did).
+ */
+const STREAMED_CHUNK = 1_000
 const RETRY_MIN_MS = 200
 const RETRY_MAX_MS = 5_000
 /** Longest a partition's turn spends on lanes being rebuilt before the leading one goes. */
@@ -141,6 +155,9 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const { log, lease, warehouse, projections, order, logger } = options
   const batchSize = options.batchSize ?? 10_000
   const rebuildBatchSize = Math.max(batchSize, options.rebuildBatchSize ?? REBUILD_BATCH_SIZE)
+  const streamedSpan = rebuildBatchSize * STREAMED_BATCHES
+  const streamedInsertRows = Math.ceil(rebuildBatchSize / 2)
+  const streamedChunk = Math.min(STREAMED_CHUNK, streamedInsertRows)
   const lingerMs = options.lingerMs ?? 0
   const log_ = logger.child({ topic: options.topic })
   const view = createControlView(options.control)
@@ -271,6 +288,56 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   }
 
   /**
+   * A batch of one lane behind the frontier, applied a chunk of records at a time (see
+   * streamedWrite.ts), each chunk's hours told to the listener before it is applied.
+   */
+  const streamBatch = async (
+    state: PartitionState,
+    lane: Lane,
+    batch: SettledBatch,
+    keep: (records: readonly TelemetryRecord[]) => readonly TelemetryRecord[],
+    definitionOf: BatchContext['definitionOf'],
+  ) => {
+    const marked = { everything: false, hours: new Map<string, Map<string, Set<number>>>() }
+    let counted = 0
+    const { changes } = options
+    async function* chunks() {
+      for await (const read of reader.chunks(state.partition, batch.from, batch.to, streamedChunk)) {
+        const kept = keep(read)
+        if (kept.length === 0) continue
+        counted += kept.length
+        const added = changes ? addChange(marked, changeOf(kept)) : null
+        if (added) changes?.changing(added)
+        yield kept
+      }
+    }
+    try {
+      const status = await writeStreamed({
+        ledger: state.ledger,
+        lane,
+        batch,
+        chunks: chunks(),
+        definitionOf,
+        warehouse,
+        insertRows: streamedInsertRows,
+      })
+      return { status, counted }
+    } finally {
+      // Each as it was told: hours first told one by one, everything once.
+      if (marked.hours.size > 0) changes?.changed({ everything: false, hours: marked.hours })
+      if (marked.everything) changes?.changed(EVERYTHING_CHANGES)
+    }
+  }
+
+  /** Whether a batch of `lane` behind the frontier can be applied a chunk at a time (see streamedWrite.ts). */
+  const streams = (state: PartitionState, lane: readonly Lane[]) =>
+    !retrying &&
+    warehouse.encodes &&
+    state.ledger.keepsEveryRecord &&
+    lane.length === 1 &&
+    lane[0]!.projection.appliesInChunks === true
+
+  /**
    * One batch for the lanes at position `from`, after the erasures that fall at `from` (also with
    * nothing to read: an idle partition's cut is its head). False when there was nothing to read.
    */
@@ -284,11 +351,15 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
     const { partition } = state
     if (await erasures.applyDue(partition, lane, from)) await completeErasures()
     const leading = from >= frontier(state)
+    // A streamed batch spans a range of positions, read as it is applied.
+    const streamed = !leading && streams(state, lane)
     const read = leading
       ? await reader.atFrontier(partition, from, signal, patient)
-      : await reader.behind(partition, from, frontier(state))
+      : streamed
+        ? { records: null, next: Math.min(from + streamedSpan, frontier(state)) }
+        : await reader.behind(partition, from, frontier(state))
     if (signal.aborted) return false
-    if (read.records.length === 0 && read.next <= from) {
+    if (read.records?.length === 0 && read.next <= from) {
       // Nothing new: the moment for a ledger that defers saving positions to save them.
       if (leading) for (const l of lane) await state.ledger.advance(l, from, true)
       return false
@@ -306,10 +377,10 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         .filter((cut) => cut > from),
     )
     const proposed = Math.min(read.next, nextCut)
-    const caughtUp = leading && read.records.length < batchSize
+    const caughtUp = leading && read.records !== null && read.records.length < batchSize
     let batch = { from, to: proposed, cut: controlHead }
-    let kept: TelemetryRecord[] = []
-    if (read.records.some((record) => record.position < proposed)) {
+    let counted = 0
+    if (read.records === null || read.records.some((record) => record.position < proposed)) {
       batch = await state.ledger.settle(
         from,
         proposed,
@@ -322,29 +393,39 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         if (view.head() < batch.cut)
           throw new Error(`the control store ends at ${view.head()}, before the cut ${batch.cut} of a batch`)
       }
-      const records = read.records.filter((record) => record.position < batch.to)
-      if (batch.to > read.next) records.push(...(await reader.range(partition, read.next, batch.to)))
-      const fresh = await state.ledger.fresh(batch, records, batch.to > frontier(state))
       const erased = erasures.erasedPeople(partition, from)
-      kept =
+      const keep = (records: readonly TelemetryRecord[]) =>
         erased.size === 0
-          ? fresh
-          : fresh.filter((record) => {
+          ? records
+          : records.filter((record) => {
               const person = personOf(record)
               return person === null || !erased.has(person)
             })
       const definitionOf = order.definitions(view, batch.cut)
-      if (kept.length > 0) {
-        const change = options.changes ? changeOf(kept) : null
-        if (change) options.changes?.changing(change)
-        try {
-          await allSettled(
-            lane.map((l) =>
-              quarantine.writeLane(state.ledger, partition, l, batch, kept, definitionOf, retrying),
-            ),
-          )
-        } finally {
-          if (change) options.changes?.changed(change)
+      const outcome = streamed ? await streamBatch(state, lane[0]!, batch, keep, definitionOf) : null
+      if (outcome?.status === 'written') counted = outcome.counted
+      else {
+        let records: TelemetryRecord[]
+        if (read.records === null) records = await reader.range(partition, batch.from, batch.to)
+        else {
+          records = read.records.filter((record) => record.position < batch.to)
+          if (batch.to > read.next) records.push(...(await reader.range(partition, read.next, batch.to)))
+        }
+        const kept = keep(await state.ledger.fresh(batch, records, batch.to > frontier(state)))
+        counted = kept.length
+        if (kept.length > 0) {
+          const change = options.changes ? changeOf(kept) : null
+          if (change) options.changes?.changing(change)
+          try {
+            const retry = retrying || outcome?.status === 'partly'
+            await allSettled(
+              lane.map((l) =>
+                quarantine.writeLane(state.ledger, partition, l, batch, kept, definitionOf, retry),
+              ),
+            )
+          } finally {
+            if (change) options.changes?.changed(change)
+          }
         }
       }
     }
@@ -364,7 +445,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       }
     }
     notify()
-    options.onBatch?.({ partition, from, to, fresh: kept.length, insertMs: performance.now() - started })
+    options.onBatch?.({ partition, from, to, fresh: counted, insertMs: performance.now() - started })
     return true
   }
 

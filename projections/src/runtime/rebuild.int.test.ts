@@ -10,6 +10,7 @@ import {
   countOf,
   eraseStoreEventsOf,
   fixtureEvent,
+  replayIn,
   storeEvent,
   workerCases,
 } from '../testing/workerFixtures.ts'
@@ -30,18 +31,7 @@ afterAll(cases.close)
 /** A fresh log and database, the embedded worker over them (not started), and a replay of one projection. */
 async function given(projections: readonly Projection[], batchSize = 500) {
   const { db, telemetry, control, worker } = await cases.given(projections, batchSize)
-  const replay = (projection: Projection, signal?: AbortSignal) =>
-    replayProjection({
-      warehouse: db,
-      checkpoints: createWarehouseCheckpointStore(db),
-      projection,
-      members: () => telemetry.groupMembers(EMBEDDED_LOG),
-      heads: () => telemetry.partitionHeads(),
-      starts: () => telemetry.partitionStarts(),
-      pollMs: 20,
-      ...(signal ? { signal } : {}),
-    })
-  return { db, telemetry, control, worker, replay }
+  return { db, telemetry, control, worker, replay: replayIn(db, telemetry) }
 }
 
 /** `count` events projected by a running worker of the events projection, caught up. */

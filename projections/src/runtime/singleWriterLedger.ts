@@ -98,18 +98,31 @@ export function createSingleWriterLedger(options: {
           return { from, to: to ?? proposedTo, cut: controlHead }
         },
         fresh: async (_batch, records) => [...records],
+        keepsEveryRecord: true,
         async write(lane, batch, apply, retry) {
           const book = bookOf(lane)
           const overlaps = book.doubt !== null && book.doubt.from < batch.to && batch.from < book.doubt.to
           const repair = retry || overlaps ? createBatchRepair(warehouse, batch, logger) : null
           let n = 0
-          await apply(async (table, rows) => {
-            if (rows.length === 0) return
+          /** The next insert's token, once the batch is marked pending (before its first insert). */
+          const nextToken = async (table: string) => {
             if (n === 0 && !repair) await save(lane.key, book, { ...batch })
-            const token = `${lane.key}:g${book.generation}:${batch.from}-${batch.to}:${table}:${n++}`
-            if (repair) await repair.insert(table, rows, token)
-            else await warehouse.insert(table, rows, { token })
-          })
+            return `${lane.key}:g${book.generation}:${batch.from}-${batch.to}:${table}:${n++}`
+          }
+          await apply(
+            async (table, rows) => {
+              if (rows.length === 0) return
+              const token = await nextToken(table)
+              if (repair) await repair.insert(table, rows, token)
+              else await warehouse.insert(table, rows, { token })
+            },
+            repair
+              ? null
+              : async (table, rows) => {
+                  if (rows.count > 0)
+                    await warehouse.insertEncoded(table, rows, { token: await nextToken(table) })
+                },
+          )
           await repair?.finish()
           if (book.doubt && batch.to >= book.doubt.to) book.doubt = null
         },

@@ -1,6 +1,6 @@
 import type { TelemetryRecord } from '@hourglass/log'
 import { describe, expect, it } from 'vitest'
-import { changeOf } from './warehouseChanges.ts'
+import { addChange, changeOf, EVERYTHING_CHANGES, type WarehouseChange } from './warehouseChanges.ts'
 
 const HOUR = 3600_000
 const record = (stream: string, data: unknown, position = 0): TelemetryRecord => ({
@@ -34,5 +34,65 @@ describe('changeOf', () => {
     expect(
       changeOf([record('source-a', { accountId: 'acc', timestamp: 1 }), record('person-p', {})]).everything,
     ).toBe(true)
+  })
+})
+
+describe('addChange', () => {
+  const hours = (entries: [string, string, number[]][]): WarehouseChange => {
+    const map = new Map<string, Map<string, Set<number>>>()
+    for (const [account, scope, list] of entries) {
+      const scopes = map.get(account) ?? new Map<string, Set<number>>()
+      map.set(account, scopes)
+      scopes.set(scope, new Set(list))
+    }
+    return { everything: false, hours: map }
+  }
+  const plain = (change: WarehouseChange | null) =>
+    change && {
+      everything: change.everything,
+      hours: [...change.hours].map(([a, s]) => [a, [...s].map(([k, h]) => [k, [...h]])]),
+    }
+
+  it('given hours told chunk after chunk, when added, then each hour is given once, the first time it comes', () => {
+    const into = { everything: false, hours: new Map<string, Map<string, Set<number>>>() }
+    expect(plain(addChange(into, hours([['acc', 'a', [1, 2]]])))).toEqual(
+      plain(hours([['acc', 'a', [1, 2]]])),
+    )
+    expect(
+      plain(
+        addChange(
+          into,
+          hours([
+            ['acc', 'a', [2, 3]],
+            ['acc', 'b', [1]],
+          ]),
+        ),
+      ),
+    ).toEqual(
+      plain(
+        hours([
+          ['acc', 'a', [3]],
+          ['acc', 'b', [1]],
+        ]),
+      ),
+    )
+    expect(addChange(into, hours([['acc', 'a', [1, 3]]]))).toBeNull()
+    expect(plain(into)).toEqual(
+      plain(
+        hours([
+          ['acc', 'a', [1, 2, 3]],
+          ['acc', 'b', [1]],
+        ]),
+      ),
+    )
+  })
+
+  it('given everything changing, when added, then it is given once and no hour after it, the hours before it kept', () => {
+    const into = { everything: false, hours: new Map<string, Map<string, Set<number>>>() }
+    addChange(into, hours([['acc', 'a', [1]]]))
+    expect(addChange(into, EVERYTHING_CHANGES)).toBe(EVERYTHING_CHANGES)
+    expect(addChange(into, EVERYTHING_CHANGES)).toBeNull()
+    expect(addChange(into, hours([['acc', 'a', [2]]]))).toBeNull()
+    expect(plain(into)).toEqual({ everything: true, hours: [['acc', [['a', [1]]]]] })
   })
 })

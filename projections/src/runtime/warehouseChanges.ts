@@ -60,3 +60,40 @@ export function changeOf(records: readonly TelemetryRecord[]): WarehouseChange {
   }
   return { everything: false, hours }
 }
+
+/**
+ * Adds `change` to `into`, giving what it adds (null when nothing): how a write told its hours a
+ * chunk at a time tells each of them once. Once `into` holds everything it takes no more hours;
+ * the hours it took before stay, to be told as changed on their own.
+ */
+export function addChange(
+  into: { everything: boolean; hours: Map<string, Map<string, Set<number>>> },
+  change: WarehouseChange,
+): WarehouseChange | null {
+  if (into.everything) return null
+  if (change.everything) {
+    into.everything = true
+    return EVERYTHING_CHANGES
+  }
+  const added = new Map<string, Map<string, Set<number>>>()
+  for (const [account, scopes] of change.hours) {
+    for (const [scope, hours] of scopes) {
+      for (const hour of hours) {
+        if (!setIn(into.hours, account, scope).has(hour)) {
+          setIn(into.hours, account, scope).add(hour)
+          setIn(added, account, scope).add(hour)
+        }
+      }
+    }
+  }
+  return added.size === 0 ? null : { everything: false, hours: added }
+}
+
+/** The set of hours of an account's scope in `hours`, made empty where it was missing. */
+function setIn(hours: Map<string, Map<string, Set<number>>>, account: string, scope: string) {
+  const scopes = hours.get(account) ?? new Map<string, Set<number>>()
+  hours.set(account, scopes)
+  const set = scopes.get(scope) ?? new Set<number>()
+  scopes.set(scope, set)
+  return set
+}

@@ -23,6 +23,7 @@ interface WorkerParts {
   readonly projections: readonly Projection[]
   readonly logger: Logger
   readonly batchSize?: number
+  readonly rebuildBatchSize?: number
   readonly lingerMs?: number
   readonly onBatch?: ProjectionWorkerOptions['onBatch']
   readonly changes?: ProjectionWorkerOptions['changes']

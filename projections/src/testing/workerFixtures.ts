@@ -13,8 +13,10 @@ import { z } from 'zod'
 import { eventsProjection } from '../eventsProjection.ts'
 import { migrateWarehouse } from '../migrations.ts'
 import type { Projection } from '../projection.ts'
+import { createWarehouseCheckpointStore } from '../runtime/checkpointStore.ts'
 import type { ProjectionWorker } from '../runtime/projectionWorker.ts'
-import { createSingleWriterWorker } from '../runtime/workers.ts'
+import { replayProjection } from '../runtime/replay.ts'
+import { createSingleWriterWorker, EMBEDDED_LOG } from '../runtime/workers.ts'
 import { defineQuery, noParams } from '../warehouse/namedStatements.ts'
 import { openWarehouse, type Warehouse } from '../warehouse/warehouse.ts'
 
@@ -163,3 +165,25 @@ export const eventsWithInserts = (
       insert: (table, rows) => around(records, table, rows, context.insert),
     }),
 })
+
+/** A replay of a projection over an embedded log's database, watched every 20 ms. */
+export const replayIn =
+  (
+    db: Warehouse,
+    telemetry: {
+      groupMembers(group: string): Promise<string[]>
+      partitionHeads(): Promise<number[]>
+      partitionStarts(): Promise<number[]>
+    },
+  ) =>
+  (projection: Projection, signal?: AbortSignal) =>
+    replayProjection({
+      warehouse: db,
+      checkpoints: createWarehouseCheckpointStore(db),
+      projection,
+      members: () => telemetry.groupMembers(EMBEDDED_LOG),
+      heads: () => telemetry.partitionHeads(),
+      starts: () => telemetry.partitionStarts(),
+      pollMs: 20,
+      ...(signal ? { signal } : {}),
+    })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { encodeRowBinary, type TableColumn } from './rowBinary.ts'
+import { createRowBinaryEncoder, encodeRowBinary, type TableColumn } from './rowBinary.ts'
 
 const columns: TableColumn[] = [
   { name: 'k', type: 'LowCardinality(String)' },
@@ -80,5 +80,41 @@ describe('RowBinary encoding of bulk inserts', () => {
     ['an array holding a wrong item', [{ a: ['x', 1] }]],
   ])('leaves the rows to JSON when they hold %s', (_, rows) => {
     expect(encodeRowBinary(rows, columns)).toBeNull()
+  })
+})
+
+describe('RowBinary encoding a group of rows at a time', () => {
+  const rows = [
+    { k: 'a', u: 1, big: 2, neg: -3, t: 4, n: null, a: ['x'] },
+    { k: 'bc', u: 5, big: 6, neg: 7, t: 8, n: 9, a: [] },
+    { k: 'é', u: 10, big: 11, neg: -12, t: 13, n: 14, a: ['y', 'z'] },
+  ]
+
+  it('given rows added in groups, when taken, then the body is byte for byte that of the rows encoded at once', () => {
+    const encoder = createRowBinaryEncoder(columns)
+    expect(encoder.add(rows.slice(0, 1))).toBe(true)
+    expect(encoder.add(rows.slice(1))).toBe(true)
+    expect(encoder.count).toBe(3)
+    const body = encoder.take()
+    expect(body).toEqual(encodeRowBinary(rows, columns))
+    expect(encoder.count).toBe(0)
+    expect(encoder.take()).toBeNull()
+  })
+
+  it('given a group with a row it cannot write exactly, when added, then none of the group is kept and the groups before stay as they were', () => {
+    const encoder = createRowBinaryEncoder(columns)
+    encoder.add(rows.slice(0, 2))
+    expect(encoder.add([rows[2]!, { ...rows[0]!, u: 'not a number' }])).toBe(false)
+    expect(encoder.add([{ ...rows[0]!, extra: 1 }])).toBe(false)
+    expect(encoder.count).toBe(2)
+    expect(encoder.take()).toEqual(encodeRowBinary(rows.slice(0, 2), columns))
+  })
+
+  it('given a body taken, when more rows are added, then the next body holds only them, in the same columns', () => {
+    const encoder = createRowBinaryEncoder(columns)
+    encoder.add(rows.slice(0, 2))
+    encoder.take()
+    encoder.add(rows.slice(2))
+    expect(encoder.take()).toEqual(encodeRowBinary(rows.slice(2), columns))
   })
 })

@@ -172,6 +172,95 @@ function writerOf(type: string): { write: Writer; fileType: string } | null {
 }
 
 /**
+ * Rows encoded as they come, a group at a time, into one RowBinary body: what a bulk load keeps
+ * between its reads instead of the rows themselves. The first group fixes the columns (those its
+ * first row names); `add` refuses a group, adding none of it, that cannot be written exactly (see
+ * the module's note).
+ */
+export interface RowBinaryEncoder {
+  /** Appends the rows; false, with nothing appended, when they cannot all be written exactly. */
+  add(rows: readonly object[]): boolean
+  /** Rows appended since the last `take`. */
+  readonly count: number
+  /** What was appended since the last `take` (null when nothing was), and starts a new body. */
+  take(): RowBinaryBody | null
+}
+
+/** Bytes per row a body starts with; it grows as needed. */
+const ROW_BYTES = 128
+
+export function createRowBinaryEncoder(table: readonly TableColumn[]): RowBinaryEncoder {
+  const types = new Map(table.map((column) => [column.name, column.type]))
+  let layout: { names: string[]; writers: Writer[]; structure: string } | null = null
+  let sink: Sink | null = null
+  let count = 0
+  /** The size of the last body taken: the next starts about that large rather than growing (and copying) its way there. */
+  let lastSize = 0
+
+  /** The columns the first row names, with their writers; null when one is not the table's or not handled. */
+  const layoutOf = (first: object) => {
+    const names = Object.keys(first)
+    const writers: Writer[] = []
+    const fileTypes: string[] = []
+    for (const name of names) {
+      const type = types.get(name)
+      const of = type === undefined ? null : writerOf(type)
+      if (!of) return null
+      writers.push(of.write)
+      fileTypes.push(of.fileType)
+    }
+    return {
+      names,
+      writers,
+      structure: names.map((name, i) => `${quoteName(name)} ${fileTypes[i]}`).join(', '),
+    }
+  }
+
+  return {
+    add(rows) {
+      const first = rows[0]
+      if (!first) return true
+      layout ??= layoutOf(first)
+      if (!layout) return false
+      const { names, writers } = layout
+      sink ??= new Sink(Math.max(rows.length * ROW_BYTES, lastSize + (lastSize >> 3)))
+      const start = sink.offset
+      for (const row of rows) {
+        const values = row as Record<string, unknown>
+        let columns = 0
+        for (const _ in values) columns++
+        let written = columns === names.length
+        for (let i = 0; written && i < names.length; i++) {
+          const value = values[names[i]!]
+          written = value !== undefined && writers[i]!(sink, value)
+        }
+        if (!written) {
+          sink.offset = start
+          return false
+        }
+      }
+      count += rows.length
+      return true
+    },
+    get count() {
+      return count
+    },
+    take() {
+      if (!layout || !sink || count === 0) return null
+      const body = {
+        bytes: sink.buffer.subarray(0, sink.offset),
+        columns: layout.names,
+        structure: layout.structure,
+      }
+      lastSize = sink.offset
+      sink = null
+      count = 0
+      return body
+    },
+  }
+}
+
+/**
  * The rows as RowBinary for the columns the first row names, or null when they cannot all be
  * written exactly (see the module's note): every row must name the same columns, all of the table.
  */
@@ -179,35 +268,8 @@ export function encodeRowBinary(
   rows: readonly object[],
   table: readonly TableColumn[],
 ): RowBinaryBody | null {
-  const first = rows[0]
-  if (!first) return null
-  const names = Object.keys(first)
-  const types = new Map(table.map((column) => [column.name, column.type]))
-  const writers: Writer[] = []
-  const fileTypes: string[] = []
-  for (const name of names) {
-    const type = types.get(name)
-    const of = type === undefined ? null : writerOf(type)
-    if (!of) return null
-    writers.push(of.write)
-    fileTypes.push(of.fileType)
-  }
-  const sink = new Sink(rows.length * 128)
-  for (const row of rows) {
-    const values = row as Record<string, unknown>
-    let count = 0
-    for (const _ in values) count++
-    if (count !== names.length) return null
-    for (let i = 0; i < names.length; i++) {
-      const value = values[names[i]!]
-      if (value === undefined || !writers[i]!(sink, value)) return null
-    }
-  }
-  return {
-    bytes: sink.buffer.subarray(0, sink.offset),
-    columns: names,
-    structure: names.map((name, i) => `${quoteName(name)} ${fileTypes[i]}`).join(', '),
-  }
+  const encoder = createRowBinaryEncoder(table)
+  return encoder.add(rows) ? encoder.take() : null
 }
 
 /** A column name as an identifier in backquotes. */

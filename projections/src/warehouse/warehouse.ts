@@ -7,7 +7,13 @@ import { CatalogedError } from '@hourglass/schemas'
 import { z } from 'zod'
 import { inlineParams } from './inlineParams.ts'
 import type { NamedQuery, NamedStatement, TableNames } from './namedStatements.ts'
-import { encodeRowBinary, quoteName, type TableColumn } from './rowBinary.ts'
+import {
+  createRowBinaryEncoder,
+  encodeRowBinary,
+  quoteName,
+  type RowBinaryBody,
+  type TableColumn,
+} from './rowBinary.ts'
 import { toWarehouseError } from './warehouseErrors.ts'
 
 export interface WarehouseConfig {
@@ -46,6 +52,16 @@ export interface Warehouse extends TableNames {
    * after a crash) leaves the table, and the materialized views fed from it, as if written once.
    */
   insert(table: string, rows: readonly object[], options?: { readonly token?: string }): Promise<void>
+  /**
+   * An encoder of rows for `table`, for a bulk load that keeps encoded rows rather than objects
+   * between its reads (`insertEncoded` then writes them, as `insert` would the rows). Null where
+   * the warehouse takes rows as objects only (a server).
+   */
+  encoder(table: string): Promise<RowEncoder | null>
+  /** Whether `encoder` gives encoders (embedded mode). */
+  readonly encodes: boolean
+  /** Inserts what an encoder of `table` took, as `insert` does rows. */
+  insertEncoded(table: string, rows: EncodedRows, options?: { readonly token?: string }): Promise<void>
   /** True when the warehouse answers. */
   ping(): Promise<boolean>
   /**
@@ -61,6 +77,24 @@ export interface Warehouse extends TableNames {
   /** Calls `observer` after every statement (the bench's breakdown of where time goes). */
   observe(observer: StatementObserver): void
   close(): Promise<void>
+}
+
+/** Rows encoded for one table's insert (see `Warehouse.encoder`). */
+export interface EncodedRows {
+  /** The qualified table they were encoded for. */
+  readonly table: string
+  readonly count: number
+  readonly body: RowBinaryBody
+}
+
+/** Encodes rows for one table's insert, group after group (see rowBinary.ts). */
+export interface RowEncoder {
+  /** Appends the rows; false, with nothing appended, when they cannot be encoded exactly: insert them as objects. */
+  add(rows: readonly object[]): boolean
+  /** Rows appended since the last `take`. */
+  readonly count: number
+  /** What was appended since the last `take` (null when nothing was). */
+  take(): EncodedRows | null
 }
 
 /** What one statement did: its kind, the qualified table it names (if one), rows sent, time taken. */
@@ -167,22 +201,24 @@ function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
   return {
     async insert(table: string, rows: readonly object[], settings: ClickHouseSettings) {
       const binary = encodeRowBinary(rows, await insertable(table))
-      const path = join(await folder, `${randomUUID()}.${binary ? 'bin' : 'jsonl'}`)
-      await writeFile(path, binary ? binary.bytes : jsonLines(rows))
-      try {
-        await client.command({
-          query: binary
-            ? `INSERT INTO ${table} (${binary.columns.map(quoteName).join(', ')}) SELECT * FROM file(${literal(path)}, 'RowBinary', ${literal(binary.structure)})`
-            : `INSERT INTO ${table} SELECT * FROM file(${literal(path)}, 'JSONEachRow')`,
-          clickhouse_settings: settings,
-        })
-      } catch (error) {
-        described.delete(table)
-        throw error
-      } finally {
-        await rm(path, { force: true })
+      await insertFile(table, binary ?? jsonLines(rows), settings)
+    },
+    async encoder(table: string): Promise<RowEncoder> {
+      const encoder = createRowBinaryEncoder(await insertable(table))
+      return {
+        add: (rows) => encoder.add(rows),
+        get count() {
+          return encoder.count
+        },
+        take() {
+          const count = encoder.count
+          const body = encoder.take()
+          return body ? { table, count, body } : null
+        },
       }
     },
+    insertEncoded: (rows: EncodedRows, settings: ClickHouseSettings) =>
+      insertFile(rows.table, rows.body, settings),
     /** Tables may have changed: their columns are asked again at their next insert. */
     forget() {
       described.clear()
@@ -191,6 +227,26 @@ function createFileInserts(client: ClickHouseClient, embeddedPath: string) {
       // A shared folder stays for the process's other warehouses; a temporary one goes.
       if (inMemory) await rm(await folder, { recursive: true, force: true })
     },
+  }
+
+  /** One insert through a file: RowBinary with its columns, or JSONEachRow lines. */
+  async function insertFile(table: string, rows: RowBinaryBody | string, settings: ClickHouseSettings) {
+    const binary = typeof rows === 'string' ? null : rows
+    const path = join(await folder, `${randomUUID()}.${binary ? 'bin' : 'jsonl'}`)
+    await writeFile(path, typeof rows === 'string' ? rows : rows.bytes)
+    try {
+      await client.command({
+        query: binary
+          ? `INSERT INTO ${table} (${binary.columns.map(quoteName).join(', ')}) SELECT * FROM file(${literal(path)}, 'RowBinary', ${literal(binary.structure)})`
+          : `INSERT INTO ${table} SELECT * FROM file(${literal(path)}, 'JSONEachRow')`,
+        clickhouse_settings: settings,
+      })
+    } catch (error) {
+      described.delete(table)
+      throw error
+    } finally {
+      await rm(path, { force: true })
+    }
   }
 }
 
@@ -334,6 +390,19 @@ function warehouseOver(
               ...(options.token ? { clickhouse_settings: token } : {}),
             })
           }),
+    encodes: files !== null,
+    encoder: async (name) => (files ? files.encoder(table(name)) : null),
+    insertEncoded: (name, rows, options = {}) =>
+      observed('insert', table(name), rows.count, async () => {
+        // Encoded for another table (another database's, a generation's), its columns may differ.
+        if (!files || rows.table !== table(name)) {
+          throw new Error(`rows encoded for ${rows.table} cannot be inserted into ${table(name)}`)
+        }
+        return files.insertEncoded(
+          rows,
+          options.token ? { insert_deduplicate: 1, insert_deduplication_token: options.token } : {},
+        )
+      }),
     ping: async () => (await client.ping()).success,
     forDatabase(other) {
       if (!IDENTIFIER.test(other)) throw new InvalidDatabaseNameError(other)
