@@ -34,7 +34,7 @@ import type { Logger } from 'pino'
 import type { QuarantineOperations } from './adminRoutes.ts'
 import { buildApp } from './app.ts'
 import { trackAppends } from './appendedPositions.ts'
-import { limitHeapGrowth } from './heapPolicy.ts'
+import { keepShortLivedObjectsYoung, limitHeapGrowth } from './heapPolicy.ts'
 import { localSecret } from './localSecrets.ts'
 
 export interface EmbeddedStorage {
@@ -179,6 +179,7 @@ export async function startEmbedded(
   options: { listen?: boolean } = {},
 ): Promise<EmbeddedRuntime> {
   limitHeapGrowth(config.heapGrowthPercent)
+  keepShortLivedObjectsYoung()
   const storage = await openEmbeddedStorage(config, logger)
   const passwords = createPasswordHasher(config.admission.passwords)
   try {

@@ -119,9 +119,9 @@ export interface ProjectionWorker {
 const REBUILD_BATCH_SIZE = 50_000
 /**
  * A batch applied a chunk at a time (see streamedWrite.ts) spans this many rebuild batches'
- * positions, with an insert per half a rebuild batch's rows: one batch's bookkeeping for eight
- * inserts, all but the last written while the next rows are read (`npm run bench -- replay`:
- * fewer, larger inserts, or fewer per batch, were slower).
+ * positions, with an insert per rebuild batch's rows: one batch's bookkeeping for four inserts,
+ * all but the last written while the next rows are read (`npm run bench -- replay`: inserts of
+ * half as many rows, or twice as many per batch, gave no more).
  */
 const STREAMED_BATCHES = 4
 /**
@@ -156,7 +156,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
   const batchSize = options.batchSize ?? 10_000
   const rebuildBatchSize = Math.max(batchSize, options.rebuildBatchSize ?? REBUILD_BATCH_SIZE)
   const streamedSpan = rebuildBatchSize * STREAMED_BATCHES
-  const streamedInsertRows = Math.ceil(rebuildBatchSize / 2)
+  const streamedInsertRows = rebuildBatchSize
   const streamedChunk = Math.min(STREAMED_CHUNK, streamedInsertRows)
   const lingerMs = options.lingerMs ?? 0
   const log_ = logger.child({ topic: options.topic })

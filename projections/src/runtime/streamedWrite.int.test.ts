@@ -12,6 +12,7 @@ import {
   workerCases,
 } from '../testing/workerFixtures.ts'
 import type { ObservedStatement, Warehouse } from '../warehouse/warehouse.ts'
+import type { BatchReport } from './projectionWorker.ts'
 import type { WarehouseChange } from './warehouseChanges.ts'
 import { createSingleWriterWorker } from './workers.ts'
 
@@ -21,13 +22,14 @@ beforeAll(cases.open)
 afterAll(cases.close)
 
 const EVENTS = 3_000
-/** Live batches of 100 records, rebuild batches of 400: a streamed batch spans 1,600 positions, an insert every 200 rows. */
+/** Live batches of 100 records, rebuild batches of 400: a streamed batch spans 1,600 positions, an insert every 400 rows. */
 const BATCH = 100
 const REBUILD_BATCH = 400
 
 /**
  * A log of `EVENTS` events, served by `projection` (caught up), then rebuilt beside the serving
- * generation; every insert into the built raw table and every change told to the listener noted.
+ * generation; every batch of the rebuild, every insert into the built raw table and every change
+ * told to the listener noted.
  */
 async function rebuilt(projection: Projection) {
   const { db, telemetry, control } = await cases.given([projection], BATCH)
@@ -41,6 +43,9 @@ async function rebuilt(projection: Projection) {
         )
     for (const key of keys) pending.set(key, (pending.get(key) ?? 0) + delta)
   }
+  /** Once the serving lane has caught up, every batch is the rebuild's. */
+  let rebuilding = false
+  const batches: BatchReport[] = []
   const worker = createSingleWriterWorker({
     log: telemetry,
     control,
@@ -50,9 +55,13 @@ async function rebuilt(projection: Projection) {
     batchSize: BATCH,
     rebuildBatchSize: REBUILD_BATCH,
     changes: { changing: (change) => tell(change, 1), changed: (change) => tell(change, -1) },
+    onBatch: (batch) => {
+      if (rebuilding) batches.push(batch)
+    },
   })
   await worker.start()
   await caughtUpWith(worker, telemetry, [projection.name])
+  rebuilding = true
   const inserts: ObservedStatement[] = []
   db.observe((statement) => {
     if (statement.kind === 'insert' && statement.table.endsWith(`${tables.eventsRaw}__g1`))
@@ -61,7 +70,7 @@ async function rebuilt(projection: Projection) {
   const result = await replayIn(db, telemetry)(projection)
   const status = await worker.status()
   await worker.close()
-  return { db, result, inserts, pending, status }
+  return { db, result, batches, inserts, pending, status }
 }
 
 const rawCount = (db: Warehouse, where = '1') =>
@@ -70,12 +79,17 @@ const rolledUp = (db: Warehouse) =>
   countOf(db, `SELECT sum(events) AS n FROM ${db.table(tables.rollupHourly)}`)
 
 describe('a rebuild applied a chunk of records at a time', () => {
-  it('given a projection that applies in chunks, when it is rebuilt, then its rows go out encoded, half a rebuild batch per insert, and the switched generation equals the log', async () => {
-    const { db, result, inserts, pending, status } = await rebuilt(eventsProjection)
+  it('given a projection that applies in chunks, when it is rebuilt, then batches of four rebuild batches go out a rebuild batch per insert, and the switched generation equals the log', async () => {
+    const { db, result, batches, inserts, pending, status } = await rebuilt(eventsProjection)
 
     expect(result).toMatchObject({ switched: true })
-    // The object path writes a whole rebuild batch (400 rows) per insert.
-    expect(Math.max(...inserts.map((insert) => insert.rows))).toBe(REBUILD_BATCH / 2)
+    // A batch of records read at once spans at most a rebuild batch (400 records, 400 positions here).
+    expect(batches.map((batch) => batch.to - batch.from)).toEqual([
+      4 * REBUILD_BATCH,
+      EVENTS - 4 * REBUILD_BATCH,
+    ])
+    expect(batches.reduce((sum, batch) => sum + batch.fresh, 0)).toBe(EVENTS)
+    expect(Math.max(...inserts.map((insert) => insert.rows))).toBe(REBUILD_BATCH)
     expect(inserts.reduce((sum, insert) => sum + insert.rows, 0)).toBe(EVENTS)
     expect(await rawCount(db)).toBe(EVENTS)
     expect(await countOf(db, `SELECT uniqExact(id) AS n FROM ${db.table(tables.eventsRaw)}`)).toBe(EVENTS)
@@ -99,8 +113,8 @@ describe('a rebuild applied a chunk of records at a time', () => {
 
     expect(result).toMatchObject({ switched: true })
     // The streamed attempt's first inserts, then the batch again as objects.
-    expect(inserts.some((insert) => insert.rows === REBUILD_BATCH / 2)).toBe(true)
-    expect(inserts.some((insert) => insert.rows > REBUILD_BATCH / 2)).toBe(true)
+    expect(inserts.some((insert) => insert.rows === REBUILD_BATCH)).toBe(true)
+    expect(inserts.some((insert) => insert.rows > REBUILD_BATCH)).toBe(true)
     expect(await rawCount(db)).toBe(EVENTS)
     expect(await countOf(db, `SELECT uniqExact(id) AS n FROM ${db.table(tables.eventsRaw)}`)).toBe(EVENTS)
     expect(await rawCount(db, `session = '12345'`)).toBe(EVENTS - 1_200)

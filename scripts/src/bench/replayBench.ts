@@ -231,7 +231,7 @@ export async function replayBench(runtime: EmbeddedRuntime): Promise<BenchFigure
       },
       {
         phase,
-        name: 'direct load of the same rows (encoded as read, 100k-row inserts, pipelined)',
+        name: 'direct load of the same rows (encoded as read, pipelined)',
         value: Math.round(directRate),
         unit: 'rows/s',
       },
