@@ -119,11 +119,12 @@ export interface ProjectionWorker {
 const REBUILD_BATCH_SIZE = 50_000
 /**
  * A batch applied a chunk at a time (see streamedWrite.ts) spans this many rebuild batches'
- * positions, with an insert per rebuild batch's rows: one batch's bookkeeping for four inserts,
- * all but the last written while the next rows are read (`npm run bench -- replay`: inserts of
- * half as many rows, or twice as many per batch, gave no more).
+ * positions, with an insert per rebuild batch's rows: one batch's bookkeeping for two inserts,
+ * the first written while the rows of the second are read (`npm run bench -- replay`: inserts of
+ * half as many rows, or four per batch, gave no more). The serving lane's next batch waits for
+ * it: about half a second on a two-core machine.
  */
-const STREAMED_BATCHES = 4
+const STREAMED_BATCHES = 2
 /**
  * Records per chunk of a streamed batch (fewer when an insert takes fewer): what is alive at once
  * while a chunk is applied, which each collection of the young generation copies (measured:
