@@ -313,7 +313,7 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
       }
     }
     try {
-      const status = await writeStreamed({
+      const outcome = await writeStreamed({
         ledger: state.ledger,
         lane,
         batch,
@@ -322,7 +322,13 @@ export function createProjectionWorker(options: ProjectionWorkerOptions): Projec
         warehouse,
         insertRows: streamedInsertRows,
       })
-      return { status, counted }
+      if (outcome.status !== 'written') {
+        log_.debug(
+          { err: outcome.reason, projection: lane.key, partition: state.partition, ...batch },
+          `a streamed batch is written again as objects (${outcome.status === 'partly' ? 'after part of it went out' : 'nothing of it went out'})`,
+        )
+      }
+      return { status: outcome.status, counted }
     } finally {
       // Each as it was told: hours first told one by one, everything once.
       if (marked.hours.size > 0) changes?.changed({ everything: false, hours: marked.hours })

@@ -4,8 +4,12 @@ import type { RowEncoder, Warehouse } from '../warehouse/warehouse.ts'
 import type { BatchRange, LaneKey, PartitionLedger } from './batchLedger.ts'
 import { checkedInsert } from './quarantine.ts'
 
-/** Nothing of the batch is written yet, and it cannot be streamed: it is written as objects. */
-class NotStreamable extends Error {}
+/** A batch the warehouse, the ledger or a row does not let be streamed: it is written as objects. */
+class NotStreamable extends Error {
+  constructor() {
+    super('the batch cannot be written encoded: written as objects')
+  }
+}
 
 /**
  * How a streamed write ended: `written`; `untouched`, nothing written (the warehouse, the ledger
@@ -13,7 +17,10 @@ class NotStreamable extends Error {}
  * failed after its first insert went out, which may have written part of the batch. Either of the
  * last two is written again as objects, as any batch is (the last as after a failed attempt).
  */
-export type StreamedOutcome = 'written' | 'untouched' | 'partly'
+export type StreamedOutcome =
+  | { readonly status: 'written' }
+  /** What stopped it: a row it could not encode, or the failure the batch meets again as objects. */
+  | { readonly status: 'untouched' | 'partly'; readonly reason: unknown }
 
 export interface StreamedWrite {
   readonly ledger: PartitionLedger
@@ -80,8 +87,8 @@ export async function writeStreamed(write: StreamedWrite): Promise<StreamedOutco
       },
       false,
     )
-    return 'written'
-  } catch {
-    return sent === 0 ? 'untouched' : 'partly'
+    return { status: 'written' }
+  } catch (error) {
+    return { status: sent === 0 ? 'untouched' : 'partly', reason: error }
   }
 }
