@@ -17,7 +17,7 @@ import {
 import type { Warehouse } from '../warehouse/warehouse.ts'
 import type { BuildingStatus } from './buildingStatus.ts'
 import { createWarehouseCheckpointStore } from './checkpointStore.ts'
-import { loadGenerationStates } from './generations.ts'
+import { createGeneration, loadGenerationStates } from './generations.ts'
 import { createQuarantineStore } from './quarantineStore.ts'
 import { cancelReplay, replayProjection } from './replay.ts'
 import { prepareRebuilds } from './upgrades.ts'
@@ -190,6 +190,30 @@ describe('rebuilding a projection beside its serving generation', () => {
       ['events@v1', 1, 'evt-777'],
     ])
     expect(status.find((s) => s.projection === 'events')).toMatchObject({ generation: 1, quarantined: 2 })
+  })
+
+  it('given a switch stopped after the new generation serves and before the old one was dropped, when the runtime starts, then the old tables go and the answers stay', async () => {
+    const { db, worker, replay } = await servingEvents(1_000, 500)
+    expect(await replay(eventsProjection)).toMatchObject({ generation: 1, switched: true })
+    await worker.close()
+    // What the switch leaves under generation 1's built names until it drops them: the old generation.
+    await createGeneration(db, eventsProjection, 1)
+    expect(await builtTablesLeft(db)).toBeGreaterThan(0)
+
+    const due = await prepareRebuilds({
+      warehouse: db,
+      checkpoints: createWarehouseCheckpointStore(db),
+      projections: [eventsProjection],
+      partitions: 1,
+    })
+
+    expect(due).toEqual([])
+    expect(await builtTablesLeft(db)).toBe(0)
+    expect(await totalOf(db)).toBe(1_000)
+    expect((await loadGenerationStates(db)).get('events@v1')).toMatchObject({
+      generation: 1,
+      stage: 'serving',
+    })
   })
 
   it('given a build under way, when it is cancelled, then the serving generation stays and the built tables go', async () => {

@@ -43,8 +43,11 @@ export async function prepareRebuilds(options: {
     const key = projectionKey(projection)
     const state = states.get(key)
     const stage = state?.stage
-    // A cancelled build's tables go here when no replay was running to drop them.
-    if (state?.stage === 'cancelled') await dropBuiltTables(warehouse, projection, state.generation)
+    // A cancelled build's tables go here when no replay was running to drop them, and so does
+    // the old generation of a switch stopped between recording the new one serving and dropping
+    // the old (it is left under the built names of the generation that serves).
+    if (state?.stage === 'cancelled' || state?.stage === 'serving')
+      await dropBuiltTables(warehouse, projection, state.generation)
     if (stage === 'building' || stage === 'switching') {
       due.push(projection)
       continue

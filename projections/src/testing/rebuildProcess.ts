@@ -16,6 +16,7 @@ import { projectionKey } from '../projection.ts'
 import { createWarehouseCheckpointStore } from '../runtime/checkpointStore.ts'
 import { loadGenerationStates } from '../runtime/generations.ts'
 import { replayProjection } from '../runtime/replay.ts'
+import { prepareRebuilds } from '../runtime/upgrades.ts'
 import { createSingleWriterWorker, EMBEDDED_LOG } from '../runtime/workers.ts'
 import { openWarehouse } from '../warehouse/warehouse.ts'
 
@@ -30,6 +31,13 @@ const logger = pino({ level: 'warn' }, pino.destination(2))
 const { telemetry, control } = createEmbeddedLog({ path: logPath })
 const warehouse = await openWarehouse({ database: 'hourglass', embeddedPath: warehousePath })
 await migrateWarehouse(warehouse, logger)
+// What embedded mode does at start: drops what a stopped rebuild left that no replay will.
+await prepareRebuilds({
+  warehouse,
+  checkpoints: createWarehouseCheckpointStore(warehouse),
+  projections: [eventsProjection],
+  partitions: telemetry.partitionCount(),
+})
 const worker = createSingleWriterWorker({
   log: telemetry,
   control,
